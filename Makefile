@@ -1,0 +1,44 @@
+# Every target sets itself up on a fresh machine: a virtualenv from requirements*.txt and the
+# pinned CDK CLI from package-lock.json. Nothing needs to be installed by hand.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+# jsii prints a many-line Node end-of-life banner on every run under Node 20: say we know.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 18,20,22
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION ?= 1
+export CDK_DISABLE_CLI_TELEMETRY ?= true
+
+.PHONY: synth test setup bench package-check clean
+
+## synth: set up, then synthesize the example platform into cdk.out/ (no AWS credentials needed)
+synth: setup
+	cdk synth --quiet
+	@echo "Templates: $(CURDIR)/cdk.out/*.template.json"
+	@echo "cdk-nag validation report: $(CURDIR)/cdk.out/validation-report.json"
+
+## test: set up, then run the whole test suite
+test: setup
+	$(BIN)/pytest
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## package-check: pip install . into a fresh virtualenv and synthesize a CDK app outside the repo
+package-check: setup
+	scripts/check_package.sh
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache

@@ -1,0 +1,47 @@
+"""Airflow versions: known ones from botocore's model, unknown well-formed ones with a warning."""
+
+from __future__ import annotations
+
+import re
+
+from aws_cdk import Annotations, Token
+from constructs import IConstruct
+
+from mwaa_platform.service_model import known_airflow_versions
+
+_VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+
+#: From this version on, requirements.txt must pin a --constraint file (user guide).
+CONSTRAINT_REQUIRED_FROM = (2, 7, 2)
+
+
+def parse(version: str) -> tuple[int, int, int]:
+    match = _VERSION.match(version) if isinstance(version, str) else None
+    if not match:
+        raise ValueError(f"airflow_version must look like MAJOR.MINOR.PATCH (e.g. 2.10.3), got {version!r}")
+    return tuple(int(part) for part in match.groups())  # type: ignore[return-value]
+
+
+def check_airflow_version(scope: IConstruct, version: str) -> tuple[int, int, int]:
+    """Parse ``version``; warn at synth time when the pinned SDK does not know it yet.
+
+    MWAA ships Airflow versions before CloudFormation and the SDKs list them, so an unknown but
+    well-formed version is allowed through with a warning rather than rejected.
+    """
+    parsed = parse(version)
+    if version not in known_airflow_versions():
+        Annotations.of(scope).add_warning_v2(
+            "mwaa-platform:unknown-airflow-version",
+            f"Airflow {version} is not in the versions botocore knows ({', '.join(known_airflow_versions())}); "
+            "check that MWAA supports it in this region before deploying.",
+        )
+    return parsed
+
+
+def default_airflow_version() -> str:
+    """The newest Airflow version the pinned botocore knows."""
+    return max(known_airflow_versions(), key=parse)
+
+
+def is_token(value: object) -> bool:
+    return isinstance(value, str) and Token.is_unresolved(value)

@@ -1,0 +1,224 @@
+"""Deploy-time artifacts of an MWAA environment: DAGs, requirements.txt, plugins.zip, startup script.
+
+requirements.txt, plugins.zip and the startup script only take effect when the environment is
+given a new S3 object version (user guide; aws-cdk#38765: BucketDeployment exposes no version
+ids). Each file here is a CDK asset, copied by a small custom resource to its fixed key; the
+custom resource returns the object's ``VersionId``, which the environment consumes. The asset key
+is content-addressed, so an unchanged file leaves the custom resource, and the environment,
+untouched; a changed file produces exactly one new version and one environment update.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_assets as s3_assets
+from constructs import Construct
+
+from mwaa_platform.compliance import acknowledge, wildcard_resource_finding
+
+HANDLER_DIR = Path(__file__).parent / "handlers" / "artifact_sync"
+
+DAGS_PREFIX = "dags"
+REQUIREMENTS_KEY = "requirements/requirements.txt"
+PLUGINS_KEY = "plugins/plugins.zip"
+STARTUP_SCRIPT_KEY = "startup/startup.sh"
+
+
+def _existing(field: str, path: Optional[str], *, directory: bool) -> Optional[str]:
+    if path is None:
+        return None
+    ok = os.path.isdir(path) if directory else os.path.isfile(path)
+    if not ok:
+        kind = "directory" if directory else "file"
+        raise ValueError(f"{field} must be an existing {kind}, got {path!r}")
+    return str(path)
+
+
+class AirflowArtifacts(Construct):
+    """Uploads DAGs and versioned artifacts into a source bucket and exposes their version ids.
+
+    One small Python Lambda function does the copying; its role may read only these assets and
+    write only the artifact keys and the DAG prefix of this bucket.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        bucket: s3.IBucket,
+        key: kms.IKey,
+        dags: Optional[str] = None,
+        requirements: Optional[str] = None,
+        plugins: Optional[str] = None,
+        startup_script: Optional[str] = None,
+        prune_dags: bool = True,
+        log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        dags = _existing("dags", dags, directory=True)
+        requirements = _existing("requirements", requirements, directory=False)
+        plugins = _existing("plugins", plugins, directory=False)
+        startup_script = _existing("startup_script", startup_script, directory=False)
+        if plugins is not None and not plugins.endswith(".zip"):
+            raise ValueError(f"plugins must be a .zip file, got {plugins!r}")
+
+        self._bucket = bucket
+        stack = Stack.of(self)
+        self.log_group = logs.LogGroup(
+            self, "HandlerLogs", retention=log_retention, encryption_key=key, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.role = iam.Role(
+            self,
+            "HandlerRole",
+            description="Copies MWAA artifacts from CDK assets into the environment's source bucket",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com").with_conditions(
+                {"StringEquals": {"aws:SourceAccount": stack.account}}
+            ),
+        )
+        self.policy = iam.ManagedPolicy(
+            self,
+            "HandlerPolicy",
+            roles=[self.role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="WriteOwnLogs",
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[self.log_group.log_group_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="EncryptArtifacts",
+                    actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                    resources=[key.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
+                ),
+            ],
+        )
+        self.function = lambda_.Function(
+            self,
+            "Handler",
+            description="mwaa-platform: puts DAGs and versioned artifacts into an MWAA source bucket",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            handler="index.handler",
+            code=lambda_.Code.from_asset(str(HANDLER_DIR), exclude=["__pycache__", "*.pyc"]),
+            role=self.role,
+            memory_size=512,
+            timeout=Duration.minutes(5),
+            log_group=self.log_group,
+        )
+        self.function.node.add_dependency(self.policy)
+        self._acknowledge_handler_findings()
+
+        self.dags_s3_path: Optional[str] = None
+        self.requirements_s3_path: Optional[str] = None
+        self.requirements_version: Optional[str] = None
+        self.plugins_s3_path: Optional[str] = None
+        self.plugins_version: Optional[str] = None
+        self.startup_script_s3_path: Optional[str] = None
+        self.startup_script_version: Optional[str] = None
+
+        if dags is not None:
+            self._sync_dags(dags, prune_dags)
+        if requirements is not None:
+            self.requirements_s3_path = REQUIREMENTS_KEY
+            self.requirements_version = self._versioned_object("Requirements", requirements, REQUIREMENTS_KEY)
+        if plugins is not None:
+            self.plugins_s3_path = PLUGINS_KEY
+            self.plugins_version = self._versioned_object("Plugins", plugins, PLUGINS_KEY)
+        if startup_script is not None:
+            self.startup_script_s3_path = STARTUP_SCRIPT_KEY
+            self.startup_script_version = self._versioned_object("StartupScript", startup_script, STARTUP_SCRIPT_KEY)
+
+    def _read_asset(self, asset: s3_assets.Asset) -> None:
+        self.policy.add_statements(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[asset.bucket.arn_for_objects(asset.s3_object_key)]
+            )
+        )
+
+    def _versioned_object(self, construct_id: str, path: str, destination_key: str) -> str:
+        asset = s3_assets.Asset(self, f"{construct_id}Asset", path=path)
+        self._read_asset(asset)
+        self.policy.add_statements(
+            iam.PolicyStatement(actions=["s3:PutObject"], resources=[self._bucket.arn_for_objects(destination_key)])
+        )
+        resource = CustomResource(
+            self,
+            construct_id,
+            service_token=self.function.function_arn,
+            resource_type="Custom::MwaaArtifactObject",
+            properties={
+                "SourceBucket": asset.s3_bucket_name,
+                "SourceKey": asset.s3_object_key,
+                "DestinationBucket": self._bucket.bucket_name,
+                "DestinationKey": destination_key,
+            },
+        )
+        return resource.get_att_string("VersionId")
+
+    def _sync_dags(self, directory: str, prune: bool) -> None:
+        asset = s3_assets.Asset(self, "DagsAsset", path=directory, exclude=["__pycache__", "*.pyc"])
+        self._read_asset(asset)
+        self.policy.add_statements(
+            iam.PolicyStatement(
+                sid="SyncDagPrefix",
+                actions=["s3:PutObject", "s3:DeleteObject"],
+                resources=[self._bucket.arn_for_objects(f"{DAGS_PREFIX}/*")],
+            ),
+            iam.PolicyStatement(
+                sid="ListDagPrefix",
+                actions=["s3:ListBucket"],
+                resources=[self._bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{DAGS_PREFIX}/*"]}},
+            ),
+        )
+        self.dag_sync = CustomResource(
+            self,
+            "Dags",
+            service_token=self.function.function_arn,
+            resource_type="Custom::MwaaDagSync",
+            properties={
+                "SourceBucket": asset.s3_bucket_name,
+                "SourceKey": asset.s3_object_key,
+                "DestinationBucket": self._bucket.bucket_name,
+                "DestinationPrefix": DAGS_PREFIX,
+                "Prune": "true" if prune else "false",
+            },
+        )
+        self.dags_s3_path = DAGS_PREFIX
+        acknowledge(
+            self.policy,
+            wildcard_resource_finding(self, self._bucket.arn_for_objects(f"{DAGS_PREFIX}/*")),
+            "Syncing a DAG folder writes and prunes objects whose names come from that folder; the wildcard "
+            f"is limited to the {DAGS_PREFIX}/ prefix of this environment's source bucket.",
+        )
+
+    def _acknowledge_handler_findings(self) -> None:
+        acknowledge(
+            self.function,
+            ["NIST.800.53.R5::NIST.800.53.R5-LambdaInsideVPC", "HIPAA.Security::HIPAA.Security-LambdaInsideVPC",
+             "PCI.DSS.321::PCI.DSS.321-LambdaInsideVPC"],
+            "Deploy-time custom resource handler: it runs only during CloudFormation deployments and "
+            "calls only S3 on the CDK asset bucket and this source bucket; it reaches nothing in a VPC.",
+        )
+        acknowledge(
+            self.function,
+            ["NIST.800.53.R5::NIST.800.53.R5-LambdaConcurrency", "HIPAA.Security::HIPAA.Security-LambdaConcurrency"],
+            "Invoked once per artifact change by CloudFormation; reserving concurrency would take "
+            "capacity from the account's unreserved pool and can fail deployments in small accounts.",
+        )
+        acknowledge(
+            self.function,
+            ["NIST.800.53.R5::NIST.800.53.R5-LambdaDLQ", "HIPAA.Security::HIPAA.Security-LambdaDLQ"],
+            "CloudFormation waits for this handler's response; a failed invocation fails and rolls back "
+            "the stack operation, so a dead-letter queue would hold nothing to act on.",
+        )

@@ -1,0 +1,116 @@
+"""cdk-nag rule packs and the one audited way to acknowledge a finding.
+
+Constructs acknowledge the findings AWS makes unavoidable where they create the resource, so
+every app that uses them, ours or a data team's, inherits the same audited exceptions. Nothing
+else in the code base calls ``Validations.acknowledge`` (a test enforces it), so every exception
+is greppable as ``acknowledge(`` and carries a reason.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import cache
+
+import aws_cdk as cdk
+import cdk_nag
+from constructs import IConstruct
+
+#: The rule packs this library is held to, in report order.
+NAG_PACK_TYPES: tuple[type[cdk_nag.NagPack], ...] = (
+    cdk_nag.AwsSolutionsChecks,
+    cdk_nag.NIST80053R5Checks,
+    cdk_nag.HIPAASecurityChecks,
+    cdk_nag.PCIDSS321Checks,
+)
+
+#: Minimum length of an acknowledgment reason: long enough to say *why*, not just "ok".
+MIN_REASON_LENGTH = 30
+
+# "<Pack>::<Pack>-<Rule>[<finding>]": the pack named twice, as CDK's validation report matches it.
+_RULE_ID = re.compile(r"^(?P<pack>[A-Za-z0-9.]+)::(?P<rule>(?P=pack)-[A-Za-z0-9]+(\[[^\]\s][^\]]*\])?)$")
+
+
+@cache
+def known_pack_names() -> tuple[str, ...]:
+    """The names cdk-nag gives its packs (``AwsSolutions``, ``NIST.800.53.R5``, ...)."""
+    packs = (
+        *NAG_PACK_TYPES,
+        cdk_nag.NIST80053R4Checks,
+        cdk_nag.ServerlessChecks,
+    )
+    return tuple(pack().name for pack in packs)
+
+
+def nag_packs(*, verbose: bool = False) -> list[cdk_nag.NagPack]:
+    """Fresh instances of the four packs: AwsSolutions, NIST 800-53 R5, HIPAA Security, PCI DSS 3.2.1."""
+    return [pack_type(verbose=verbose) for pack_type in NAG_PACK_TYPES]
+
+
+def attach_nag_packs(app: cdk.App, *, verbose: bool = True) -> None:
+    """Register the four packs as policy-validation plugins of ``app``.
+
+    ``app.synth()`` (and ``cdk synth``) then fails on any unacknowledged finding and writes
+    ``validation-report.json`` into the cloud assembly, acknowledged findings included.
+    """
+    cdk.Validations.of(app).add_plugins(*nag_packs(verbose=verbose))
+
+
+def acknowledge(scope: IConstruct, rule_ids: str | Iterable[str], reason: str) -> None:
+    """Acknowledge cdk-nag findings on ``scope`` and everything below it, with an audit record.
+
+    :param rule_ids: pack-prefixed ids, one per granular finding, e.g.
+        ``"AwsSolutions::AwsSolutions-IAM5[Resource::*]"``. A bare id (``AwsSolutions-IAM5``) hides
+        the finding from the validation report without an audit record, so it is refused.
+    :param reason: why the finding is acceptable, in words a security reviewer accepts
+        (at least ``MIN_REASON_LENGTH`` characters).
+    :raises ValueError: before anything is recorded, naming the bad id or reason.
+    """
+    ids = [rule_ids] if isinstance(rule_ids, str) else list(rule_ids)
+    if not ids:
+        raise ValueError("rule_ids must name at least one finding, got none")
+    for rule_id in ids:
+        _check_rule_id(rule_id)
+    stripped = reason.strip() if isinstance(reason, str) else ""
+    if len(stripped) < MIN_REASON_LENGTH:
+        raise ValueError(
+            f"reason must explain the exception in at least {MIN_REASON_LENGTH} characters, "
+            f"got {len(stripped)} ({reason!r}) for {', '.join(ids)}"
+        )
+    validations = cdk.Validations.of(scope)
+    for rule_id in ids:
+        validations.acknowledge(cdk.Acknowledgment(id=rule_id, reason=stripped))
+
+
+def _check_rule_id(rule_id: str) -> None:
+    match = _RULE_ID.match(rule_id) if isinstance(rule_id, str) else None
+    packs = known_pack_names()
+    if match is None or match["pack"] not in packs:
+        raise ValueError(
+            f"rule_id must be pack-prefixed as '<Pack>::<Pack>-<Rule>[<finding>]' with Pack one of "
+            f"{', '.join(packs)}, got {rule_id!r}"
+        )
+
+
+def wildcard_resource_finding(scope: IConstruct, resource: str) -> str:
+    """The AwsSolutions-IAM5 finding id for a wildcard ``resource`` as cdk-nag renders it.
+
+    cdk-nag names resources by their resolved form, with ``Fn::GetAtt`` as ``<LogicalId.Attr>``
+    and ``Ref`` as ``<LogicalId>``, so an acknowledgment must be computed from the same tokens the
+    policy uses rather than typed by hand.
+    """
+    return f"AwsSolutions::AwsSolutions-IAM5[Resource::{_render(cdk.Stack.of(scope).resolve(resource))}]"
+
+
+def _render(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        (function, argument), = value.items()
+        if function == "Fn::Join" and argument[0] == "":
+            return "".join(_render(part) for part in argument[1])
+        if function == "Fn::GetAtt":
+            return f"<{argument[0]}.{argument[1]}>"
+        if function == "Ref":
+            return f"<{argument}>"
+    raise ValueError(f"cannot render {value!r} as a cdk-nag resource finding")

@@ -1,0 +1,175 @@
+"""Airflow configuration options: one map, typed helpers, and no key silently dropped."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Optional
+
+from aws_cdk import ArnFormat, Stack
+from aws_cdk import aws_iam as iam
+from constructs import IConstruct
+
+from mwaa_platform.environment_class import EnvironmentClass
+
+SECRETS_MANAGER_BACKEND = "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
+
+_OPTION_KEY = re.compile(r"^[a-z][a-z0-9_]*\.[a-z0-9_]+$")
+_SECRET_PREFIX = re.compile(r"^[A-Za-z0-9/_+=.@-]+$")
+
+
+class AirflowConfiguration:
+    """The ``AirflowConfigurationOptions`` map, built from several sources.
+
+    Each key remembers which source set it. Setting a key again to the same value is fine; setting
+    it to a different value raises, naming both sources, so no helper ever silently overrides
+    another's keys.
+    """
+
+    def __init__(self, options: Optional[Mapping[str, str]] = None) -> None:
+        self._options: dict[str, str] = {}
+        self._sources: dict[str, str] = {}
+        self.update(options or {}, source="airflow_configuration_options")
+
+    def set(self, key: str, value: object, *, source: str) -> None:
+        if not isinstance(key, str) or not _OPTION_KEY.match(key):
+            raise ValueError(f"{source}: Airflow configuration keys look like 'section.option', got {key!r}")
+        text = _as_text(value)
+        if key in self._options and self._options[key] != text:
+            raise ValueError(
+                f"{source} sets Airflow configuration option {key!r} to {text!r}, but "
+                f"{self._sources[key]} already set it to {self._options[key]!r}"
+            )
+        self._options[key] = text
+        self._sources.setdefault(key, source)
+
+    def update(self, options: Mapping[str, object], *, source: str) -> None:
+        for key, value in options.items():
+            self.set(key, value, source=source)
+
+    def to_dict(self) -> dict[str, str]:
+        return dict(sorted(self._options.items()))
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._options
+
+    def __getitem__(self, key: str) -> str:
+        return self._options[key]
+
+
+def _as_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, (int, float, str)):
+        return str(value)
+    raise ValueError(f"Airflow configuration values must be strings, numbers or booleans, got {value!r}")
+
+
+@dataclass(frozen=True)
+class SecretsManagerBackend:
+    """Read Airflow connections and variables from AWS Secrets Manager.
+
+    Lookup patterns are regular expressions matched against connection ids / variable keys; only
+    matches call Secrets Manager, which cuts API calls and cost. The execution role may read only
+    secrets under the two prefixes.
+    """
+
+    #: Default: "airflow/connections".
+    connections_prefix: str = "airflow/connections"
+    #: Default: "airflow/variables".
+    variables_prefix: str = "airflow/variables"
+    #: Default: every connection id is looked up.
+    connections_lookup_pattern: Optional[str] = None
+    #: Default: every variable key is looked up.
+    variables_lookup_pattern: Optional[str] = None
+    #: Airflow's secrets cache (Airflow 2.7+). Default: on.
+    use_cache: bool = True
+    #: Default: Airflow's own (900 s).
+    cache_ttl_seconds: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        for name in ("connections_prefix", "variables_prefix"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not _SECRET_PREFIX.match(value) or value.endswith("/"):
+                raise ValueError(
+                    f"secrets backend {name} must be a Secrets Manager name prefix without a trailing '/', "
+                    f"of letters, digits and /_+=.@-, got {value!r}"
+                )
+        for name in ("connections_lookup_pattern", "variables_lookup_pattern"):
+            value = getattr(self, name)
+            if value is not None:
+                try:
+                    re.compile(value)
+                except (re.error, TypeError) as error:
+                    raise ValueError(f"secrets backend {name} must be a regular expression, got {value!r}: {error}") from None
+        if self.cache_ttl_seconds is not None and (
+            isinstance(self.cache_ttl_seconds, bool) or not isinstance(self.cache_ttl_seconds, int) or self.cache_ttl_seconds < 1
+        ):
+            raise ValueError(f"secrets backend cache_ttl_seconds must be a positive integer, got {self.cache_ttl_seconds!r}")
+
+    def options(self) -> dict[str, str]:
+        kwargs = {"connections_prefix": self.connections_prefix, "variables_prefix": self.variables_prefix}
+        if self.connections_lookup_pattern is not None:
+            kwargs["connections_lookup_pattern"] = self.connections_lookup_pattern
+        if self.variables_lookup_pattern is not None:
+            kwargs["variables_lookup_pattern"] = self.variables_lookup_pattern
+        options = {
+            "secrets.backend": SECRETS_MANAGER_BACKEND,
+            "secrets.backend_kwargs": json.dumps(kwargs, separators=(",", ":")),
+            "secrets.use_cache": _as_text(self.use_cache),
+        }
+        if self.cache_ttl_seconds is not None:
+            options["secrets.cache_ttl_seconds"] = str(self.cache_ttl_seconds)
+        return options
+
+    def secret_arns(self, scope: IConstruct) -> list[str]:
+        """ARNs of every secret under the two prefixes (Secrets Manager appends a random suffix)."""
+        stack = Stack.of(scope)
+        return [
+            stack.format_arn(
+                service="secretsmanager", resource="secret", resource_name=f"{prefix}/*",
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            )
+            for prefix in (self.connections_prefix, self.variables_prefix)
+        ]
+
+    def read_statement(self, scope: IConstruct) -> iam.PolicyStatement:
+        return iam.PolicyStatement(
+            sid="ReadAirflowSecrets",
+            actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+            resources=self.secret_arns(scope),
+        )
+
+
+@dataclass(frozen=True)
+class CeleryConcurrency:
+    """``celery.worker_autoscale``: tasks per worker, at most the class's concurrent-task limit."""
+
+    max_tasks: int
+    min_tasks: int = 0
+    source: str = field(default="celery_concurrency", compare=False)
+
+    def options(self, env_class: EnvironmentClass) -> dict[str, str]:
+        limit = env_class.concurrent_tasks_per_worker
+        for name in ("max_tasks", "min_tasks"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit:
+                raise ValueError(f"celery_concurrency {name} must be between 0 and {limit} for {env_class}, got {value!r}")
+        if self.max_tasks < 1 or self.min_tasks > self.max_tasks:
+            raise ValueError(
+                f"celery_concurrency needs 1 <= max_tasks and min_tasks <= max_tasks for {env_class}, "
+                f"got max_tasks={self.max_tasks}, min_tasks={self.min_tasks}"
+            )
+        return {"celery.worker_autoscale": f"{self.max_tasks},{self.min_tasks}"}
+
+
+def statsd_allow_list_options(prefixes: Sequence[str]) -> dict[str, str]:
+    """``metrics.statsd_allow_list``: only metrics starting with these prefixes reach CloudWatch."""
+    if isinstance(prefixes, str) or not prefixes:
+        raise ValueError(f"statsd_allow_list must be a non-empty list of metric name prefixes, got {prefixes!r}")
+    for prefix in prefixes:
+        if not isinstance(prefix, str) or not re.match(r"^[A-Za-z0-9_.]+$", prefix):
+            raise ValueError(f"statsd_allow_list entries are metric name prefixes (letters, digits, _ and .), got {prefix!r}")
+    return {"metrics.statsd_allow_list": ",".join(prefixes)}

@@ -1,0 +1,130 @@
+"""CloudFormation custom resource: put deploy-time artifacts into an MWAA source bucket.
+
+Two resource types share this handler:
+
+``Custom::MwaaArtifactObject`` copies one asset object (requirements.txt, plugins.zip, a startup
+script) to a fixed key and returns the new object's ``VersionId``. CloudFormation only calls it
+when its properties change, and the properties carry the asset's content-addressed key, so an
+unchanged file never produces a new version and never updates the environment.
+
+``Custom::MwaaDagSync`` unpacks a zipped DAG folder under a prefix and, with ``Prune``, deletes
+objects under that prefix that the folder no longer has.
+
+Delete leaves objects in place: the bucket is versioned and retained, and an environment being
+replaced may still read them.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import mimetypes
+import urllib.request
+import zipfile
+
+import boto3
+
+LOG = logging.getLogger()
+LOG.setLevel(logging.INFO)
+
+_s3 = None
+
+
+def s3_client():
+    global _s3
+    if _s3 is None:
+        _s3 = boto3.client("s3")
+    return _s3
+
+
+def handler(event, context):
+    status, data, reason = "SUCCESS", {}, "OK"
+    physical_id = event.get("PhysicalResourceId")
+    try:
+        props = event["ResourceProperties"]
+        if event["ResourceType"] == "Custom::MwaaDagSync":
+            physical_id = f"s3://{props['DestinationBucket']}/{props['DestinationPrefix']}"
+            if event["RequestType"] in ("Create", "Update"):
+                data = sync_dags(s3_client(), props)
+        else:
+            physical_id = f"s3://{props['DestinationBucket']}/{props['DestinationKey']}"
+            if event["RequestType"] in ("Create", "Update"):
+                data = {"VersionId": copy_object(s3_client(), props)}
+    except Exception as error:  # reported to CloudFormation, which fails the stack operation
+        LOG.exception("artifact sync failed")
+        status, reason = "FAILED", f"{type(error).__name__}: {error}"
+    send_response(event, context, status, physical_id or context.log_stream_name, data, reason)
+
+
+def copy_object(s3, props) -> str:
+    result = s3.copy_object(
+        Bucket=props["DestinationBucket"],
+        Key=props["DestinationKey"],
+        CopySource={"Bucket": props["SourceBucket"], "Key": props["SourceKey"]},
+        MetadataDirective="REPLACE",
+        ContentType=mimetypes.guess_type(props["DestinationKey"])[0] or "binary/octet-stream",
+    )
+    version = result.get("VersionId")
+    if not version:
+        raise RuntimeError(f"bucket {props['DestinationBucket']} returned no VersionId: is versioning on?")
+    return version
+
+
+def sync_dags(s3, props) -> dict:
+    bucket, prefix = props["DestinationBucket"], props["DestinationPrefix"].rstrip("/") + "/"
+    archive = s3.get_object(Bucket=props["SourceBucket"], Key=props["SourceKey"])["Body"].read()
+    wanted = set()
+    with zipfile.ZipFile(io.BytesIO(archive)) as bundle:
+        for member in bundle.infolist():
+            if member.is_dir():
+                continue
+            key = prefix + member.filename
+            wanted.add(key)
+            s3.put_object(
+                Bucket=bucket,
+                Key=key,
+                Body=bundle.read(member),
+                ContentType=mimetypes.guess_type(member.filename)[0] or "binary/octet-stream",
+            )
+    deleted = []
+    if str(props.get("Prune", "true")).lower() == "true":
+        stale = [key for key in list_keys(s3, bucket, prefix) if key not in wanted]
+        for start in range(0, len(stale), 1000):
+            batch = stale[start : start + 1000]
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True})
+            deleted.extend(batch)
+    return {"Uploaded": str(len(wanted)), "Deleted": str(len(deleted))}
+
+
+def list_keys(s3, bucket, prefix):
+    token = None
+    while True:
+        kwargs = {"Bucket": bucket, "Prefix": prefix}
+        if token:
+            kwargs["ContinuationToken"] = token
+        page = s3.list_objects_v2(**kwargs)
+        for item in page.get("Contents", []):
+            yield item["Key"]
+        if not page.get("IsTruncated"):
+            return
+        token = page["NextContinuationToken"]
+
+
+def send_response(event, context, status, physical_id, data, reason):
+    body = json.dumps(
+        {
+            "Status": status,
+            "Reason": f"{reason} (log stream {context.log_stream_name})",
+            "PhysicalResourceId": physical_id,
+            "StackId": event["StackId"],
+            "RequestId": event["RequestId"],
+            "LogicalResourceId": event["LogicalResourceId"],
+            "Data": data,
+        }
+    ).encode()
+    request = urllib.request.Request(
+        event["ResponseURL"], data=body, method="PUT", headers={"content-type": "", "content-length": str(len(body))}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (pre-signed https URL)
+        LOG.info("CloudFormation response: %s", response.status)

@@ -1,0 +1,52 @@
+"""The customer managed KMS key an MWAA environment, its bucket and its log groups share."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from aws_cdk import ArnFormat, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+
+class AirflowKey(kms.Key):
+    """A rotating customer managed key whose policy also lets CloudWatch Logs use it.
+
+    MWAA requires the source bucket to use the same customer managed key as the environment, and
+    pre-created log groups encrypt with it too. CloudWatch Logs may use the key only for log groups
+    of this account and region (``kms:EncryptionContext:aws:logs:arn``).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        description: Optional[str] = None,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            description=description or "Encrypts an MWAA environment, its source bucket and its logs",
+            enable_key_rotation=True,
+            removal_policy=removal_policy,
+        )
+        stack = Stack.of(self)
+        self.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchLogsOfThisAccount",
+                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
+                            service="logs", resource="*", arn_format=ArnFormat.NO_RESOURCE_NAME
+                        )
+                    }
+                },
+            )
+        )
+

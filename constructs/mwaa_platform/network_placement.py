@@ -1,0 +1,74 @@
+"""Where an MWAA environment sits in a VPC: its two private subnets and its security group."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from aws_cdk import Token
+from aws_cdk import aws_ec2 as ec2
+from constructs import Construct
+
+#: Ports MWAA components use among themselves: the web server (HTTPS) and the metadata database.
+WEBSERVER_PORT = 443
+DATABASE_PORT = 5432
+
+
+def environment_subnets(vpc: ec2.IVpc, selection: Optional[ec2.SubnetSelection] = None) -> list[ec2.ISubnet]:
+    """Exactly two private subnets in different AZs, as MWAA requires.
+
+    Without ``selection``, the VPC's first two private subnets in distinct AZs are used. A given
+    ``selection`` must resolve to exactly two such subnets.
+    """
+    if selection is None:
+        subnets = _private_subnets(vpc)
+        picked: list[ec2.ISubnet] = []
+        for subnet in subnets:
+            if all(_az(subnet) != _az(other) or _az(subnet) is None for other in picked):
+                picked.append(subnet)
+            if len(picked) == 2:
+                break
+        if len(picked) < 2:
+            raise ValueError(
+                "vpc must have private subnets in at least two availability zones for MWAA, got "
+                f"{len(subnets)} private subnet(s) in AZs {sorted({_az(s) or '?' for s in subnets})}"
+            )
+        return picked
+    subnets = list(vpc.select_subnets(selection).subnets)
+    if len(subnets) != 2:
+        raise ValueError(f"subnets must select exactly 2 private subnets for MWAA, got {len(subnets)}")
+    if _az(subnets[0]) is not None and _az(subnets[0]) == _az(subnets[1]):
+        raise ValueError(f"subnets must be in two different availability zones, got both in {_az(subnets[0])}")
+    return subnets
+
+
+def _private_subnets(vpc: ec2.IVpc) -> list[ec2.ISubnet]:
+    return [*vpc.private_subnets, *vpc.isolated_subnets]
+
+
+def _az(subnet: ec2.ISubnet) -> Optional[str]:
+    try:
+        zone = subnet.availability_zone
+    except Exception:  # imported subnets without an AZ raise on access
+        return None
+    return None if zone is None or Token.is_unresolved(zone) else zone
+
+
+def environment_security_group(
+    scope: Construct, construct_id: str, *, vpc: ec2.IVpc, environment_name: str
+) -> ec2.SecurityGroup:
+    """A security group admitting only its own members on 443 and 5432 (user guide: vpc-security).
+
+    Egress: the same two ports to itself, and HTTPS for AWS service APIs (reached through VPC
+    endpoints, or NAT where the network provides it).
+    """
+    group = ec2.SecurityGroup(
+        scope, construct_id, vpc=vpc, allow_all_outbound=False,
+        description=f"MWAA environment {environment_name}: self-referencing 443 and 5432 only",
+    )
+    for port, what in ((WEBSERVER_PORT, "web server (HTTPS)"), (DATABASE_PORT, "metadata database (PostgreSQL)")):
+        group.add_ingress_rule(group, ec2.Port.tcp(port), f"MWAA {what} from the environment's own components")
+        group.add_egress_rule(group, ec2.Port.tcp(port), f"MWAA {what} to the environment's own components")
+    group.add_egress_rule(
+        ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS service APIs (VPC endpoints or NAT)"
+    )
+    return group

@@ -1,0 +1,97 @@
+"""The S3 bucket MWAA reads DAGs, plugins, requirements and the startup script from."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from mwaa_platform.compliance import acknowledge
+
+
+class AirflowSourceBucket(Construct):
+    """A versioned, private, SSL-only source bucket encrypted with the environment's key.
+
+    MWAA requires versioning and blocked public access (user guide: mwaa-s3-bucket) and, with a
+    customer managed key, the same key as the environment. Server access logs go to a companion
+    bucket (``access_logs_bucket``) unless one is given. Both are retained on stack deletion by
+    default: they hold the only copy of what the environment ran.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        key: kms.IKey,
+        access_logs_bucket: Optional[s3.IBucket] = None,
+        access_logs_prefix: str = "source-bucket/",
+        noncurrent_version_expiration: Duration = Duration.days(90),
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if access_logs_bucket is None:
+            access_logs_bucket = self._create_access_logs_bucket(removal_policy)
+        self.access_logs_bucket = access_logs_bucket
+        self.bucket = s3.Bucket(
+            self,
+            "Resource",
+            versioned=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=key,
+            bucket_key_enabled=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=access_logs_bucket,
+            server_access_logs_prefix=access_logs_prefix,
+            lifecycle_rules=[
+                # Keep old artifact versions long enough to roll back, not forever.
+                s3.LifecycleRule(id="ExpireOldVersions", noncurrent_version_expiration=noncurrent_version_expiration)
+            ],
+            removal_policy=removal_policy,
+        )
+        acknowledge(
+            self.bucket,
+            ["NIST.800.53.R5::NIST.800.53.R5-S3BucketReplicationEnabled", "HIPAA.Security::HIPAA.Security-S3BucketReplicationEnabled",
+             "PCI.DSS.321::PCI.DSS.321-S3BucketReplicationEnabled"],
+            "The source bucket is rebuilt from the repository by every deployment (DAGs, requirements, "
+            "plugins are assets); cross-region replication would copy deployable artifacts, not data.",
+        )
+
+    def _create_access_logs_bucket(self, removal_policy: RemovalPolicy) -> s3.Bucket:
+        logs_bucket = s3.Bucket(
+            self,
+            "AccessLogs",
+            versioned=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            # S3 server access log delivery supports only SSE-S3 on the target bucket.
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            removal_policy=removal_policy,
+        )
+        acknowledge(
+            logs_bucket,
+            ["AwsSolutions::AwsSolutions-S1", "NIST.800.53.R5::NIST.800.53.R5-S3BucketLoggingEnabled",
+             "HIPAA.Security::HIPAA.Security-S3BucketLoggingEnabled", "PCI.DSS.321::PCI.DSS.321-S3BucketLoggingEnabled"],
+            "This bucket is the server access log target; logging it to itself would loop and S3 "
+            "recommends against it.",
+        )
+        acknowledge(
+            logs_bucket,
+            ["NIST.800.53.R5::NIST.800.53.R5-S3DefaultEncryptionKMS", "HIPAA.Security::HIPAA.Security-S3DefaultEncryptionKMS",
+             "PCI.DSS.321::PCI.DSS.321-S3DefaultEncryptionKMS"],
+            "S3 server access log delivery supports only SSE-S3 (AES-256) on the target bucket, not SSE-KMS.",
+        )
+        acknowledge(
+            logs_bucket,
+            ["NIST.800.53.R5::NIST.800.53.R5-S3BucketReplicationEnabled", "HIPAA.Security::HIPAA.Security-S3BucketReplicationEnabled",
+             "PCI.DSS.321::PCI.DSS.321-S3BucketReplicationEnabled"],
+            "Access logs are an audit trail kept in-region with versioning; replication is an "
+            "organisation-level decision made on the bucket given as access_logs_bucket.",
+        )
+        return logs_bucket

@@ -1,0 +1,1 @@
+"""Compositions of mwaa_platform constructs into the stacks app.py deploys."""

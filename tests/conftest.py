@@ -1,0 +1,22 @@
+"""Shared fixtures. The harness itself lives in tests/harness.py so test modules can import it."""
+
+import os
+
+# jsii prints a Node end-of-life banner on every run under Node 20; keep test output readable.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+import pytest  # noqa: E402
+
+from harness import new_app, new_stack  # noqa: E402
+
+
+@pytest.fixture
+def app():
+    """A fresh App with cdk.json's context and no validation plugins."""
+    return new_app()
+
+
+@pytest.fixture
+def stack(app):
+    """A fresh stack with fixed account, region and AZs."""
+    return new_stack(app)

@@ -1,0 +1,134 @@
+"""Test harness shared by every test module: stable apps, cdk-nag, cfn-lint and snapshot scrubbing."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from constructs import IConstruct
+
+from mwaa_platform.compliance import nag_packs
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+#: Fixed environment for test stacks; cdk.json carries the matching AZ context.
+TEST_ACCOUNT = "123456789012"
+TEST_REGION = "eu-west-1"
+TEST_ENV = cdk.Environment(account=TEST_ACCOUNT, region=TEST_REGION)
+
+
+def cdk_json_context() -> dict[str, Any]:
+    """The context of cdk.json: feature flags and AZs, so tests synthesize what `cdk synth` does."""
+    return json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
+
+
+def new_app(**kwargs: Any) -> cdk.App:
+    """An App with cdk.json's context and no plugins (Template.from_stack refuses apps with plugins)."""
+    return cdk.App(context=cdk_json_context(), **kwargs)
+
+
+def new_stack(app: cdk.App | None = None, stack_id: str = "Test") -> cdk.Stack:
+    """A stack with a fixed account, region and AZs, so its template is stable."""
+    return cdk.Stack(app or new_app(), stack_id, env=TEST_ENV)
+
+
+# --- cdk-nag ---------------------------------------------------------------------------------
+
+
+def _acknowledgments(root: IConstruct) -> dict[str, list[str]]:
+    """Acknowledged id -> construct paths where it was recorded, across the whole tree."""
+    acks: dict[str, list[str]] = {}
+    for construct in root.node.find_all():
+        for entry in construct.node.metadata:
+            if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY and entry.data:
+                for ack_id in entry.data:
+                    acks.setdefault(ack_id, []).append(construct.node.path)
+    return acks
+
+
+def _covers(ack_path: str, resource_path: str) -> bool:
+    return ack_path == "" or resource_path == ack_path or resource_path.startswith(ack_path + "/")
+
+
+def nag_violations(scope: IConstruct) -> list[str]:
+    """Unacknowledged findings of the four packs on ``scope``, one line per rule and construct.
+
+    ``validate_scope`` alone only honours bare ids; CDK's synthesis-time report matches the
+    pack-prefixed ids (``AwsSolutions::AwsSolutions-IAM5[...]``) that the library records. This
+    applies the same matching so the helper agrees with ``cdk synth``: a finding is acknowledged
+    when ``<pack>::<rule>`` was recorded on its construct or an ancestor.
+    """
+    acks = _acknowledgments(scope.node.root)
+    lines = []
+    for pack in nag_packs():
+        report = pack.validate_scope(scope)
+        for violation in report.violations:
+            ack_id = f"{pack.name}::{violation.rule_name}"
+            for resource in violation.violating_resources:
+                path = resource.construct_path
+                if not any(_covers(at, path) for at in acks.get(ack_id, [])):
+                    lines.append(f"{ack_id} at {path}: {violation.description}")
+    return lines
+
+
+def assert_nag_clean(scope: IConstruct) -> None:
+    """Fail listing every unacknowledged finding (rule and construct path) of the four packs."""
+    violations = nag_violations(scope)
+    if violations:
+        raise AssertionError(
+            f"{len(violations)} unacknowledged cdk-nag finding(s):\n" + "\n".join(violations)
+        )
+
+
+# --- cfn-lint ------------------------------------------------------------------------------
+
+
+def cfn_lint_findings(templates: Iterable[Path], region: str = TEST_REGION) -> list[str]:
+    """Every cfn-lint error and warning (informational matches are left out) in ``templates``."""
+    from cfnlint.api import ManualArgs, lint_file
+
+    findings = []
+    for template in templates:
+        for match in lint_file(Path(template), ManualArgs(regions=[region])):
+            if match.rule.id[0] in "EW":
+                findings.append(f"{Path(template).name}:{match.linenumber} {match.rule.id} {match.message}")
+    return findings
+
+
+def assert_cfn_lint_clean(templates: Iterable[Path]) -> None:
+    templates = list(templates)
+    assert templates, "no templates to lint"
+    findings = cfn_lint_findings(templates)
+    if findings:
+        raise AssertionError(f"{len(findings)} cfn-lint finding(s):\n" + "\n".join(findings))
+
+
+# --- snapshots -----------------------------------------------------------------------------
+
+_ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
+
+
+def scrub(value: Any) -> Any:
+    """A template with asset hashes replaced, so snapshots change only when the template does."""
+    if isinstance(value, dict):
+        return {key: scrub(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [scrub(item) for item in value]
+    if isinstance(value, str):
+        return _ASSET_HASH.sub("[asset-hash]", value)
+    return value
+
+
+# --- source scanning -----------------------------------------------------------------------
+
+_SKIP_DIRS = {".venv", "node_modules", "cdk.out", ".git", "build", "dist", "__pycache__", ".bench"}
+
+
+def repo_python_files() -> Iterator[Path]:
+    for path in sorted(REPO_ROOT.rglob("*.py")):
+        if not _SKIP_DIRS.intersection(path.relative_to(REPO_ROOT).parts):
+            yield path

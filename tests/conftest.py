@@ -20,3 +20,21 @@ def app():
 def stack(app):
     """A fresh stack with fixed account, region and AZs."""
     return new_stack(app)
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory):
+    """The example platform, synthesized once per session exactly as `cdk synth` does: nag packs attached."""
+    import importlib
+    from types import SimpleNamespace
+
+    import aws_cdk as cdk
+
+    from harness import cdk_json_context
+    from mwaa_platform import attach_nag_packs
+
+    platform_app = importlib.import_module("app")
+    app = cdk.App(outdir=str(tmp_path_factory.mktemp("cdk.out")), context=cdk_json_context())
+    attach_nag_packs(app)
+    platform_app.build(app)
+    return SimpleNamespace(app=app, assembly=app.synth())  # synth raises on any unacknowledged finding

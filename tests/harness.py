@@ -39,7 +39,7 @@ def new_stack(app: cdk.App | None = None, stack_id: str = "Test") -> cdk.Stack:
 # --- cdk-nag ---------------------------------------------------------------------------------
 
 
-def _acknowledgments(root: IConstruct) -> dict[str, list[str]]:
+def acknowledgments(root: IConstruct) -> dict[str, list[str]]:
     """Acknowledged id -> construct paths where it was recorded, across the whole tree."""
     acks: dict[str, list[str]] = {}
     for construct in root.node.find_all():
@@ -62,7 +62,7 @@ def nag_violations(scope: IConstruct) -> list[str]:
     applies the same matching so the helper agrees with ``cdk synth``: a finding is acknowledged
     when ``<pack>::<rule>`` was recorded on its construct or an ancestor.
     """
-    acks = _acknowledgments(scope.node.root)
+    acks = acknowledgments(scope.node.root)
     lines = []
     for pack in nag_packs():
         report = pack.validate_scope(scope)

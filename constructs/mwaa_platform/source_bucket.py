@@ -76,13 +76,6 @@ class AirflowSourceBucket(Construct):
         )
         acknowledge(
             logs_bucket,
-            ["AwsSolutions::AwsSolutions-S1", "NIST.800.53.R5::NIST.800.53.R5-S3BucketLoggingEnabled",
-             "HIPAA.Security::HIPAA.Security-S3BucketLoggingEnabled", "PCI.DSS.321::PCI.DSS.321-S3BucketLoggingEnabled"],
-            "This bucket is the server access log target; logging it to itself would loop and S3 "
-            "recommends against it.",
-        )
-        acknowledge(
-            logs_bucket,
             ["NIST.800.53.R5::NIST.800.53.R5-S3DefaultEncryptionKMS", "HIPAA.Security::HIPAA.Security-S3DefaultEncryptionKMS",
              "PCI.DSS.321::PCI.DSS.321-S3DefaultEncryptionKMS"],
             "S3 server access log delivery supports only SSE-S3 (AES-256) on the target bucket, not SSE-KMS.",

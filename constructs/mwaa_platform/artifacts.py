@@ -33,6 +33,18 @@ PLUGINS_KEY = "plugins/plugins.zip"
 STARTUP_SCRIPT_KEY = "startup/startup.sh"
 
 
+def check_artifact_paths(
+    *, dags: Optional[str], requirements: Optional[str], plugins: Optional[str], startup_script: Optional[str]
+) -> None:
+    """Raise for a missing artifact path, before any construct is created."""
+    _existing("dags", dags, directory=True)
+    _existing("requirements", requirements, directory=False)
+    _existing("plugins", plugins, directory=False)
+    _existing("startup_script", startup_script, directory=False)
+    if plugins is not None and not str(plugins).endswith(".zip"):
+        raise ValueError(f"plugins must be a .zip file, got {plugins!r}")
+
+
 def _existing(field: str, path: Optional[str], *, directory: bool) -> Optional[str]:
     if path is None:
         return None
@@ -65,12 +77,7 @@ class AirflowArtifacts(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
     ) -> None:
         super().__init__(scope, construct_id)
-        dags = _existing("dags", dags, directory=True)
-        requirements = _existing("requirements", requirements, directory=False)
-        plugins = _existing("plugins", plugins, directory=False)
-        startup_script = _existing("startup_script", startup_script, directory=False)
-        if plugins is not None and not plugins.endswith(".zip"):
-            raise ValueError(f"plugins must be a .zip file, got {plugins!r}")
+        check_artifact_paths(dags=dags, requirements=requirements, plugins=plugins, startup_script=startup_script)
 
         self._bucket = bucket
         stack = Stack.of(self)

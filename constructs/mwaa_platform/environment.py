@@ -19,7 +19,7 @@ from constructs import Construct
 
 from mwaa_platform import airflow_version as versions
 from mwaa_platform.arns import airflow_role_arn, environment_arn
-from mwaa_platform.artifacts import AirflowArtifacts
+from mwaa_platform.artifacts import AirflowArtifacts, check_artifact_paths
 from mwaa_platform.compliance import acknowledge, wildcard_resource_finding
 from mwaa_platform.configuration import (
     AirflowConfiguration,
@@ -115,6 +115,7 @@ class AirflowEnvironment(Construct):
             _check_enum("worker_replacement_strategy", worker_replacement_strategy, enum_values("WorkerReplacementStrategy"))
         _check_maintenance_window(weekly_maintenance_window_start)
         levels = _log_levels(log_levels)
+        check_artifact_paths(dags=dags, requirements=requirements, plugins=plugins, startup_script=startup_script)
         if requirements is not None and parsed_version >= versions.CONSTRAINT_REQUIRED_FROM:
             _check_constraint_line(requirements, version)
         configuration = AirflowConfiguration(airflow_configuration_options)

@@ -33,12 +33,15 @@ def environment_subnets(vpc: ec2.IVpc, selection: Optional[ec2.SubnetSelection] 
                 f"{len(subnets)} private subnet(s) in AZs {sorted({_az(s) or '?' for s in subnets})}"
             )
         return picked
-    subnets = list(vpc.select_subnets(selection).subnets)
+    subnets = list(vpc.select_subnets(**{field: getattr(selection, field) for field in _SELECTION_FIELDS}).subnets)
     if len(subnets) != 2:
         raise ValueError(f"subnets must select exactly 2 private subnets for MWAA, got {len(subnets)}")
     if _az(subnets[0]) is not None and _az(subnets[0]) == _az(subnets[1]):
         raise ValueError(f"subnets must be in two different availability zones, got both in {_az(subnets[0])}")
     return subnets
+
+
+_SELECTION_FIELDS = ("availability_zones", "one_per_az", "subnet_filters", "subnet_group_name", "subnet_type", "subnets")
 
 
 def _private_subnets(vpc: ec2.IVpc) -> list[ec2.ISubnet]:

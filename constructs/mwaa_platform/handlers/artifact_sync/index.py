@@ -63,6 +63,8 @@ def copy_object(s3, props) -> str:
         Key=props["DestinationKey"],
         CopySource={"Bucket": props["SourceBucket"], "Key": props["SourceKey"]},
         MetadataDirective="REPLACE",
+        # No tags are copied, so no s3:GetObjectTagging / s3:PutObjectTagging permission is needed.
+        TaggingDirective="REPLACE",
         ContentType=mimetypes.guess_type(props["DestinationKey"])[0] or "binary/octet-stream",
     )
     version = result.get("VersionId")

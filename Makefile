@@ -12,7 +12,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 18,20,22
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION ?= 1
 export CDK_DISABLE_CLI_TELEMETRY ?= true
 
-.PHONY: synth test setup bench package-check clean
+.PHONY: synth test setup package-check clean
 
 ## synth: set up, then synthesize the example platform into cdk.out/ (no AWS credentials needed)
 synth: setup

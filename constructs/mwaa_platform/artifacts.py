@@ -147,37 +147,45 @@ class AirflowArtifacts(Construct):
             self.startup_script_s3_path = STARTUP_SCRIPT_KEY
             self.startup_script_version = self._versioned_object("StartupScript", startup_script, STARTUP_SCRIPT_KEY)
 
-    def _read_asset(self, asset: s3_assets.Asset) -> None:
+    def _copy_from_asset(
+        self, construct_id: str, resource_type: str, asset: s3_assets.Asset, **properties: str
+    ) -> CustomResource:
+        """A custom resource fed from ``asset``, which the handler may read, and created after its policy."""
         self.policy.add_statements(
             iam.PolicyStatement(
                 actions=["s3:GetObject"], resources=[asset.bucket.arn_for_objects(asset.s3_object_key)]
             )
         )
-
-    def _versioned_object(self, construct_id: str, path: str, destination_key: str) -> str:
-        asset = s3_assets.Asset(self, f"{construct_id}Asset", path=path)
-        self._read_asset(asset)
-        self.policy.add_statements(
-            iam.PolicyStatement(actions=["s3:PutObject"], resources=[self._bucket.arn_for_objects(destination_key)])
-        )
         resource = CustomResource(
             self,
             construct_id,
             service_token=self.function.function_arn,
-            resource_type="Custom::MwaaArtifactObject",
+            resource_type=resource_type,
             properties={
                 "SourceBucket": asset.s3_bucket_name,
                 "SourceKey": asset.s3_object_key,
                 "DestinationBucket": self._bucket.bucket_name,
-                "DestinationKey": destination_key,
+                **properties,
             },
         )
         resource.node.add_dependency(self.policy)
+        return resource
+
+    def _versioned_object(self, construct_id: str, path: str, destination_key: str) -> str:
+        asset = s3_assets.Asset(self, f"{construct_id}Asset", path=path)
+        resource = self._copy_from_asset(
+            construct_id, "Custom::MwaaArtifactObject", asset, DestinationKey=destination_key
+        )
+        self.policy.add_statements(
+            iam.PolicyStatement(actions=["s3:PutObject"], resources=[self._bucket.arn_for_objects(destination_key)])
+        )
         return resource.get_att_string("VersionId")
 
     def _sync_dags(self, directory: str, prune: bool) -> None:
         asset = s3_assets.Asset(self, "DagsAsset", path=directory, exclude=["__pycache__", "*.pyc"])
-        self._read_asset(asset)
+        self.dag_sync = self._copy_from_asset(
+            "Dags", "Custom::MwaaDagSync", asset, DestinationPrefix=DAGS_PREFIX, Prune="true" if prune else "false"
+        )
         self.policy.add_statements(
             iam.PolicyStatement(
                 sid="SyncDagPrefix",
@@ -191,20 +199,6 @@ class AirflowArtifacts(Construct):
                 conditions={"StringLike": {"s3:prefix": [f"{DAGS_PREFIX}/*"]}},
             ),
         )
-        self.dag_sync = CustomResource(
-            self,
-            "Dags",
-            service_token=self.function.function_arn,
-            resource_type="Custom::MwaaDagSync",
-            properties={
-                "SourceBucket": asset.s3_bucket_name,
-                "SourceKey": asset.s3_object_key,
-                "DestinationBucket": self._bucket.bucket_name,
-                "DestinationPrefix": DAGS_PREFIX,
-                "Prune": "true" if prune else "false",
-            },
-        )
-        self.dag_sync.node.add_dependency(self.policy)
         self.dags_s3_path = DAGS_PREFIX
         acknowledge(
             self.policy,

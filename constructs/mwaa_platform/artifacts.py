@@ -45,14 +45,10 @@ def check_artifact_paths(
         raise ValueError(f"plugins must be a .zip file, got {plugins!r}")
 
 
-def _existing(field: str, path: Optional[str], *, directory: bool) -> Optional[str]:
-    if path is None:
-        return None
-    ok = os.path.isdir(path) if directory else os.path.isfile(path)
-    if not ok:
+def _existing(field: str, path: Optional[str], *, directory: bool) -> None:
+    if path is not None and not (os.path.isdir(path) if directory else os.path.isfile(path)):
         kind = "directory" if directory else "file"
         raise ValueError(f"{field} must be an existing {kind}, got {path!r}")
-    return str(path)
 
 
 class AirflowArtifacts(Construct):

@@ -355,10 +355,8 @@ def _log_levels(overrides: Optional[Mapping[str, str]]) -> dict[str, str]:
 
 
 def _check_constraint_line(requirements: str, version: str) -> None:
-    path = Path(requirements)
-    if not path.is_file():
-        raise ValueError(f"requirements must be an existing file, got {requirements!r}")
-    if not _CONSTRAINT_LINE.search(path.read_text()):
+    # check_artifact_paths has already established that the file exists.
+    if not _CONSTRAINT_LINE.search(Path(requirements).read_text()):
         raise ValueError(
             f"requirements {requirements!r} must carry a '--constraint' line for Airflow {version} (required from "
             f"Airflow 2.7.2), e.g. --constraint \"https://raw.githubusercontent.com/apache/airflow/constraints-{version}/"

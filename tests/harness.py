@@ -132,3 +132,18 @@ def repo_python_files() -> Iterator[Path]:
     for path in sorted(REPO_ROOT.rglob("*.py")):
         if not _SKIP_DIRS.intersection(path.relative_to(REPO_ROOT).parts):
             yield path
+
+
+# --- custom resource handlers ------------------------------------------------------------------
+
+
+def load_handler(name: str):
+    """Import a handler module the way Lambda does: from the handlers folder as a top-level module."""
+    import importlib
+    import sys
+
+    from mwaa_platform.deploy_function import HANDLERS_DIR
+
+    if str(HANDLERS_DIR) not in sys.path:
+        sys.path.insert(0, str(HANDLERS_DIR))
+    return importlib.import_module(name)

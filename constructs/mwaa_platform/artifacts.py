@@ -11,21 +11,18 @@ untouched; a changed file produces exactly one new version and one environment u
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Optional
 
-from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
+from aws_cdk import CustomResource, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from mwaa_platform.compliance import acknowledge, wildcard_resource_finding
-
-HANDLER_DIR = Path(__file__).parent / "handlers" / "artifact_sync"
+from mwaa_platform.deploy_function import deploy_function
 
 DAGS_PREFIX = "dags"
 REQUIREMENTS_KEY = "requirements/requirements.txt"
@@ -77,51 +74,24 @@ class AirflowArtifacts(Construct):
 
         self._bucket = bucket
         stack = Stack.of(self)
-        self.log_group = logs.LogGroup(
-            self, "HandlerLogs", retention=log_retention, encryption_key=key, removal_policy=RemovalPolicy.DESTROY
-        )
-        self.role = iam.Role(
+        handler = deploy_function(
             self,
-            "HandlerRole",
+            handler="artifact_sync",
             description="Copies MWAA artifacts from CDK assets into the environment's source bucket",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com").with_conditions(
-                {"StringEquals": {"aws:SourceAccount": stack.account}}
-            ),
+            key=key,
+            log_retention=log_retention,
         )
-        self.policy = iam.ManagedPolicy(
-            self,
-            "HandlerPolicy",
-            roles=[self.role],
-            statements=[
-                iam.PolicyStatement(
-                    sid="WriteOwnLogs",
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                    resources=[self.log_group.log_group_arn],
-                ),
-                iam.PolicyStatement(
-                    sid="EncryptArtifacts",
-                    actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                    resources=[key.key_arn],
-                    conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
-                ),
-            ],
+        self.function, self.role, self.policy, self.log_group = (
+            handler.function, handler.role, handler.policy, handler.log_group
         )
-        self.function = lambda_.Function(
-            self,
-            "Handler",
-            description="mwaa-platform: puts DAGs and versioned artifacts into an MWAA source bucket",
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            handler="index.handler",
-            code=lambda_.Code.from_asset(str(HANDLER_DIR), exclude=["__pycache__", "*.pyc"]),
-            role=self.role,
-            memory_size=512,
-            timeout=Duration.minutes(5),
-            log_group=self.log_group,
+        self.policy.add_statements(
+            iam.PolicyStatement(
+                sid="EncryptArtifacts",
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
+            )
         )
-        # aws-lambda makes the function depend on its role, which the Role GetAtt already enforces
-        # (cfn-lint W3005); the custom resources depend on the policy they need instead.
-        self.function.node.default_child.add_deletion_override("DependsOn")
-        self._acknowledge_handler_findings()
 
         self.dags_s3_path: Optional[str] = None
         self.requirements_s3_path: Optional[str] = None
@@ -201,25 +171,4 @@ class AirflowArtifacts(Construct):
             wildcard_resource_finding(self, self._bucket.arn_for_objects(f"{DAGS_PREFIX}/*")),
             "Syncing a DAG folder writes and prunes objects whose names come from that folder; the wildcard "
             f"is limited to the {DAGS_PREFIX}/ prefix of this environment's source bucket.",
-        )
-
-    def _acknowledge_handler_findings(self) -> None:
-        acknowledge(
-            self.function,
-            ["NIST.800.53.R5::NIST.800.53.R5-LambdaInsideVPC", "HIPAA.Security::HIPAA.Security-LambdaInsideVPC",
-             "PCI.DSS.321::PCI.DSS.321-LambdaInsideVPC"],
-            "Deploy-time custom resource handler: it runs only during CloudFormation deployments and "
-            "calls only S3 on the CDK asset bucket and this source bucket; it reaches nothing in a VPC.",
-        )
-        acknowledge(
-            self.function,
-            ["NIST.800.53.R5::NIST.800.53.R5-LambdaConcurrency", "HIPAA.Security::HIPAA.Security-LambdaConcurrency"],
-            "Invoked once per artifact change by CloudFormation; reserving concurrency would take "
-            "capacity from the account's unreserved pool and can fail deployments in small accounts.",
-        )
-        acknowledge(
-            self.function,
-            ["NIST.800.53.R5::NIST.800.53.R5-LambdaDLQ", "HIPAA.Security::HIPAA.Security-LambdaDLQ"],
-            "CloudFormation waits for this handler's response; a failed invocation fails and rolls back "
-            "the stack operation, so a dead-letter queue would hold nothing to act on.",
         )

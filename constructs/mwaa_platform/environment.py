@@ -30,7 +30,8 @@ from mwaa_platform.configuration import (
 from mwaa_platform.environment_class import EnvironmentClass, lookup_environment_class, resolve_capacity
 from mwaa_platform.execution_role import AirflowExecutionRole
 from mwaa_platform.key import AirflowKey
-from mwaa_platform.network_placement import environment_security_group, environment_subnets
+from mwaa_platform.network import AirflowNetworkBase
+from mwaa_platform.network_placement import EgressTargets, allow_port, environment_security_group, environment_subnets
 from mwaa_platform.service_model import enum_values, log_levels, name_limits
 from mwaa_platform.source_bucket import AirflowSourceBucket
 
@@ -66,7 +67,8 @@ class AirflowEnvironment(Construct):
         construct_id: str,
         *,
         environment_name: str,
-        vpc: ec2.IVpc,
+        network: Optional[AirflowNetworkBase] = None,
+        vpc: Optional[ec2.IVpc] = None,
         subnets: Optional[ec2.SubnetSelection] = None,
         security_groups: Optional[Sequence[ec2.ISecurityGroup]] = None,
         environment_class: Union[str, EnvironmentClass] = "mw1.small",
@@ -125,7 +127,17 @@ class AirflowEnvironment(Construct):
             configuration.update(statsd_allow_list_options(statsd_allow_list), source="statsd_allow_list")
         if celery_concurrency is not None:
             configuration.update(celery_concurrency.options(env_class), source="celery_concurrency")
-        selected = environment_subnets(vpc, subnets)
+        if (network is None) == (vpc is None):
+            raise ValueError("pass exactly one of network (an AirflowNetwork) or vpc, got "
+                             + ("both" if network is not None else "neither"))
+        if network is not None:
+            if subnets is not None:
+                raise ValueError("subnets cannot be combined with network: the network supplies its two subnets")
+            if secrets_backend is not None:
+                network.check_endpoint("secretsmanager", "secrets_backend")
+            selected = network.subnets
+        else:
+            selected = environment_subnets(vpc, subnets)
 
         # --- resources -----------------------------------------------------------------
         self.environment_name = environment_name
@@ -153,9 +165,18 @@ class AirflowEnvironment(Construct):
         if secrets_backend is not None:
             self._grant_secrets(secrets_backend)
 
-        self.security_groups = list(security_groups) if security_groups else [
-            environment_security_group(self, "SecurityGroup", vpc=vpc, environment_name=environment_name)
-        ]
+        if security_groups:
+            self.security_groups = list(security_groups)
+        elif network is not None:
+            self.security_groups = [
+                network.new_environment_security_group(self, "SecurityGroup", environment_name=environment_name)
+            ]
+        else:
+            # A plain VPC: the library cannot know how it reaches AWS APIs, so HTTPS may go anywhere.
+            self.security_groups = [environment_security_group(
+                self, "SecurityGroup", vpc=vpc, environment_name=environment_name,
+                egress=EgressTargets(internet=True),
+            )]
         self.connections = ec2.Connections(security_groups=self.security_groups)
         self.subnets = selected
 
@@ -245,6 +266,13 @@ class AirflowEnvironment(Construct):
         return "/api/v2" if versions.parse(self.airflow_version)[0] >= 3 else "/api/v1"
 
     # --- permissions ------------------------------------------------------------------------
+
+    def allow_egress_to(self, peer: Union[ec2.IConnectable, ec2.IPeer], port: int, *, description: str) -> None:
+        """Let the environment open TCP ``port`` to ``peer``, e.g. Redshift's 5439 on its security group.
+
+        A security group peer gets the matching ingress rule. ``description`` lands on both rules.
+        """
+        allow_port(self.connections, peer, port, description)
 
     def add_to_role_policy(self, statement: iam.PolicyStatement) -> None:
         """Give the execution role another permission (into its managed policy when we made it)."""

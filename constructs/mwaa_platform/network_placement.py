@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 from aws_cdk import Token
@@ -56,13 +57,26 @@ def _az(subnet: ec2.ISubnet) -> Optional[str]:
     return None if zone is None or Token.is_unresolved(zone) else zone
 
 
+@dataclass(frozen=True)
+class EgressTargets:
+    """Where an environment security group may send HTTPS besides itself.
+
+    ``endpoints``: the VPC endpoints' security group. ``s3_prefix_list_id``: the S3 prefix list of
+    the gateway endpoint. ``internet``: any IPv4 address (NAT egress, or a VPC whose routing the
+    library does not know).
+    """
+
+    endpoints: Optional[ec2.ISecurityGroup] = None
+    s3_prefix_list_id: Optional[str] = None
+    internet: bool = False
+
+
 def environment_security_group(
-    scope: Construct, construct_id: str, *, vpc: ec2.IVpc, environment_name: str
+    scope: Construct, construct_id: str, *, vpc: ec2.IVpc, environment_name: str, egress: EgressTargets
 ) -> ec2.SecurityGroup:
     """A security group admitting only its own members on 443 and 5432 (user guide: vpc-security).
 
-    Egress: the same two ports to itself, and HTTPS for AWS service APIs (reached through VPC
-    endpoints, or NAT where the network provides it).
+    Egress: the same two ports to itself, then HTTPS to each of ``egress``'s targets.
     """
     group = ec2.SecurityGroup(
         scope, construct_id, vpc=vpc, allow_all_outbound=False,
@@ -71,7 +85,28 @@ def environment_security_group(
     for port, what in ((WEBSERVER_PORT, "web server (HTTPS)"), (DATABASE_PORT, "metadata database (PostgreSQL)")):
         group.add_ingress_rule(group, ec2.Port.tcp(port), f"MWAA {what} from the environment's own components")
         group.add_egress_rule(group, ec2.Port.tcp(port), f"MWAA {what} to the environment's own components")
-    group.add_egress_rule(
-        ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS service APIs (VPC endpoints or NAT)"
-    )
+    https = ec2.Port.tcp(443)
+    if egress.endpoints is not None:
+        group.add_egress_rule(egress.endpoints, https, "HTTPS to the VPC interface endpoints of AWS services")
+    if egress.s3_prefix_list_id is not None:
+        group.add_egress_rule(
+            ec2.Peer.prefix_list(egress.s3_prefix_list_id), https, "HTTPS to Amazon S3 through its gateway endpoint"
+        )
+    if egress.internet:
+        group.add_egress_rule(ec2.Peer.any_ipv4(), https, "HTTPS to the internet through NAT (PyPI, external APIs)")
     return group
+
+
+def allow_port(
+    connections: ec2.Connections, peer: ec2.IConnectable | ec2.IPeer, port: int, description: str
+) -> None:
+    """Open one TCP ``port`` from ``connections`` to ``peer``, with a description for reviewers.
+
+    A security group peer also gets the matching ingress rule. Raises for a port outside 1-65535
+    or an empty description.
+    """
+    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+        raise ValueError(f"port must be a TCP port between 1 and 65535, got {port!r}")
+    if not description or not description.strip():
+        raise ValueError("description must say what the port is for, got an empty description")
+    connections.allow_to(peer, ec2.Port.tcp(port), description.strip())

@@ -1,6 +1,5 @@
-"""The artifact-sync custom resource handler, against botocore's Stubber (no AWS calls)."""
+"""The custom resource handlers, against botocore's Stubber (no AWS calls)."""
 
-import importlib.util
 import io
 import json
 import zipfile
@@ -9,22 +8,33 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from mwaa_platform.artifacts import HANDLER_DIR
+from harness import load_handler
 
-spec = importlib.util.spec_from_file_location("artifact_sync_handler", HANDLER_DIR / "index.py")
-handler = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(handler)
+handler = load_handler("artifact_sync")
+cfn_response = load_handler("cfn_response")
+prefix_list = load_handler("prefix_list")
 
 
 class Context:
     log_stream_name = "2026/11/21/[$LATEST]abc"
 
 
+def stubbed(monkeypatch, module, attribute, service):
+    client = boto3.client(service, region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
+    monkeypatch.setattr(module, attribute, client)
+    return Stubber(client)
+
+
 @pytest.fixture
 def s3(monkeypatch):
-    client = boto3.client("s3", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
-    monkeypatch.setattr(handler, "_s3", client)
-    with Stubber(client) as stubber:
+    with stubbed(monkeypatch, handler, "_s3", "s3") as stubber:
+        yield stubber
+        stubber.assert_no_pending_responses()
+
+
+@pytest.fixture
+def ec2(monkeypatch):
+    with stubbed(monkeypatch, prefix_list, "_ec2", "ec2") as stubber:
         yield stubber
         stubber.assert_no_pending_responses()
 
@@ -32,7 +42,7 @@ def s3(monkeypatch):
 @pytest.fixture
 def responses(monkeypatch):
     sent = []
-    monkeypatch.setattr(handler, "send_response", lambda event, context, *args: sent.append(args))
+    monkeypatch.setattr(cfn_response, "send", lambda event, context, *args: sent.append(args))
     return sent
 
 
@@ -111,10 +121,31 @@ def test_response_body_is_what_cloudformation_expects(monkeypatch):
         captured.update(url=request.full_url, method=request.get_method(), body=json.loads(request.data))
         return Response()
 
-    monkeypatch.setattr(handler.urllib.request, "urlopen", fake_urlopen)
-    handler.send_response(event("Custom::MwaaDagSync"), Context(), "SUCCESS", "s3://d/dags", {"Uploaded": "1"}, "OK")
+    monkeypatch.setattr(cfn_response.urllib.request, "urlopen", fake_urlopen)
+    cfn_response.send(event("Custom::MwaaDagSync"), Context(), "SUCCESS", "s3://d/dags", {"Uploaded": "1"}, "OK")
     assert captured["method"] == "PUT" and captured["url"] == "https://example.invalid/"
     assert captured["body"] == {
         "Status": "SUCCESS", "Reason": "OK (log stream 2026/11/21/[$LATEST]abc)", "PhysicalResourceId": "s3://d/dags",
         "StackId": "stack", "RequestId": "req", "LogicalResourceId": "Res", "Data": {"Uploaded": "1"},
     }
+
+
+def test_prefix_list_lookup_returns_the_id_as_physical_id_and_attribute(ec2, responses):
+    name = "com.amazonaws.eu-west-1.s3"
+    ec2.add_response("describe_managed_prefix_lists", {"PrefixLists": [{"PrefixListId": "pl-6da54004"}]},
+                     {"Filters": [{"Name": "prefix-list-name", "Values": [name]}]})
+    prefix_list.handler(event("Custom::MwaaPrefixList", PrefixListName=name), Context())
+    assert responses == [("SUCCESS", "pl-6da54004", {"PrefixListId": "pl-6da54004"}, "OK")]
+
+
+def test_prefix_list_lookup_fails_when_the_name_is_unknown(ec2, responses):
+    ec2.add_response("describe_managed_prefix_lists", {"PrefixLists": []}, None)
+    prefix_list.handler(event("Custom::MwaaPrefixList", PrefixListName="com.amazonaws.xx-nowhere-1.s3"), Context())
+    (status, physical_id, data, reason), = responses
+    assert status == "FAILED" and "com.amazonaws.xx-nowhere-1.s3" in reason and physical_id == Context.log_stream_name
+
+
+def test_prefix_list_delete_calls_nothing(ec2, responses):
+    prefix_list.handler(event("Custom::MwaaPrefixList", "Delete", PrefixListName="x") | {"PhysicalResourceId": "pl-1"},
+                        Context())
+    assert responses == [("SUCCESS", "pl-1", {}, "OK")]

@@ -17,16 +17,13 @@ replaced may still read them.
 from __future__ import annotations
 
 import io
-import json
-import logging
 import mimetypes
-import urllib.request
 import zipfile
 
 import boto3
 
-LOG = logging.getLogger()
-LOG.setLevel(logging.INFO)
+import cfn_response
+
 
 _s3 = None
 
@@ -39,22 +36,17 @@ def s3_client():
 
 
 def handler(event, context):
-    status, data, reason = "SUCCESS", {}, "OK"
-    physical_id = event.get("PhysicalResourceId")
-    try:
-        props = event["ResourceProperties"]
-        if event["ResourceType"] == "Custom::MwaaDagSync":
-            physical_id = f"s3://{props['DestinationBucket']}/{props['DestinationPrefix']}"
-            if event["RequestType"] in ("Create", "Update"):
-                data = sync_dags(s3_client(), props)
-        else:
-            physical_id = f"s3://{props['DestinationBucket']}/{props['DestinationKey']}"
-            if event["RequestType"] in ("Create", "Update"):
-                data = {"VersionId": copy_object(s3_client(), props)}
-    except Exception as error:  # reported to CloudFormation, which fails the stack operation
-        LOG.exception("artifact sync failed")
-        status, reason = "FAILED", f"{type(error).__name__}: {error}"
-    send_response(event, context, status, physical_id or context.log_stream_name, data, reason)
+    cfn_response.run(event, context, sync)
+
+
+def sync(event):
+    props = event["ResourceProperties"]
+    creating = event["RequestType"] in ("Create", "Update")
+    if event["ResourceType"] == "Custom::MwaaDagSync":
+        physical_id = f"s3://{props['DestinationBucket']}/{props['DestinationPrefix']}"
+        return physical_id, sync_dags(s3_client(), props) if creating else {}
+    physical_id = f"s3://{props['DestinationBucket']}/{props['DestinationKey']}"
+    return physical_id, {"VersionId": copy_object(s3_client(), props)} if creating else {}
 
 
 def copy_object(s3, props) -> str:
@@ -111,22 +103,3 @@ def list_keys(s3, bucket, prefix):
         if not page.get("IsTruncated"):
             return
         token = page["NextContinuationToken"]
-
-
-def send_response(event, context, status, physical_id, data, reason):
-    body = json.dumps(
-        {
-            "Status": status,
-            "Reason": f"{reason} (log stream {context.log_stream_name})",
-            "PhysicalResourceId": physical_id,
-            "StackId": event["StackId"],
-            "RequestId": event["RequestId"],
-            "LogicalResourceId": event["LogicalResourceId"],
-            "Data": data,
-        }
-    ).encode()
-    request = urllib.request.Request(
-        event["ResponseURL"], data=body, method="PUT", headers={"content-type": "", "content-length": str(len(body))}
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (pre-signed https URL)
-        LOG.info("CloudFormation response: %s", response.status)

@@ -1,0 +1,113 @@
+"""The Lambda function behind the library's CloudFormation custom resources.
+
+Every custom resource handler of the library is a small Python function with its own encrypted
+log group, a role only Lambda of this account may assume, and a managed policy (the NIST, HIPAA
+and PCI packs reject inline policies) that callers extend with exactly what the handler touches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from mwaa_platform.compliance import acknowledge
+
+HANDLERS_DIR = Path(__file__).parent / "handlers"
+
+
+@dataclass(frozen=True)
+class DeployFunction:
+    """A custom resource handler: the function, its role, its managed policy and its log group."""
+
+    function: lambda_.Function
+    role: iam.Role
+    policy: iam.ManagedPolicy
+    log_group: logs.LogGroup
+
+
+def deploy_function(
+    scope: Construct,
+    *,
+    handler: str,
+    description: str,
+    key: kms.IKey,
+    log_retention: logs.RetentionDays,
+    timeout: Duration = Duration.minutes(5),
+    memory_size: int = 512,
+) -> DeployFunction:
+    """Create ``Handler``, ``HandlerRole``, ``HandlerPolicy`` and ``HandlerLogs`` in ``scope``.
+
+    ``handler`` names a module of ``mwaa_platform/handlers``; the folder is one asset shared by
+    every handler (CDK uploads it once). The policy
+    starts with writing the function's own log group only; the caller adds what the handler does.
+    """
+    stack = Stack.of(scope)
+    log_group = logs.LogGroup(
+        scope, "HandlerLogs", retention=log_retention, encryption_key=key, removal_policy=RemovalPolicy.DESTROY
+    )
+    role = iam.Role(
+        scope,
+        "HandlerRole",
+        description=description,
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com").with_conditions(
+            {"StringEquals": {"aws:SourceAccount": stack.account}}
+        ),
+    )
+    policy = iam.ManagedPolicy(
+        scope,
+        "HandlerPolicy",
+        roles=[role],
+        statements=[
+            iam.PolicyStatement(
+                sid="WriteOwnLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[log_group.log_group_arn],
+            )
+        ],
+    )
+    function = lambda_.Function(
+        scope,
+        "Handler",
+        description=f"mwaa-platform: {description}",
+        runtime=lambda_.Runtime.PYTHON_3_14,
+        handler=f"{handler}.handler",
+        code=lambda_.Code.from_asset(str(HANDLERS_DIR), exclude=["__pycache__", "*.pyc"]),
+        role=role,
+        memory_size=memory_size,
+        timeout=timeout,
+        log_group=log_group,
+    )
+    # aws-lambda makes the function depend on its role, which the Role GetAtt already enforces
+    # (cfn-lint W3005); custom resources depend on the policy they need instead.
+    function.node.default_child.add_deletion_override("DependsOn")
+    _acknowledge_handler_findings(function)
+    return DeployFunction(function=function, role=role, policy=policy, log_group=log_group)
+
+
+def _acknowledge_handler_findings(function: lambda_.Function) -> None:
+    acknowledge(
+        function,
+        ["NIST.800.53.R5::NIST.800.53.R5-LambdaInsideVPC", "HIPAA.Security::HIPAA.Security-LambdaInsideVPC",
+         "PCI.DSS.321::PCI.DSS.321-LambdaInsideVPC"],
+        "Deploy-time custom resource handler: it runs only during CloudFormation deployments and "
+        "calls only AWS APIs named in its managed policy; it reaches nothing in a VPC.",
+    )
+    acknowledge(
+        function,
+        ["NIST.800.53.R5::NIST.800.53.R5-LambdaConcurrency", "HIPAA.Security::HIPAA.Security-LambdaConcurrency"],
+        "Invoked by CloudFormation only when its resource changes; reserving concurrency would take "
+        "capacity from the account's unreserved pool and can fail deployments in small accounts.",
+    )
+    acknowledge(
+        function,
+        ["NIST.800.53.R5::NIST.800.53.R5-LambdaDLQ", "HIPAA.Security::HIPAA.Security-LambdaDLQ"],
+        "CloudFormation waits for this handler's response; a failed invocation fails and rolls back "
+        "the stack operation, so a dead-letter queue would hold nothing to act on.",
+    )

@@ -1,0 +1,379 @@
+"""The private network MWAA environments share: VPC, VPC endpoints, flow logs and optional ACLs.
+
+One ``AirflowNetwork`` serves every environment in a VPC: the endpoints are created once, and each
+environment gets its own security group from ``new_environment_security_group``. Stacks in the
+same CDK app or in other apps attach to it through SSM parameters (``parameter_prefix``) with
+``SharedAirflowNetwork``, not CloudFormation exports: an export cannot change while another stack
+imports it, which would freeze the network for as long as any team stack exists.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Optional
+
+from aws_cdk import Annotations, CustomResource, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from mwaa_platform.compliance import acknowledge
+from mwaa_platform.deploy_function import deploy_function
+from mwaa_platform.key import AirflowKey
+from mwaa_platform.network_acl import private_subnet_acl
+from mwaa_platform.network_placement import EgressTargets, environment_security_group, environment_subnets
+from mwaa_platform.vpc_endpoints import AirflowVpcEndpoints, check_endpoint_sets, endpoint_services
+
+#: Smallest and largest VPC: /16 is the AWS maximum; /22 still leaves /24s for four subnets.
+CIDR_PREFIX_RANGE = (16, 22)
+_PARAMETER_PREFIX = re.compile(r"^/[a-zA-Z0-9_.\-/]*[a-zA-Z0-9_.\-]$")
+
+#: The SSM parameters a shared network publishes under its prefix.
+PARAMETERS = ("vpc-id", "subnet-1-id", "subnet-2-id", "endpoint-security-group-id", "s3-prefix-list-id")
+
+
+@dataclass(frozen=True)
+class NetworkAttributes:
+    """What a stack needs to attach to a shared network, all known at synthesis time.
+
+    The ids themselves are read at deployment from SSM parameters under ``parameter_prefix``.
+    """
+
+    parameter_prefix: str
+    availability_zones: tuple[str, str]
+    internet_egress: bool
+    endpoint_services: frozenset[str]
+
+
+class AirflowNetworkBase(Construct):
+    """What environments need from a network, whether created here or shared from another stack."""
+
+    vpc: ec2.IVpc
+    subnets: list[ec2.ISubnet]
+    endpoint_security_group: ec2.ISecurityGroup
+    s3_prefix_list_id: str
+    internet_egress: bool
+    endpoint_services: frozenset[str]
+
+    def new_environment_security_group(
+        self, scope: Construct, construct_id: str, *, environment_name: str
+    ) -> ec2.SecurityGroup:
+        """A new environment security group in ``scope``, admitted by the VPC endpoints.
+
+        Ingress: itself on 443 and 5432. Egress: itself on 443 and 5432, HTTPS to the endpoint
+        security group and to the S3 prefix list, and HTTPS anywhere only with internet egress.
+        """
+        group = environment_security_group(
+            scope, construct_id, vpc=self.vpc, environment_name=environment_name,
+            egress=EgressTargets(
+                endpoints=self.endpoint_security_group,
+                s3_prefix_list_id=self.s3_prefix_list_id,
+                internet=self.internet_egress,
+            ),
+        )
+        self.endpoint_security_group.add_ingress_rule(
+            group, ec2.Port.tcp(443), f"HTTPS to the VPC endpoints from MWAA environment {environment_name}"
+        )
+        return group
+
+    def check_endpoint(self, service: str, needed_by: str) -> None:
+        """Raise unless the network reaches ``service`` (an endpoint or internet egress)."""
+        if not self.internet_egress and service not in self.endpoint_services:
+            raise ValueError(
+                f"{needed_by} needs the {service!r} VPC endpoint, but the network has no internet egress and "
+                f"its endpoints are {sorted(self.endpoint_services)}; add the {service!r} endpoint set to the network"
+            )
+
+
+class AirflowNetwork(AirflowNetworkBase):
+    """A private network for MWAA: two private subnets in two AZs, VPC endpoints, flow logs.
+
+    By default it creates a VPC with no route to the internet. Pass ``vpc`` (and ``subnets``) to
+    use an existing VPC instead, e.g. a VPC shared from a networking account.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        vpc: Optional[ec2.IVpc] = None,
+        subnets: Optional[ec2.SubnetSelection] = None,
+        cidr: str = "10.0.0.0/16",
+        nat_gateways: int = 0,
+        internet_egress: Optional[bool] = None,
+        endpoint_sets: Sequence[str] = (),
+        endpoint_policies: bool = True,
+        network_acls: bool = False,
+        flow_logs: bool = True,
+        flow_logs_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        key: Optional[kms.IKey] = None,
+        parameter_prefix: Optional[str] = None,
+    ) -> None:
+        """
+        :param vpc: an existing VPC to use. Default: a new VPC across the stack's first two AZs.
+        :param subnets: with ``vpc``, the two private subnets (two AZs) for MWAA. Default: the
+            VPC's first two private subnets in different AZs.
+        :param cidr: the new VPC's IPv4 range, /16 to /22. Default: 10.0.0.0/16.
+        :param nat_gateways: NAT gateways for a new VPC: 0 (no internet route at all), 1 (shared)
+            or 2 (one per AZ). Default: 0.
+        :param internet_egress: whether environment security groups may send HTTPS to any
+            address. Default: True exactly when NAT gateways are created; with ``vpc``, False
+            (say True when the chosen subnets route to a NAT you manage).
+        :param endpoint_sets: optional endpoint sets (``secretsmanager``, ``sts``, ``ecs``,
+            ``batch``, ``eks``). Default: only the endpoints every environment needs.
+        :param endpoint_policies: attach account-scoped endpoint policies where safe for MWAA.
+            Default: True.
+        :param network_acls: put the new VPC's private subnets behind a network ACL admitting
+            only 443/5432 from the private subnets and return traffic. Default: False.
+        :param flow_logs: log all VPC traffic to an encrypted log group. Default: True.
+        :param flow_logs_retention: retention of the flow logs. Default: one year.
+        :param key: the key for flow logs and handler logs. Default: a new rotating key.
+        :param parameter_prefix: publish the ids other stacks need as SSM parameters under this
+            prefix (see ``attributes`` and ``SharedAirflowNetwork``). Default: not published.
+        """
+        # --- validate everything before creating anything -------------------------------
+        sets = check_endpoint_sets(endpoint_sets)
+        if vpc is None:
+            _check_cidr(cidr)
+            if subnets is not None:
+                raise ValueError("subnets selects subnets of an existing vpc; pass vpc as well, or drop subnets")
+        if nat_gateways not in (0, 1, 2):
+            raise ValueError(f"nat_gateways must be 0, 1 or 2, got {nat_gateways!r}")
+        if vpc is not None and nat_gateways:
+            raise ValueError(
+                f"nat_gateways applies to a VPC this construct creates, got {nat_gateways} with an existing vpc; "
+                "use internet_egress=True if its subnets route to a NAT"
+            )
+        if vpc is not None and network_acls:
+            raise ValueError(
+                "network_acls applies to a VPC this construct creates; an existing VPC's subnets keep the "
+                "network ACLs their owner manages"
+            )
+        if internet_egress and vpc is None and nat_gateways == 0:
+            raise ValueError("internet_egress=True needs a route to the internet: set nat_gateways to 1 or 2")
+        if parameter_prefix is not None and not _PARAMETER_PREFIX.match(parameter_prefix):
+            raise ValueError(
+                f"parameter_prefix must be an SSM path like /mwaa-platform/network (starts with /, no trailing /, "
+                f"letters, digits and _.-/), got {parameter_prefix!r}"
+            )
+        if vpc is not None:
+            environment_subnets(vpc, subnets)  # raises before anything is created
+
+        super().__init__(scope, construct_id)
+        self.internet_egress = bool(nat_gateways) if internet_egress is None else internet_egress
+        self.key: kms.IKey = key or AirflowKey(
+            self, "Key", description="Encrypts the MWAA network's flow logs and deploy-time handler logs"
+        )
+        self.vpc: ec2.IVpc = vpc or self._new_vpc(cidr, nat_gateways)
+        self.subnets = environment_subnets(self.vpc, subnets)
+        self.endpoints = AirflowVpcEndpoints(
+            self, "Endpoints", vpc=self.vpc, subnets=self.subnets, endpoint_sets=sets,
+            endpoint_policies=endpoint_policies,
+        )
+        self.endpoint_security_group = self.endpoints.security_group
+        self.endpoint_services = self.endpoints.services
+        self.s3_prefix_list_id = self._s3_prefix_list_id()
+        self.flow_log: Optional[ec2.FlowLog] = self._flow_log(flow_logs_retention) if flow_logs else None
+        self.network_acl: Optional[ec2.NetworkAcl] = (
+            private_subnet_acl(self, "PrivateSubnetAcl", vpc=self.vpc, subnets=self.vpc.isolated_subnets
+                               + self.vpc.private_subnets)
+            if network_acls else None
+        )
+        self.parameter_prefix = parameter_prefix
+        if parameter_prefix is not None:
+            self._publish(parameter_prefix)
+
+    @property
+    def attributes(self) -> NetworkAttributes:
+        """What ``SharedAirflowNetwork`` needs; requires ``parameter_prefix``."""
+        if self.parameter_prefix is None:
+            raise ValueError("attributes needs the network's ids published: create AirflowNetwork with parameter_prefix")
+        zones = tuple(subnet.availability_zone for subnet in self.subnets)
+        return NetworkAttributes(
+            parameter_prefix=self.parameter_prefix,
+            availability_zones=zones,  # type: ignore[arg-type]
+            internet_egress=self.internet_egress,
+            endpoint_services=self.endpoint_services,
+        )
+
+    def _new_vpc(self, cidr: str, nat_gateways: int) -> ec2.Vpc:
+        prefix = int(cidr.split("/")[1])
+        private = ec2.SubnetConfiguration(
+            name="Airflow",
+            subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS if nat_gateways else ec2.SubnetType.PRIVATE_ISOLATED,
+            cidr_mask=prefix + 2,
+        )
+        public = ec2.SubnetConfiguration(
+            name="Egress", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=prefix + 4, map_public_ip_on_launch=False
+        )
+        vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            ip_addresses=ec2.IpAddresses.cidr(cidr),
+            max_azs=2,
+            nat_gateways=nat_gateways,
+            subnet_configuration=[private, public] if nat_gateways else [private],
+            restrict_default_security_group=True,
+            enable_dns_hostnames=True,
+            enable_dns_support=True,
+        )
+        for subnet in [*vpc.isolated_subnets, *vpc.private_subnets, *vpc.public_subnets]:
+            # CDK pins subnets to the AZs in context on purpose (Fn::GetAZs order is not stable).
+            subnet.node.default_child.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3010"]}})
+        # CDK's restrict-default-SG provider lists its role in DependsOn and in a GetAtt (cfn-lint W3005).
+        provider = Stack.of(self).node.try_find_child("Custom::VpcRestrictDefaultSGCustomResourceProvider")
+        if provider is not None:
+            provider.node.find_child("Handler").add_deletion_override("DependsOn")
+        if nat_gateways:
+            for subnet in vpc.public_subnets:
+                acknowledge(
+                    subnet,
+                    ["NIST.800.53.R5::NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW",
+                     "HIPAA.Security::HIPAA.Security-VPCNoUnrestrictedRouteToIGW",
+                     "PCI.DSS.321::PCI.DSS.321-VPCNoUnrestrictedRouteToIGW"],
+                    "Public subnet holding only the NAT gateway asked for with nat_gateways; MWAA and task "
+                    "subnets are private and reach the internet only through that NAT.",
+                )
+        return vpc
+
+    def _s3_prefix_list_id(self) -> str:
+        lookup = Construct(self, "S3PrefixList")
+        handler = deploy_function(
+            lookup,
+            handler="prefix_list",
+            description="Looks up the id of the S3 prefix list for security group egress rules",
+            key=self.key,
+            log_retention=logs.RetentionDays.THREE_MONTHS,
+        )
+        handler.policy.add_statements(
+            iam.PolicyStatement(sid="DescribePrefixLists", actions=["ec2:DescribeManagedPrefixLists"], resources=["*"])
+        )
+        acknowledge(
+            handler.policy,
+            "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+            "ec2:DescribeManagedPrefixLists supports no resource-level permissions; it is read-only and the "
+            "handler calls it once per deployment to find the S3 prefix list id.",
+        )
+        resource = CustomResource(
+            lookup,
+            "Resource",
+            service_token=handler.function.function_arn,
+            resource_type="Custom::MwaaPrefixList",
+            properties={"PrefixListName": f"com.amazonaws.{Stack.of(self).region}.s3"},
+        )
+        resource.node.add_dependency(handler.policy)
+        return resource.get_att_string("PrefixListId")
+
+    def _flow_log(self, retention: logs.RetentionDays) -> ec2.FlowLog:
+        stack = Stack.of(self)
+        log_group = logs.LogGroup(self, "FlowLogs", retention=retention, encryption_key=self.key)
+        role = iam.Role(
+            self,
+            "FlowLogRole",
+            description="Lets VPC Flow Logs of this account deliver to the MWAA network's flow log group",
+            assumed_by=iam.ServicePrincipal("vpc-flow-logs.amazonaws.com").with_conditions(
+                {
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {"aws:SourceArn": f"arn:{stack.partition}:ec2:{stack.region}:{stack.account}:vpc-flow-log/*"},
+                }
+            ),
+        )
+        iam.ManagedPolicy(
+            self,
+            "FlowLogPolicy",
+            roles=[role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="DeliverFlowLogs",
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                    resources=[log_group.log_group_arn],
+                )
+            ],
+        )
+        return ec2.FlowLog(
+            self,
+            "FlowLog",
+            resource_type=ec2.FlowLogResourceType.from_vpc(self.vpc),
+            # the managed policy above grants exactly what delivery needs; keep CDK from adding an inline one
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(log_group, role.without_policy_updates()),
+            traffic_type=ec2.FlowLogTrafficType.ALL,
+        )
+
+    def _publish(self, prefix: str) -> None:
+        values = (
+            self.vpc.vpc_id,
+            self.subnets[0].subnet_id,
+            self.subnets[1].subnet_id,
+            self.endpoint_security_group.security_group_id,
+            self.s3_prefix_list_id,
+        )
+        for name, value in zip(PARAMETERS, values):
+            ssm.StringParameter(
+                self,
+                "".join(part.capitalize() for part in name.split("-")) + "Parameter",
+                parameter_name=f"{prefix}/{name}",
+                string_value=value,
+                description=f"mwaa-platform shared network: {name.replace('-', ' ')}",
+            )
+
+
+class SharedAirflowNetwork(AirflowNetworkBase):
+    """A network published by an ``AirflowNetwork`` in another stack, read from SSM at deployment.
+
+    Nothing is exported: the team stack resolves the parameters each time it deploys, so the
+    network stack stays free to change. After a change that replaces the VPC, subnets or endpoint
+    security group, redeploy the team stacks.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, attributes: NetworkAttributes) -> None:
+        if len(attributes.availability_zones) != 2 or len(set(attributes.availability_zones)) != 2:
+            raise ValueError(
+                f"availability_zones must be two different AZs, got {list(attributes.availability_zones)}"
+            )
+        super().__init__(scope, construct_id)
+        prefix = attributes.parameter_prefix
+
+        def read(name: str) -> str:
+            return ssm.StringParameter.value_for_string_parameter(self, f"{prefix}/{name}")
+
+        vpc_id, subnet_1, subnet_2, endpoint_sg, prefix_list = (read(name) for name in PARAMETERS)
+        subnet_ids = [subnet_1, subnet_2]
+        vpc = ec2.Vpc.from_vpc_attributes(
+            self,
+            "Vpc",
+            vpc_id=vpc_id,
+            availability_zones=list(attributes.availability_zones),
+            **({"private_subnet_ids": subnet_ids} if attributes.internet_egress else {"isolated_subnet_ids": subnet_ids}),
+        )
+        # Environments need only the subnet ids; the S3 route lives in the network stack.
+        Annotations.of(vpc).acknowledge_warning(
+            "@aws-cdk/aws-ec2:noSubnetRouteTableId", "route tables are managed by the network stack"
+        )
+        self.vpc = vpc
+        self.subnets = environment_subnets(vpc)
+        self.endpoint_security_group = ec2.SecurityGroup.from_security_group_id(
+            self, "EndpointSecurityGroup", endpoint_sg, allow_all_outbound=False, mutable=True
+        )
+        self.s3_prefix_list_id = prefix_list
+        self.internet_egress = attributes.internet_egress
+        self.endpoint_services = frozenset(attributes.endpoint_services)
+
+
+def _check_cidr(cidr: str) -> None:
+    try:
+        network = ipaddress.IPv4Network(cidr)
+    except ValueError as error:
+        raise ValueError(f"cidr must be an IPv4 network like 10.0.0.0/16, got {cidr!r} ({error})") from None
+    low, high = CIDR_PREFIX_RANGE
+    if not low <= network.prefixlen <= high:
+        raise ValueError(f"cidr prefix length must be between /{low} and /{high}, got {cidr!r}")
+
+
+__all__ = ["AirflowNetwork", "AirflowNetworkBase", "NetworkAttributes", "SharedAirflowNetwork", "endpoint_services"]

@@ -1,0 +1,163 @@
+"""The VPC endpoints MWAA needs to run without internet access, shared by every environment of a VPC.
+
+The required set (user guide: vpc-vpe-create-access) is the S3 gateway endpoint plus the interface
+endpoints in ``REQUIRED_SERVICES``. ``ENDPOINT_SETS`` are switched on by what the platform uses.
+Interface endpoints are closed (``open=False``): their security group admits HTTPS only from the
+security groups that are granted access (``allow_from``), never from a CIDR.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from aws_cdk import Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+_Aws = ec2.InterfaceVpcEndpointAwsService
+
+
+@dataclass(frozen=True)
+class EndpointService:
+    """One interface endpoint: its CDK service, the IAM prefix it serves and its policy choice.
+
+    ``account_scoped_policy``: the endpoint gets a policy admitting only principals of this
+    account. It is set where every caller through the endpoint is one of this account's roles
+    (the execution role, task roles, the platform's own functions). It is unset where AWS's own
+    service principals call through the endpoint on MWAA's behalf (ECR image pulls, MWAA's
+    ``airflow.*`` operations), where a principal condition would break the environment, and for
+    the compute sets, whose callers the compute constructs define.
+    """
+
+    name: str
+    service: ec2.InterfaceVpcEndpointAwsService
+    iam_prefix: str
+    account_scoped_policy: bool
+
+
+def _service(name: str, service: ec2.InterfaceVpcEndpointAwsService, iam_prefix: str, scoped: bool) -> EndpointService:
+    return EndpointService(name=name, service=service, iam_prefix=iam_prefix, account_scoped_policy=scoped)
+
+
+#: Interface endpoints every environment needs for private routing, in creation order.
+REQUIRED_SERVICES: tuple[EndpointService, ...] = (
+    _service("sqs", _Aws.SQS, "sqs", True),
+    _service("logs", _Aws.CLOUDWATCH_LOGS, "logs", True),
+    _service("monitoring", _Aws.CLOUDWATCH_MONITORING, "cloudwatch", True),
+    _service("kms", _Aws.KMS, "kms", True),
+    _service("ecr.api", _Aws.ECR, "ecr", False),
+    _service("ecr.dkr", _Aws.ECR_DOCKER, "ecr", False),
+    _service("airflow.api", _Aws.AIRFLOW_API, "airflow", False),
+    _service("airflow.env", _Aws.AIRFLOW_ENV, "airflow", False),
+    _service("airflow.ops", _Aws.AIRFLOW_OPS, "airflow", False),
+)
+
+#: Optional sets, named after what switches them on.
+ENDPOINT_SETS: dict[str, tuple[EndpointService, ...]] = {
+    # the Secrets Manager backend for connections and variables
+    "secretsmanager": (_service("secretsmanager", _Aws.SECRETS_MANAGER, "secretsmanager", True),),
+    # cross-account roles the execution role assumes
+    "sts": (_service("sts", _Aws.STS, "sts", True),),
+    # task compute: ECS RunTask, Batch SubmitJob, EKS (API, Pod Identity, and the VPC CNI's EC2 calls)
+    "ecs": (_service("ecs", _Aws.ECS, "ecs", False),),
+    "batch": (_service("batch", _Aws.BATCH, "batch", False),),
+    "eks": (
+        _service("eks", _Aws.EKS, "eks", False),
+        _service("eks-auth", _Aws.EKS_AUTH, "eks-auth", False),
+        _service("ec2", _Aws.EC2, "ec2", False),
+    ),
+}
+
+
+def check_endpoint_sets(endpoint_sets: Iterable[str]) -> tuple[str, ...]:
+    """The given set names, deduplicated in order; raise naming an unknown one."""
+    names = tuple(dict.fromkeys(endpoint_sets))
+    for name in names:
+        if name not in ENDPOINT_SETS:
+            raise ValueError(f"endpoint_sets: unknown set {name!r}; allowed: {', '.join(ENDPOINT_SETS)}")
+    return names
+
+
+def endpoint_services(endpoint_sets: Iterable[str]) -> tuple[EndpointService, ...]:
+    """The interface endpoints for the required set plus ``endpoint_sets``, each service once."""
+    chosen = {service.name: service for service in REQUIRED_SERVICES}
+    for name in check_endpoint_sets(endpoint_sets):
+        chosen.update({service.name: service for service in ENDPOINT_SETS[name]})
+    return tuple(chosen.values())
+
+
+def _construct_id(name: str) -> str:
+    return "".join(part.capitalize() for part in name.replace("-", ".").split(".")) + "Endpoint"
+
+
+class AirflowVpcEndpoints(Construct):
+    """The S3 gateway endpoint and the interface endpoints MWAA needs, behind one security group.
+
+    Create it once per VPC and share it: call ``allow_from`` for each security group that must
+    reach the endpoints (``AirflowNetwork`` does this for every environment security group).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        vpc: ec2.IVpc,
+        subnets: Sequence[ec2.ISubnet],
+        endpoint_sets: Sequence[str] = (),
+        endpoint_policies: bool = True,
+    ) -> None:
+        """
+        :param vpc: the VPC to create the endpoints in.
+        :param subnets: the subnets for the interface endpoints' network interfaces and whose route
+            tables get the S3 gateway route (the environment's two subnets).
+        :param endpoint_sets: optional sets from ``ENDPOINT_SETS``. Default: the required set only.
+        :param endpoint_policies: attach the account-scoped policy where ``EndpointService``
+            says it is safe. Default: True.
+        """
+        services = endpoint_services(endpoint_sets)
+        super().__init__(scope, construct_id)
+        self.endpoint_sets = check_endpoint_sets(endpoint_sets)
+        account = Stack.of(self).account
+        placement = ec2.SubnetSelection(subnets=list(subnets))
+
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "SecurityGroup",
+            vpc=vpc,
+            allow_all_outbound=False,
+            description="MWAA VPC interface endpoints: HTTPS from the security groups granted access only",
+        )
+        self.s3_gateway = ec2.GatewayVpcEndpoint(
+            self, "S3GatewayEndpoint", vpc=vpc, service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[placement]
+        )
+        self.interface_endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {}
+        for service in services:
+            endpoint = ec2.InterfaceVpcEndpoint(
+                self,
+                _construct_id(service.name),
+                vpc=vpc,
+                service=service.service,
+                subnets=placement,
+                security_groups=[self.security_group],
+                open=False,
+                private_dns_enabled=True,
+            )
+            if endpoint_policies and service.account_scoped_policy:
+                endpoint.add_to_policy(
+                    iam.PolicyStatement(
+                        sid="OnlyThisAccountsPrincipals",
+                        principals=[iam.AnyPrincipal()],
+                        actions=[f"{service.iam_prefix}:*"],
+                        resources=["*"],
+                        conditions={"StringEquals": {"aws:PrincipalAccount": account}},
+                    )
+                )
+            self.interface_endpoints[service.name] = endpoint
+        self.services = frozenset(self.interface_endpoints)
+
+    def allow_from(self, peer: ec2.ISecurityGroup, description: str) -> None:
+        """Admit HTTPS from ``peer`` to every interface endpoint."""
+        self.security_group.add_ingress_rule(peer, ec2.Port.tcp(443), description)

@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
-"""The platform team's CDK app: `cdk synth` / `cdk deploy` (see README.md)."""
+"""The platform team's CDK app: `cdk synth` / `cdk deploy` build the platform in the team registry.
+
+The registry is platform.yaml unless `-c registry=<path>` or MWAA_PLATFORM_REGISTRY names another.
+"""
 
 import os
+import sys
 
 # jsii prints a Node end-of-life banner on every run under Node 20; the Makefile says the same.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20,22")
@@ -9,24 +13,23 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20,22
 import aws_cdk as cdk  # noqa: E402
 
 from mwaa_platform import attach_nag_packs  # noqa: E402
-from stacks.example_stack import ExamplePlatformStack  # noqa: E402
+from stacks.platform import Platform, build_platform  # noqa: E402
+from stacks.registry import RegistryError, load_registry  # noqa: E402
 
-DEFAULT_ACCOUNT = "123456789012"  # placeholder: synth needs no credentials; set CDK_DEPLOY_ACCOUNT to deploy
-DEFAULT_REGION = "eu-west-1"
+DEFAULT_REGISTRY = "platform.yaml"
 
 
-def build(app: cdk.App) -> cdk.App:
-    env = cdk.Environment(
-        account=os.environ.get("CDK_DEPLOY_ACCOUNT", DEFAULT_ACCOUNT),
-        region=os.environ.get("CDK_DEPLOY_REGION", DEFAULT_REGION),
-    )
-    ExamplePlatformStack(app, "MwaaPlatform-Example", env=env, vpc_attributes=app.node.get_context("mwaa-platform:vpc"))
-    return app
+def build(app: cdk.App) -> Platform:
+    path = app.node.try_get_context("registry") or os.environ.get("MWAA_PLATFORM_REGISTRY", DEFAULT_REGISTRY)
+    return build_platform(app, load_registry(path))
 
 
 if __name__ == "__main__":
     app = cdk.App()
+    try:
+        build(app)  # the registry is validated before any construct is built
+    except RegistryError as error:
+        sys.exit(f"error: {error}")
     attach_nag_packs(app)
-    build(app)
     assembly = app.synth()
-    print(f"Templates and validation-report.json written to {assembly.directory}")
+    print(f"Templates and validation-report.json written to {assembly.directory}", file=sys.stderr)

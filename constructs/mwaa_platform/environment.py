@@ -101,7 +101,7 @@ class AirflowEnvironment(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         # --- validate everything before creating anything -------------------------------
-        _check_name(environment_name)
+        check_environment_name(environment_name)
         env_class = lookup_environment_class(environment_class)
         version = airflow_version or versions.default_airflow_version()
         parsed_version = versions.check_airflow_version(self, version)
@@ -115,7 +115,7 @@ class AirflowEnvironment(Construct):
         _check_enum("endpoint_management", endpoint_management, enum_values("EndpointManagement"))
         if worker_replacement_strategy is not None:
             _check_enum("worker_replacement_strategy", worker_replacement_strategy, enum_values("WorkerReplacementStrategy"))
-        _check_maintenance_window(weekly_maintenance_window_start)
+        check_maintenance_window(weekly_maintenance_window_start)
         levels = _log_levels(log_levels)
         check_artifact_paths(dags=dags, requirements=requirements, plugins=plugins, startup_script=startup_script)
         if requirements is not None and parsed_version >= versions.CONSTRAINT_REQUIRED_FROM:
@@ -298,6 +298,22 @@ class AirflowEnvironment(Construct):
             resource_arns=[airflow_role_arn(self, self.environment_name, airflow_role)],
         )
 
+    def grant_web_login_to_roles(self, roles: Sequence[iam.IRole], airflow_role: str = "Viewer") -> iam.ManagedPolicy:
+        """Let existing roles (e.g. SSO permission-set roles) open the Airflow UI as ``airflow_role``.
+
+        Roles imported with ``Role.from_role_arn`` take no grants; this attaches a managed policy
+        (``WebLogin<airflow_role>``) to them instead, allowing only ``airflow:CreateWebLoginToken``
+        on this environment's ``airflow_role``. The roles must be in this stack's account.
+        """
+        resource = airflow_role_arn(self, self.environment_name, airflow_role)
+        if not roles:
+            raise ValueError("roles must name at least one IAM role")
+        return iam.ManagedPolicy(
+            self, f"WebLogin{airflow_role}", roles=list(roles),
+            description=f"Open the Airflow UI of MWAA environment {self.environment_name} as {airflow_role}",
+            statements=[iam.PolicyStatement(actions=["airflow:CreateWebLoginToken"], resources=[resource])],
+        )
+
     def grant_invoke_rest_api(self, grantee: iam.IGrantable, airflow_role: str = "Viewer") -> iam.Grant:
         """Let ``grantee`` call the Airflow REST API through MWAA as ``airflow_role``."""
         return iam.Grant.add_to_principal(
@@ -344,7 +360,7 @@ class AirflowEnvironment(Construct):
 # --- validation helpers ------------------------------------------------------------------------
 
 
-def _check_name(name: str) -> None:
+def check_environment_name(name: str) -> None:
     if isinstance(name, str) and Token.is_unresolved(name):
         raise ValueError("environment_name must be a literal string: log groups and ARNs are derived from it")
     low, high, pattern = name_limits()
@@ -362,7 +378,7 @@ def _check_enum(field: str, value: str, allowed: Sequence[str]) -> None:
         raise ValueError(f"{field} must be one of {', '.join(allowed)}, got {value!r}")
 
 
-def _check_maintenance_window(value: Optional[str]) -> None:
+def check_maintenance_window(value: Optional[str]) -> None:
     if value is None or (isinstance(value, str) and Token.is_unresolved(value)):
         return
     if not isinstance(value, str) or not _MAINTENANCE_WINDOW.match(value):

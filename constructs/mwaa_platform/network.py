@@ -141,7 +141,7 @@ class AirflowNetwork(AirflowNetworkBase):
         # --- validate everything before creating anything -------------------------------
         sets = check_endpoint_sets(endpoint_sets)
         if vpc is None:
-            _check_cidr(cidr)
+            check_cidr(cidr)
             if subnets is not None:
                 raise ValueError("subnets selects subnets of an existing vpc; pass vpc as well, or drop subnets")
         if nat_gateways not in (0, 1, 2):
@@ -366,7 +366,7 @@ class SharedAirflowNetwork(AirflowNetworkBase):
         self.endpoint_services = frozenset(attributes.endpoint_services)
 
 
-def _check_cidr(cidr: str) -> None:
+def check_cidr(cidr: str) -> None:
     try:
         network = ipaddress.IPv4Network(cidr)
     except ValueError as error:

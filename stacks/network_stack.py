@@ -1,0 +1,34 @@
+"""The shared network stack: one private network every team environment attaches to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Stack
+from constructs import Construct
+
+from mwaa_platform import AirflowNetwork, NetworkAttributes
+from stacks.registry import PlatformSettings, retention
+
+
+class NetworkStack(Stack):
+    """An ``AirflowNetwork`` whose ids are published as SSM parameters for the team stacks."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, platform: PlatformSettings, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, description=f"{platform.name}: shared MWAA network", **kwargs)
+        settings = platform.network
+        self.network = AirflowNetwork(
+            self,
+            "Network",
+            cidr=settings.cidr,
+            nat_gateways=settings.nat_gateways,
+            endpoint_sets=platform.endpoint_sets,
+            endpoint_policies=settings.endpoint_policies,
+            network_acls=settings.network_acls,
+            flow_logs_retention=retention(settings.flow_logs_retention_days),
+            parameter_prefix=platform.parameter_prefix,
+        )
+
+    @property
+    def attributes(self) -> NetworkAttributes:
+        return self.network.attributes

@@ -1,0 +1,370 @@
+"""The team registry (platform.yaml): load it, validate all of it, then hand typed settings to the stacks.
+
+Nothing is built from a registry with an error in it. Every error names the file, the team and
+the field, the bad value and what is allowed, e.g.::
+
+    platform.yaml: team 'payments' (teams[1]): max_workers must be between 1 and 1 for mw1.micro, got 3
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+from aws_cdk import aws_logs as logs
+
+from mwaa_platform import AIRFLOW_ROLES, ENDPOINT_SETS, SecretsManagerBackend
+from mwaa_platform.airflow_version import default_airflow_version, parse
+from mwaa_platform.artifacts import check_artifact_paths
+from mwaa_platform.environment import check_environment_name, check_maintenance_window
+from mwaa_platform.environment_class import lookup_environment_class, resolve_capacity
+from mwaa_platform.network import check_cidr
+
+#: Used when neither the registry nor CDK_DEPLOY_ACCOUNT / CDK_DEPLOY_REGION name one: synthesis
+#: needs no credentials. Deploying needs the real account (see README.md).
+DEFAULT_ACCOUNT = "123456789012"
+DEFAULT_REGION = "eu-west-1"
+STAGES = ("dev", "prod")
+#: Registry keys reserved for constructs that have not landed yet; a value fails loudly.
+NOT_YET_SUPPORTED = ("alerts", "compute", "cross_account")
+
+_TEAM_NAME = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
+_TEAM_NAME_MAX = 40
+_PLATFORM_NAME = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
+_ACCOUNT = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]+$")
+_TAG_KEY = re.compile(r"^[\w .:/=+@-]{1,128}$")
+_LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+                       3288, 3653)
+
+
+def retention(days: int) -> logs.RetentionDays:
+    """The CDK enum member for a CloudWatch Logs retention in days (members are in ascending order)."""
+    members = [member for member in logs.RetentionDays if member.name != "INFINITE"]
+    assert len(members) == len(_LOG_RETENTION_DAYS), "aws-cdk-lib changed RetentionDays; update _LOG_RETENTION_DAYS"
+    return dict(zip(_LOG_RETENTION_DAYS, members))[days]
+
+
+class RegistryError(ValueError):
+    """The registry file is invalid; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    cidr: str = "10.0.0.0/16"
+    nat_gateways: int = 0
+    endpoint_sets: tuple[str, ...] = ()
+    endpoint_policies: bool = True
+    network_acls: bool = False
+    flow_logs_retention_days: int = 365
+
+
+@dataclass(frozen=True)
+class WebAccess:
+    role_arn: str
+    airflow_role: str
+
+
+@dataclass(frozen=True)
+class TeamSettings:
+    name: str
+    stage: str
+    cost_center: str
+    environment_class: str
+    airflow_version: str
+    environment_name: str
+    stack_name: str
+    schedulers: Optional[int] = None
+    min_workers: Optional[int] = None
+    max_workers: Optional[int] = None
+    min_webservers: Optional[int] = None
+    max_webservers: Optional[int] = None
+    weekly_maintenance_window_start: Optional[str] = None
+    dags: Optional[str] = None
+    requirements: Optional[str] = None
+    plugins: Optional[str] = None
+    startup_script: Optional[str] = None
+    web_access: tuple[WebAccess, ...] = ()
+    secrets_backend: Optional[SecretsManagerBackend] = None
+    airflow_configuration_options: Mapping[str, str] = field(default_factory=dict)
+    log_retention_days: int = 90
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def cost_tags(self) -> dict[str, str]:
+        """Tags on every taggable resource of the team's stack, for cost attribution."""
+        return {**self.tags, "team": self.name, "cost-center": self.cost_center, "stage": self.stage}
+
+
+@dataclass(frozen=True)
+class PlatformSettings:
+    name: str
+    account: str
+    region: str
+    network: NetworkSettings
+    tags: Mapping[str, str]
+    teams: tuple[TeamSettings, ...]
+    source: Path
+
+    @property
+    def network_stack_name(self) -> str:
+        return f"{self.name}-network"
+
+    @property
+    def parameter_prefix(self) -> str:
+        return f"/{self.name}/network"
+
+    @property
+    def endpoint_sets(self) -> tuple[str, ...]:
+        """The configured sets plus what the teams use (the Secrets Manager backend)."""
+        sets = list(self.network.endpoint_sets)
+        if any(team.secrets_backend is not None for team in self.teams):
+            sets.append("secretsmanager")
+        return tuple(dict.fromkeys(sets))
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+
+def load_registry(path: str | os.PathLike[str], environ: Mapping[str, str] = os.environ) -> PlatformSettings:
+    """Read and validate the registry at ``path``; raise ``RegistryError`` on the first problem."""
+    path = Path(path)
+    try:
+        document = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise RegistryError(f"{path}: registry file not found") from None
+    except yaml.YAMLError as error:
+        raise RegistryError(f"{path}: not valid YAML: {error}") from None
+    return _Reader(path).platform(document, environ)
+
+
+class _Reader:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.base = path.resolve().parent
+
+    def fail(self, where: str, message: str) -> RegistryError:
+        return RegistryError(f"{self.path}: {where}{message}")
+
+    # --- platform level -----------------------------------------------------------------------
+
+    def platform(self, document: Any, environ: Mapping[str, str]) -> PlatformSettings:
+        top = self.mapping("", "the registry", document, {"platform", "teams"})
+        settings = self.mapping("", "platform", top.get("platform", {}), {"name", "account", "region", "network", "tags"})
+        where = "platform: "
+        name = self.string(where, "name", settings.get("name", "mwaa-platform"))
+        if not _PLATFORM_NAME.match(name) or len(name) > 40:
+            raise self.fail(where, f"name must be 2-40 lowercase letters, digits and '-', starting with a letter, got {name!r}")
+        account = self.string(where, "account", settings.get("account", environ.get("CDK_DEPLOY_ACCOUNT", DEFAULT_ACCOUNT)))
+        if not _ACCOUNT.match(account):
+            raise self.fail(where, f"account must be a 12-digit AWS account id, got {account!r}")
+        region = self.string(where, "region", settings.get("region", environ.get("CDK_DEPLOY_REGION", DEFAULT_REGION)))
+        if not _REGION.match(region):
+            raise self.fail(where, f"region must be an AWS region name like eu-west-1, got {region!r}")
+        network = self.network(settings.get("network", {}))
+        tags = self.tags(where, settings.get("tags", {}))
+
+        entries = top.get("teams")
+        if not isinstance(entries, list) or not entries:
+            raise self.fail("", f"teams must be a non-empty list of team entries, got {entries!r}")
+        teams: list[TeamSettings] = []
+        for index, entry in enumerate(entries):
+            team = self.team(index, entry, name, account)
+            for other in teams:
+                if other.name == team.name:
+                    raise self.fail(self.team_where(index, team.name),
+                                    f"name {team.name!r} is already used by teams[{teams.index(other)}]; team names must be unique")
+            teams.append(team)
+        return PlatformSettings(name=name, account=account, region=region, network=network, tags=tags,
+                                teams=tuple(teams), source=self.path)
+
+    def network(self, value: Any) -> NetworkSettings:
+        where = "platform.network: "
+        keys = set(NetworkSettings.__dataclass_fields__)
+        settings = self.mapping("", "platform.network", value, keys)
+        defaults = NetworkSettings()
+        nat = self.integer(where, "nat_gateways", settings.get("nat_gateways", defaults.nat_gateways), choices=(0, 1, 2))
+        sets = self.string_list(where, "endpoint_sets", settings.get("endpoint_sets", []), choices=tuple(ENDPOINT_SETS))
+        retention = self.integer(where, "flow_logs_retention_days",
+                                 settings.get("flow_logs_retention_days", defaults.flow_logs_retention_days),
+                                 choices=_LOG_RETENTION_DAYS)
+        cidr = self.string(where, "cidr", settings.get("cidr", defaults.cidr))
+        with self.library_errors(where):
+            check_cidr(cidr)
+        return NetworkSettings(
+            cidr=cidr,
+            nat_gateways=nat,
+            endpoint_sets=tuple(sets),
+            endpoint_policies=self.boolean(where, "endpoint_policies", settings.get("endpoint_policies", True)),
+            network_acls=self.boolean(where, "network_acls", settings.get("network_acls", False)),
+            flow_logs_retention_days=retention,
+        )
+
+    # --- team level -----------------------------------------------------------------------------
+
+    def team_where(self, index: int, name: Any) -> str:
+        return f"team {name!r} (teams[{index}]): " if isinstance(name, str) else f"teams[{index}]: "
+
+    def team(self, index: int, entry: Any, platform_name: str, account: str) -> TeamSettings:
+        keys = {"name", "stage", "cost_center", "environment_class", "airflow_version", "schedulers", "min_workers",
+                "max_workers", "min_webservers", "max_webservers", "weekly_maintenance_window_start", "dags",
+                "requirements", "plugins", "startup_script", "web_access", "secrets_backend",
+                "airflow_configuration_options", "log_retention_days", "tags", *NOT_YET_SUPPORTED}
+        where = self.team_where(index, entry.get("name") if isinstance(entry, dict) else None)
+        entry = self.mapping(where, "team entry", entry, keys)
+        name = self.string(where, "name", entry.get("name"))
+        if not _TEAM_NAME.match(name) or len(name) > _TEAM_NAME_MAX:
+            raise self.fail(where, f"name must be 2-{_TEAM_NAME_MAX} lowercase letters, digits and '-', starting with "
+                                   f"a letter and not ending with '-', got {name!r}")
+        for key in NOT_YET_SUPPORTED:
+            if entry.get(key):
+                raise self.fail(where, f"{key} is not yet supported by this version of mwaa-platform; remove it "
+                                       "(it is reserved so that it is never silently ignored)")
+        stage = self.string(where, "stage", entry.get("stage", "dev"))
+        if stage not in STAGES:
+            raise self.fail(where, f"stage must be one of {', '.join(STAGES)}, got {stage!r}")
+        environment_name = f"{name}-{stage}"
+        cost_center = self.string(where, "cost_center", entry.get("cost_center"))
+        counts = {
+            key: self.integer(where, key, entry[key]) if key in entry else None
+            for key in ("schedulers", "min_workers", "max_workers", "min_webservers", "max_webservers")
+        }
+        version = self.string(where, "airflow_version", entry.get("airflow_version", default_airflow_version()))
+        class_name = self.string(where, "environment_class", entry.get("environment_class", "mw1.small"))
+        paths = {key: self.path_field(where, key, entry.get(key))
+                 for key in ("dags", "requirements", "plugins", "startup_script")}
+        secrets = entry.get("secrets_backend")
+        options = self.mapping(where, "airflow_configuration_options", entry.get("airflow_configuration_options", {}), None)
+        with self.library_errors(where):
+            check_environment_name(environment_name)
+            parse(version)
+            resolve_capacity(lookup_environment_class(class_name), **counts)
+            check_artifact_paths(**paths)
+            check_maintenance_window(entry.get("weekly_maintenance_window_start"))
+            backend = self.secrets_backend(where, secrets)
+        return TeamSettings(
+            name=name,
+            stage=stage,
+            cost_center=cost_center,
+            environment_class=class_name,
+            airflow_version=version,
+            environment_name=environment_name,
+            stack_name=f"{platform_name}-{name}-{stage}",
+            weekly_maintenance_window_start=(
+                self.string(where, "weekly_maintenance_window_start", entry["weekly_maintenance_window_start"])
+                if "weekly_maintenance_window_start" in entry else None
+            ),
+            web_access=self.web_access(where, entry.get("web_access", []), account),
+            secrets_backend=backend,
+            airflow_configuration_options={str(k): self.string(where, f"airflow_configuration_options.{k}", v)
+                                           for k, v in options.items()},
+            log_retention_days=self.integer(where, "log_retention_days", entry.get("log_retention_days", 90),
+                                            choices=_LOG_RETENTION_DAYS),
+            tags=self.tags(where, entry.get("tags", {})),
+            **counts,
+            **paths,
+        )
+
+    def secrets_backend(self, where: str, value: Any) -> Optional[SecretsManagerBackend]:
+        if value is None or value is False:
+            return None
+        if value is True:
+            return SecretsManagerBackend()
+        fields = set(SecretsManagerBackend.__dataclass_fields__)
+        return SecretsManagerBackend(**self.mapping(where, "secrets_backend", value, fields))
+
+    def web_access(self, where: str, value: Any, account: str) -> tuple[WebAccess, ...]:
+        if not isinstance(value, list):
+            raise self.fail(where, f"web_access must be a list of {{role_arn, airflow_role}}, got {value!r}")
+        grants = []
+        for index, item in enumerate(value):
+            item = self.mapping(where, f"web_access[{index}]", item, {"role_arn", "airflow_role"})
+            arn = self.string(where, f"web_access[{index}].role_arn", item.get("role_arn"))
+            if not _ROLE_ARN.match(arn):
+                raise self.fail(where, f"web_access[{index}].role_arn must be an IAM role ARN "
+                                       f"(arn:aws:iam::<account>:role/<name>), got {arn!r}")
+            if _ROLE_ARN.match(arn).group(1) != account:
+                raise self.fail(where, f"web_access[{index}].role_arn must be a role in the platform account {account} "
+                                       f"(its policy is attached there), got {arn!r}")
+            role = self.string(where, f"web_access[{index}].airflow_role", item.get("airflow_role", "Viewer"))
+            if role not in AIRFLOW_ROLES:
+                raise self.fail(where, f"web_access[{index}].airflow_role must be one of {', '.join(AIRFLOW_ROLES)}, "
+                                       f"got {role!r}")
+            grants.append(WebAccess(role_arn=arn, airflow_role=role))
+        return tuple(grants)
+
+    # --- typed fields ---------------------------------------------------------------------------
+
+    def mapping(self, where: str, what: str, value: Any, allowed: Optional[set[str]]) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(where, f"{what} must be a mapping, got {value!r}")
+        if allowed is not None:
+            unknown = sorted(str(key) for key in value if key not in allowed)
+            if unknown:
+                raise self.fail(where, f"unknown key {unknown[0]!r} in {what}; allowed: {', '.join(sorted(allowed))}")
+        return value
+
+    def string(self, where: str, key: str, value: Any) -> str:
+        if not isinstance(value, str) or not value:
+            raise self.fail(where, f"{key} must be a non-empty string, got {value!r}")
+        return value
+
+    def boolean(self, where: str, key: str, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(where, f"{key} must be true or false, got {value!r}")
+        return value
+
+    def integer(self, where: str, key: str, value: Any, choices: Optional[tuple[int, ...]] = None) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(where, f"{key} must be an integer, got {value!r}")
+        if choices is not None and value not in choices:
+            raise self.fail(where, f"{key} must be one of {', '.join(map(str, choices))}, got {value!r}")
+        return value
+
+    def string_list(self, where: str, key: str, value: Any, choices: tuple[str, ...]) -> list[str]:
+        if not isinstance(value, list):
+            raise self.fail(where, f"{key} must be a list, got {value!r}")
+        for item in value:
+            if item not in choices:
+                raise self.fail(where, f"{key}: unknown value {item!r}; allowed: {', '.join(choices)}")
+        return value
+
+    def path_field(self, where: str, key: str, value: Any) -> Optional[str]:
+        """A path relative to the registry file, made absolute."""
+        if value is None:
+            return None
+        return str(self.base / self.string(where, key, value))
+
+    def tags(self, where: str, value: Any) -> dict[str, str]:
+        tags = self.mapping(where, "tags", value, None)
+        for key, tag_value in tags.items():
+            if not isinstance(key, str) or not _TAG_KEY.match(key) or key.startswith("aws:"):
+                raise self.fail(where, f"tags: key {key!r} must be 1-128 characters of letters, digits, spaces and "
+                                       "_.:/=+-@, and not start with 'aws:'")
+            if not isinstance(tag_value, str) or len(tag_value) > 256:
+                raise self.fail(where, f"tags.{key} must be a string of at most 256 characters, got {tag_value!r}")
+        return dict(tags)
+
+    def library_errors(self, where: str) -> "_Rethrow":
+        return _Rethrow(lambda error: self.fail(where, str(error)))
+
+
+class _Rethrow:
+    """Re-raise the library's ValueErrors (which name the field) with the file and team in front."""
+
+    def __init__(self, wrap: Callable[[ValueError], RegistryError]) -> None:
+        self.wrap = wrap
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        if isinstance(error, ValueError) and not isinstance(error, RegistryError):
+            raise self.wrap(error) from None
+        return False

@@ -29,6 +29,13 @@ class NetworkStack(Stack):
             parameter_prefix=platform.parameter_prefix,
         )
 
+        # Tags.of() cannot reach CDK's own restrict-default-SG provider (plain CfnResources): tag it here.
+        provider = self.node.try_find_child("Custom::VpcRestrictDefaultSGCustomResourceProvider")
+        if provider is not None and platform.tags:
+            tags = [{"Key": key, "Value": value} for key, value in sorted(platform.tags.items())]
+            for child in ("Role", "Handler"):
+                provider.node.find_child(child).add_property_override("Tags", tags)
+
     @property
     def attributes(self) -> NetworkAttributes:
         return self.network.attributes

@@ -38,7 +38,7 @@ _TEAM_NAME_MAX = 40
 _PLATFORM_NAME = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]+$")
+_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 _TAG_KEY = re.compile(r"^[\w .:/=+@-]{1,128}$")
 _LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
                        3288, 3653)
@@ -67,7 +67,7 @@ class NetworkSettings:
 
 @dataclass(frozen=True)
 class WebAccess:
-    role_arn: str
+    role_name: str
     airflow_role: str
 
 
@@ -175,7 +175,7 @@ class _Reader:
             raise self.fail("", f"teams must be a non-empty list of team entries, got {entries!r}")
         teams: list[TeamSettings] = []
         for index, entry in enumerate(entries):
-            team = self.team(index, entry, name, account)
+            team = self.team(index, entry, name)
             for other in teams:
                 if other.name == team.name:
                     raise self.fail(self.team_where(index, team.name),
@@ -211,7 +211,7 @@ class _Reader:
     def team_where(self, index: int, name: Any) -> str:
         return f"team {name!r} (teams[{index}]): " if isinstance(name, str) else f"teams[{index}]: "
 
-    def team(self, index: int, entry: Any, platform_name: str, account: str) -> TeamSettings:
+    def team(self, index: int, entry: Any, platform_name: str) -> TeamSettings:
         keys = {"name", "stage", "cost_center", "environment_class", "airflow_version", "schedulers", "min_workers",
                 "max_workers", "min_webservers", "max_webservers", "weekly_maintenance_window_start", "dags",
                 "requirements", "plugins", "startup_script", "web_access", "secrets_backend",
@@ -260,7 +260,7 @@ class _Reader:
                 self.string(where, "weekly_maintenance_window_start", entry["weekly_maintenance_window_start"])
                 if "weekly_maintenance_window_start" in entry else None
             ),
-            web_access=self.web_access(where, entry.get("web_access", []), account),
+            web_access=self.web_access(where, entry.get("web_access", [])),
             secrets_backend=backend,
             airflow_configuration_options={str(k): self.string(where, f"airflow_configuration_options.{k}", v)
                                            for k, v in options.items()},
@@ -279,24 +279,21 @@ class _Reader:
         fields = set(SecretsManagerBackend.__dataclass_fields__)
         return SecretsManagerBackend(**self.mapping(where, "secrets_backend", value, fields))
 
-    def web_access(self, where: str, value: Any, account: str) -> tuple[WebAccess, ...]:
+    def web_access(self, where: str, value: Any) -> tuple[WebAccess, ...]:
         if not isinstance(value, list):
-            raise self.fail(where, f"web_access must be a list of {{role_arn, airflow_role}}, got {value!r}")
+            raise self.fail(where, f"web_access must be a list of {{role_name, airflow_role}}, got {value!r}")
         grants = []
         for index, item in enumerate(value):
-            item = self.mapping(where, f"web_access[{index}]", item, {"role_arn", "airflow_role"})
-            arn = self.string(where, f"web_access[{index}].role_arn", item.get("role_arn"))
-            if not _ROLE_ARN.match(arn):
-                raise self.fail(where, f"web_access[{index}].role_arn must be an IAM role ARN "
-                                       f"(arn:aws:iam::<account>:role/<name>), got {arn!r}")
-            if _ROLE_ARN.match(arn).group(1) != account:
-                raise self.fail(where, f"web_access[{index}].role_arn must be a role in the platform account {account} "
-                                       f"(its policy is attached there), got {arn!r}")
+            item = self.mapping(where, f"web_access[{index}]", item, {"role_name", "airflow_role"})
+            name = self.string(where, f"web_access[{index}].role_name", item.get("role_name"))
+            if not _ROLE_NAME.match(name):
+                raise self.fail(where, f"web_access[{index}].role_name must be the name of an IAM role in the platform "
+                                       f"account (1-64 letters, digits and +=,.@_-; no path or ARN), got {name!r}")
             role = self.string(where, f"web_access[{index}].airflow_role", item.get("airflow_role", "Viewer"))
             if role not in AIRFLOW_ROLES:
                 raise self.fail(where, f"web_access[{index}].airflow_role must be one of {', '.join(AIRFLOW_ROLES)}, "
                                        f"got {role!r}")
-            grants.append(WebAccess(role_arn=arn, airflow_role=role))
+            grants.append(WebAccess(role_name=name, airflow_role=role))
         return tuple(grants)
 
     # --- typed fields ---------------------------------------------------------------------------

@@ -54,10 +54,7 @@ class TeamStack(Stack):
         )
         by_role: dict[str, list[str]] = defaultdict(list)
         for grant in team.web_access:
-            by_role[grant.airflow_role].append(grant.role_arn)
-        for airflow_role, arns in by_role.items():
-            roles = [
-                iam.Role.from_role_arn(self, f"WebAccess{airflow_role}{index}", arn, mutable=False)
-                for index, arn in enumerate(arns)
-            ]
+            by_role[grant.airflow_role].append(grant.role_name)
+        for airflow_role, names in by_role.items():
+            roles = [iam.Role.from_role_name(self, f"WebAccess{airflow_role}{name}", name) for name in names]
             self.airflow.grant_web_login_to_roles(roles, airflow_role)

@@ -12,7 +12,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 18,20,22
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION ?= 1
 export CDK_DISABLE_CLI_TELEMETRY ?= true
 
-.PHONY: synth test setup package-check clean
+.PHONY: synth test setup package-check bench clean
 
 ## synth: set up, then synthesize the example platform into cdk.out/ (no AWS credentials needed)
 synth: setup
@@ -42,3 +42,7 @@ package-check: setup
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache
+
+## bench: synthesize generated registries of 1, 10 and 50 teams; write docs/performance.md
+bench: setup
+	$(BIN)/python scripts/bench.py --sizes 1 10 50

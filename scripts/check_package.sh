@@ -11,19 +11,19 @@ mkdir -p "$work/app/dags"
 echo "# a DAG" > "$work/app/dags/example.py"
 cat > "$work/app/app.py" <<'PY'
 import aws_cdk as cdk
-from aws_cdk import aws_ec2 as ec2
 import mwaa_platform
-from mwaa_platform import AirflowEnvironment, attach_nag_packs
+from pathlib import Path
+from mwaa_platform import AirflowEnvironment, AirflowNetwork, attach_nag_packs
 
 assert "site-packages" in mwaa_platform.__file__, mwaa_platform.__file__
+handlers = Path(mwaa_platform.__file__).parent / "handlers"
+assert {"artifact_sync.py", "cfn_response.py", "prefix_list.py"} <= {p.name for p in handlers.iterdir()}, handlers
 app = cdk.App(context={"availability-zones:account=111111111111:region=us-east-1": ["us-east-1a", "us-east-1b"]})
 attach_nag_packs(app)
 stack = cdk.Stack(app, "DataTeam", env=cdk.Environment(account="111111111111", region="us-east-1"))
-vpc = ec2.Vpc.from_vpc_attributes(
-    stack, "Vpc", vpc_id="vpc-1", availability_zones=["us-east-1a", "us-east-1b"],
-    private_subnet_ids=["subnet-1", "subnet-2"], private_subnet_route_table_ids=["rtb-1", "rtb-2"],
-)
-AirflowEnvironment(stack, "Airflow", environment_name="data-team", environment_class="mw1.micro", vpc=vpc, dags="dags")
+network = AirflowNetwork(stack, "Network")
+AirflowEnvironment(stack, "Airflow", environment_name="data-team", environment_class="mw1.micro", network=network,
+                   dags="dags")
 assembly = app.synth()
 print("synthesized", [s.stack_name for s in assembly.stacks], "from", mwaa_platform.__file__)
 PY

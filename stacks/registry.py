@@ -32,6 +32,8 @@ DEFAULT_REGION = "eu-west-1"
 STAGES = ("dev", "prod")
 #: Registry keys reserved for constructs that have not landed yet; a value fails loudly.
 NOT_YET_SUPPORTED = ("alerts", "compute", "cross_account")
+#: Capacity overrides, passed through to AirflowEnvironment by name.
+CAPACITY_FIELDS = ("schedulers", "min_workers", "max_workers", "min_webservers", "max_webservers")
 
 _TEAM_NAME = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
 _TEAM_NAME_MAX = 40
@@ -95,6 +97,10 @@ class TeamSettings:
     airflow_configuration_options: Mapping[str, str] = field(default_factory=dict)
     log_retention_days: int = 90
     tags: Mapping[str, str] = field(default_factory=dict)
+
+    def capacity_options(self) -> dict[str, Optional[int]]:
+        """The capacity overrides as AirflowEnvironment keyword arguments (None: the class default)."""
+        return {name: getattr(self, name) for name in CAPACITY_FIELDS}
 
     @property
     def cost_tags(self) -> dict[str, str]:
@@ -212,8 +218,8 @@ class _Reader:
         return f"team {name!r} (teams[{index}]): " if isinstance(name, str) else f"teams[{index}]: "
 
     def team(self, index: int, entry: Any, platform_name: str) -> TeamSettings:
-        keys = {"name", "stage", "cost_center", "environment_class", "airflow_version", "schedulers", "min_workers",
-                "max_workers", "min_webservers", "max_webservers", "weekly_maintenance_window_start", "dags",
+        keys = {"name", "stage", "cost_center", "environment_class", "airflow_version", *CAPACITY_FIELDS,
+                "weekly_maintenance_window_start", "dags",
                 "requirements", "plugins", "startup_script", "web_access", "secrets_backend",
                 "airflow_configuration_options", "log_retention_days", "tags", *NOT_YET_SUPPORTED}
         where = self.team_where(index, entry.get("name") if isinstance(entry, dict) else None)
@@ -233,7 +239,7 @@ class _Reader:
         cost_center = self.string(where, "cost_center", entry.get("cost_center"))
         counts = {
             key: self.integer(where, key, entry[key]) if key in entry else None
-            for key in ("schedulers", "min_workers", "max_workers", "min_webservers", "max_webservers")
+            for key in CAPACITY_FIELDS
         }
         version = self.string(where, "airflow_version", entry.get("airflow_version", default_airflow_version()))
         class_name = self.string(where, "environment_class", entry.get("environment_class", "mw1.small"))

@@ -19,22 +19,22 @@ class Context:
     log_stream_name = "2026/11/21/[$LATEST]abc"
 
 
-def stubbed(monkeypatch, module, attribute, service):
+def stubbed(monkeypatch, service):
     client = boto3.client(service, region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
-    monkeypatch.setattr(module, attribute, client)
+    monkeypatch.setitem(cfn_response._clients, service, client)
     return Stubber(client)
 
 
 @pytest.fixture
 def s3(monkeypatch):
-    with stubbed(monkeypatch, handler, "_s3", "s3") as stubber:
+    with stubbed(monkeypatch, "s3") as stubber:
         yield stubber
         stubber.assert_no_pending_responses()
 
 
 @pytest.fixture
 def ec2(monkeypatch):
-    with stubbed(monkeypatch, prefix_list, "_ec2", "ec2") as stubber:
+    with stubbed(monkeypatch, "ec2") as stubber:
         yield stubber
         stubber.assert_no_pending_responses()
 

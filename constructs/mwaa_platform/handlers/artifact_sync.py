@@ -20,19 +20,7 @@ import io
 import mimetypes
 import zipfile
 
-import boto3
-
 import cfn_response
-
-
-_s3 = None
-
-
-def s3_client():
-    global _s3
-    if _s3 is None:
-        _s3 = boto3.client("s3")
-    return _s3
 
 
 def handler(event, context):
@@ -44,9 +32,9 @@ def sync(event):
     creating = event["RequestType"] in ("Create", "Update")
     if event["ResourceType"] == "Custom::MwaaDagSync":
         physical_id = f"s3://{props['DestinationBucket']}/{props['DestinationPrefix']}"
-        return physical_id, sync_dags(s3_client(), props) if creating else {}
+        return physical_id, sync_dags(cfn_response.client("s3"), props) if creating else {}
     physical_id = f"s3://{props['DestinationBucket']}/{props['DestinationKey']}"
-    return physical_id, {"VersionId": copy_object(s3_client(), props)} if creating else {}
+    return physical_id, {"VersionId": copy_object(cfn_response.client("s3"), props)} if creating else {}
 
 
 def copy_object(s3, props) -> str:

@@ -15,8 +15,20 @@ from typing import Any
 LOG = logging.getLogger()
 LOG.setLevel(logging.INFO)
 
+#: boto3 clients by service name, created on first use and kept for warm invocations.
+_clients: dict[str, Any] = {}
+
 #: A work function takes the event and returns (physical resource id or None, response data).
 Work = Callable[[dict[str, Any]], "tuple[str | None, dict[str, str]]"]
+
+
+def client(service: str) -> Any:
+    """A boto3 client for ``service``, shared across warm invocations."""
+    if service not in _clients:
+        import boto3
+
+        _clients[service] = boto3.client(service)
+    return _clients[service]
 
 
 def run(event: dict[str, Any], context: Any, work: Work) -> None:

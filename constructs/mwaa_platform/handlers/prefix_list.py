@@ -8,18 +8,7 @@ nothing to clean up.
 
 from __future__ import annotations
 
-import boto3
-
 import cfn_response
-
-_ec2 = None
-
-
-def ec2_client():
-    global _ec2
-    if _ec2 is None:
-        _ec2 = boto3.client("ec2")
-    return _ec2
 
 
 def handler(event, context):
@@ -30,7 +19,7 @@ def lookup(event):
     if event["RequestType"] == "Delete":
         return None, {}
     name = event["ResourceProperties"]["PrefixListName"]
-    response = ec2_client().describe_managed_prefix_lists(Filters=[{"Name": "prefix-list-name", "Values": [name]}])
+    response = cfn_response.client("ec2").describe_managed_prefix_lists(Filters=[{"Name": "prefix-list-name", "Values": [name]}])
     ids = [entry["PrefixListId"] for entry in response.get("PrefixLists", [])]
     if len(ids) != 1:
         raise ValueError(f"expected exactly one managed prefix list named {name}, found {ids}")

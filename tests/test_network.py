@@ -470,3 +470,20 @@ def test_shared_network_needs_two_distinct_azs():
                                    internet_egress=False, endpoint_services=frozenset(REQUIRED))
     with pytest.raises(ValueError, match=r"two different AZs, got \['eu-west-1a', 'eu-west-1a'\]"):
         SharedAirflowNetwork(stack, "Network", attributes=attributes)
+
+
+def test_grant_web_login_to_roles_attaches_one_managed_policy():
+    from aws_cdk import aws_iam as iam
+
+    stack, network = new_network()
+    env = AirflowEnvironment(stack, "Env", environment_name="team-a", network=network)
+    roles = [iam.Role.from_role_name(stack, "Analysts", "analysts"), iam.Role.from_role_name(stack, "Leads", "leads")]
+    env.grant_web_login_to_roles(roles, "User")
+    with pytest.raises(ValueError, match="airflow_role must be one of Admin, Op, User, Viewer, Public, got 'Owner'"):
+        env.grant_web_login_to_roles(roles, "Owner")
+    with pytest.raises(ValueError, match="roles must name at least one IAM role"):
+        env.grant_web_login_to_roles([], "Viewer")
+    Template.from_stack(stack).has_resource_properties("AWS::IAM::ManagedPolicy", {
+        "Roles": ["analysts", "leads"],
+        "PolicyDocument": {"Statement": [{"Action": "airflow:CreateWebLoginToken", "Effect": "Allow",
+                                          "Resource": "arn:aws:airflow:eu-west-1:123456789012:role/team-a/User"}]}})

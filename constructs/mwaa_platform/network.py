@@ -28,8 +28,10 @@ from mwaa_platform.deploy_function import deploy_function
 from mwaa_platform.key import AirflowKey
 from mwaa_platform.network_acl import private_subnet_acl
 from mwaa_platform.network_placement import EgressTargets, environment_security_group, environment_subnets
-from mwaa_platform.vpc_endpoints import AirflowVpcEndpoints, check_endpoint_sets, endpoint_services
+from mwaa_platform.vpc_endpoints import AirflowVpcEndpoints, check_endpoint_sets
 
+#: NAT gateways a new VPC may have: none, one shared, or one per AZ.
+NAT_GATEWAY_CHOICES = (0, 1, 2)
 #: Smallest and largest VPC: /16 is the AWS maximum; /22 still leaves /24s for four subnets.
 CIDR_PREFIX_RANGE = (16, 22)
 _PARAMETER_PREFIX = re.compile(r"^/[a-zA-Z0-9_.\-/]*[a-zA-Z0-9_.\-]$")
@@ -144,7 +146,7 @@ class AirflowNetwork(AirflowNetworkBase):
             check_cidr(cidr)
             if subnets is not None:
                 raise ValueError("subnets selects subnets of an existing vpc; pass vpc as well, or drop subnets")
-        if nat_gateways not in (0, 1, 2):
+        if nat_gateways not in NAT_GATEWAY_CHOICES:
             raise ValueError(f"nat_gateways must be 0, 1 or 2, got {nat_gateways!r}")
         if vpc is not None and nat_gateways:
             raise ValueError(
@@ -163,8 +165,8 @@ class AirflowNetwork(AirflowNetworkBase):
                 f"parameter_prefix must be an SSM path like /mwaa-platform/network (starts with /, no trailing /, "
                 f"letters, digits and _.-/), got {parameter_prefix!r}"
             )
-        if vpc is not None:
-            environment_subnets(vpc, subnets)  # raises before anything is created
+        # an existing VPC's subnets are checked here, before anything is created
+        chosen = environment_subnets(vpc, subnets) if vpc is not None else None
 
         super().__init__(scope, construct_id)
         self.internet_egress = bool(nat_gateways) if internet_egress is None else internet_egress
@@ -172,7 +174,7 @@ class AirflowNetwork(AirflowNetworkBase):
             self, "Key", description="Encrypts the MWAA network's flow logs and deploy-time handler logs"
         )
         self.vpc: ec2.IVpc = vpc or self._new_vpc(cidr, nat_gateways)
-        self.subnets = environment_subnets(self.vpc, subnets)
+        self.subnets = chosen or environment_subnets(self.vpc)
         self.endpoints = AirflowVpcEndpoints(
             self, "Endpoints", vpc=self.vpc, subnets=self.subnets, endpoint_sets=sets,
             endpoint_policies=endpoint_policies,
@@ -376,4 +378,4 @@ def check_cidr(cidr: str) -> None:
         raise ValueError(f"cidr prefix length must be between /{low} and /{high}, got {cidr!r}")
 
 
-__all__ = ["AirflowNetwork", "AirflowNetworkBase", "NetworkAttributes", "SharedAirflowNetwork", "endpoint_services"]
+__all__ = ["AirflowNetwork", "AirflowNetworkBase", "NetworkAttributes", "SharedAirflowNetwork"]

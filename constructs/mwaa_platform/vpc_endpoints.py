@@ -3,7 +3,7 @@
 The required set (user guide: vpc-vpe-create-access) is the S3 gateway endpoint plus the interface
 endpoints in ``REQUIRED_SERVICES``. ``ENDPOINT_SETS`` are switched on by what the platform uses.
 Interface endpoints are closed (``open=False``): their security group admits HTTPS only from the
-security groups that are granted access (``allow_from``), never from a CIDR.
+security groups added to it, never from a CIDR.
 """
 
 from __future__ import annotations
@@ -95,8 +95,9 @@ def _construct_id(name: str) -> str:
 class AirflowVpcEndpoints(Construct):
     """The S3 gateway endpoint and the interface endpoints MWAA needs, behind one security group.
 
-    Create it once per VPC and share it: call ``allow_from`` for each security group that must
-    reach the endpoints (``AirflowNetwork`` does this for every environment security group).
+    Create it once per VPC and share it: add an HTTPS ingress rule to ``security_group`` for each
+    security group that must reach the endpoints (``AirflowNetwork.new_environment_security_group``
+    does this for every environment security group).
     """
 
     def __init__(
@@ -119,7 +120,6 @@ class AirflowVpcEndpoints(Construct):
         """
         services = endpoint_services(endpoint_sets)
         super().__init__(scope, construct_id)
-        self.endpoint_sets = check_endpoint_sets(endpoint_sets)
         account = Stack.of(self).account
         placement = ec2.SubnetSelection(subnets=list(subnets))
 
@@ -157,7 +157,3 @@ class AirflowVpcEndpoints(Construct):
                 )
             self.interface_endpoints[service.name] = endpoint
         self.services = frozenset(self.interface_endpoints)
-
-    def allow_from(self, peer: ec2.ISecurityGroup, description: str) -> None:
-        """Admit HTTPS from ``peer`` to every interface endpoint."""
-        self.security_group.add_ingress_rule(peer, ec2.Port.tcp(443), description)

@@ -453,6 +453,10 @@ def test_connections_expose_the_self_referencing_security_group():
         assert rule["Properties"]["SourceSecurityGroupId"] == {"Fn::GetAtt": [sg_id, "GroupId"]}
         assert rule["Properties"]["Description"]
     assert env.connections.security_groups == env.security_groups
+    # a plain VPC's routing is unknown: HTTPS may go anywhere, and the rule says why, not "NAT"
+    egress = template.find_resources("AWS::EC2::SecurityGroup")[sg_id]["Properties"]["SecurityGroupEgress"]
+    assert egress == [{"CidrIp": "0.0.0.0/0", "Description": "HTTPS to AWS service APIs (VPC endpoints or NAT)",
+                       "FromPort": 443, "IpProtocol": "tcp", "ToPort": 443}]
 
 
 # --- whole stacks ----------------------------------------------------------------------------

@@ -175,7 +175,7 @@ class AirflowEnvironment(Construct):
             # A plain VPC: the library cannot know how it reaches AWS APIs, so HTTPS may go anywhere.
             self.security_groups = [environment_security_group(
                 self, "SecurityGroup", vpc=vpc, environment_name=environment_name,
-                egress=EgressTargets(internet=True),
+                egress=EgressTargets(internet="HTTPS to AWS service APIs (VPC endpoints or NAT)"),
             )]
         self.connections = ec2.Connections(security_groups=self.security_groups)
         self.subnets = selected

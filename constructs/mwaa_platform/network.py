@@ -76,7 +76,7 @@ class AirflowNetworkBase(Construct):
             egress=EgressTargets(
                 endpoints=self.endpoint_security_group,
                 s3_prefix_list_id=self.s3_prefix_list_id,
-                internet=self.internet_egress,
+                internet="HTTPS to the internet through NAT (PyPI, external APIs)" if self.internet_egress else None,
             ),
         )
         self.endpoint_security_group.add_ingress_rule(

@@ -62,13 +62,13 @@ class EgressTargets:
     """Where an environment security group may send HTTPS besides itself.
 
     ``endpoints``: the VPC endpoints' security group. ``s3_prefix_list_id``: the S3 prefix list of
-    the gateway endpoint. ``internet``: any IPv4 address (NAT egress, or a VPC whose routing the
-    library does not know).
+    the gateway endpoint. ``internet``: the description of a rule to any IPv4 address, saying why
+    it is there (NAT egress, or a VPC whose routing the library does not know); None for no rule.
     """
 
     endpoints: Optional[ec2.ISecurityGroup] = None
     s3_prefix_list_id: Optional[str] = None
-    internet: bool = False
+    internet: Optional[str] = None
 
 
 def environment_security_group(
@@ -92,8 +92,8 @@ def environment_security_group(
         group.add_egress_rule(
             ec2.Peer.prefix_list(egress.s3_prefix_list_id), https, "HTTPS to Amazon S3 through its gateway endpoint"
         )
-    if egress.internet:
-        group.add_egress_rule(ec2.Peer.any_ipv4(), https, "HTTPS to the internet through NAT (PyPI, external APIs)")
+    if egress.internet is not None:
+        group.add_egress_rule(ec2.Peer.any_ipv4(), https, egress.internet)
     return group
 
 

@@ -74,7 +74,7 @@ class AirflowArtifacts(Construct):
 
         self._bucket = bucket
         stack = Stack.of(self)
-        handler = deploy_function(
+        self.handler = deploy_function(
             self,
             handler="artifact_sync",
             description="Copies MWAA artifacts from CDK assets into the environment's source bucket",
@@ -82,7 +82,7 @@ class AirflowArtifacts(Construct):
             log_retention=log_retention,
         )
         self.function, self.role, self.policy, self.log_group = (
-            handler.function, handler.role, handler.policy, handler.log_group
+            self.handler.function, self.handler.role, self.handler.policy, self.handler.log_group
         )
         self.policy.add_statements(
             iam.PolicyStatement(
@@ -122,10 +122,9 @@ class AirflowArtifacts(Construct):
                 actions=["s3:GetObject"], resources=[asset.bucket.arn_for_objects(asset.s3_object_key)]
             )
         )
-        resource = CustomResource(
+        return self.handler.custom_resource(
             self,
             construct_id,
-            service_token=self.function.function_arn,
             resource_type=resource_type,
             properties={
                 "SourceBucket": asset.s3_bucket_name,
@@ -134,8 +133,6 @@ class AirflowArtifacts(Construct):
                 **properties,
             },
         )
-        resource.node.add_dependency(self.policy)
-        return resource
 
     def _versioned_object(self, construct_id: str, path: str, destination_key: str) -> str:
         asset = s3_assets.Asset(self, f"{construct_id}Asset", path=path)

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from collections.abc import Mapping
+
+from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -30,6 +32,17 @@ class DeployFunction:
     role: iam.Role
     policy: iam.ManagedPolicy
     log_group: logs.LogGroup
+
+    def custom_resource(
+        self, scope: Construct, construct_id: str, *, resource_type: str, properties: Mapping[str, str]
+    ) -> CustomResource:
+        """A custom resource served by this function, created only once its policy exists."""
+        resource = CustomResource(
+            scope, construct_id, service_token=self.function.function_arn, resource_type=resource_type,
+            properties=dict(properties),
+        )
+        resource.node.add_dependency(self.policy)
+        return resource
 
 
 def deploy_function(

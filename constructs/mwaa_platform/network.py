@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Optional
 
-from aws_cdk import Annotations, CustomResource, Stack
+from aws_cdk import Annotations, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -263,14 +263,12 @@ class AirflowNetwork(AirflowNetworkBase):
             "ec2:DescribeManagedPrefixLists supports no resource-level permissions; it is read-only and the "
             "handler calls it once per deployment to find the S3 prefix list id.",
         )
-        resource = CustomResource(
+        resource = handler.custom_resource(
             lookup,
             "Resource",
-            service_token=handler.function.function_arn,
             resource_type="Custom::MwaaPrefixList",
             properties={"PrefixListName": f"com.amazonaws.{Stack.of(self).region}.s3"},
         )
-        resource.node.add_dependency(handler.policy)
         return resource.get_att_string("PrefixListId")
 
     def _flow_log(self, retention: logs.RetentionDays) -> ec2.FlowLog:

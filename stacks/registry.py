@@ -18,12 +18,13 @@ from typing import Any, Optional
 import yaml
 from aws_cdk import aws_logs as logs
 
-from mwaa_platform import AIRFLOW_ROLES, ENDPOINT_SETS, SecretsManagerBackend
+from mwaa_platform import AIRFLOW_ROLES, SecretsManagerBackend
 from mwaa_platform.airflow_version import default_airflow_version, parse
 from mwaa_platform.artifacts import check_artifact_paths
 from mwaa_platform.environment import check_environment_name, check_maintenance_window
 from mwaa_platform.environment_class import lookup_environment_class, resolve_capacity
-from mwaa_platform.network import check_cidr
+from mwaa_platform.network import NAT_GATEWAY_CHOICES, check_cidr
+from mwaa_platform.vpc_endpoints import check_endpoint_sets
 
 #: Used when neither the registry nor CDK_DEPLOY_ACCOUNT / CDK_DEPLOY_REGION name one: synthesis
 #: needs no credentials. Deploying needs the real account (see README.md).
@@ -35,9 +36,9 @@ NOT_YET_SUPPORTED = ("alerts", "compute", "cross_account")
 #: Capacity overrides, passed through to AirflowEnvironment by name.
 CAPACITY_FIELDS = ("schedulers", "min_workers", "max_workers", "min_webservers", "max_webservers")
 
-_TEAM_NAME = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
-_TEAM_NAME_MAX = 40
-_PLATFORM_NAME = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
+#: Platform and team names: they become stack names, tags and parts of environment names.
+_NAME = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
+_NAME_MAX = 40
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
@@ -164,9 +165,7 @@ class _Reader:
         top = self.mapping("", "the registry", document, {"platform", "teams"})
         settings = self.mapping("", "platform", top.get("platform", {}), {"name", "account", "region", "network", "tags"})
         where = "platform: "
-        name = self.string(where, "name", settings.get("name", "mwaa-platform"))
-        if not _PLATFORM_NAME.match(name) or len(name) > 40:
-            raise self.fail(where, f"name must be 2-40 lowercase letters, digits and '-', starting with a letter, got {name!r}")
+        name = self.name(where, settings.get("name", "mwaa-platform"))
         account = self.string(where, "account", settings.get("account", environ.get("CDK_DEPLOY_ACCOUNT", DEFAULT_ACCOUNT)))
         if not _ACCOUNT.match(account):
             raise self.fail(where, f"account must be a 12-digit AWS account id, got {account!r}")
@@ -180,12 +179,13 @@ class _Reader:
         if not isinstance(entries, list) or not entries:
             raise self.fail("", f"teams must be a non-empty list of team entries, got {entries!r}")
         teams: list[TeamSettings] = []
+        seen: dict[str, int] = {}
         for index, entry in enumerate(entries):
             team = self.team(index, entry, name)
-            for other in teams:
-                if other.name == team.name:
-                    raise self.fail(self.team_where(index, team.name),
-                                    f"name {team.name!r} is already used by teams[{teams.index(other)}]; team names must be unique")
+            if team.name in seen:
+                raise self.fail(self.team_where(index, team.name),
+                                f"name {team.name!r} is already used by teams[{seen[team.name]}]; team names must be unique")
+            seen[team.name] = index
             teams.append(team)
         return PlatformSettings(name=name, account=account, region=region, network=network, tags=tags,
                                 teams=tuple(teams), source=self.path)
@@ -195,18 +195,22 @@ class _Reader:
         keys = set(NetworkSettings.__dataclass_fields__)
         settings = self.mapping("", "platform.network", value, keys)
         defaults = NetworkSettings()
-        nat = self.integer(where, "nat_gateways", settings.get("nat_gateways", defaults.nat_gateways), choices=(0, 1, 2))
-        sets = self.string_list(where, "endpoint_sets", settings.get("endpoint_sets", []), choices=tuple(ENDPOINT_SETS))
+        nat = self.integer(where, "nat_gateways", settings.get("nat_gateways", defaults.nat_gateways),
+                           choices=NAT_GATEWAY_CHOICES)
+        sets = settings.get("endpoint_sets", [])
+        if not isinstance(sets, list):
+            raise self.fail(where, f"endpoint_sets must be a list, got {sets!r}")
         retention = self.integer(where, "flow_logs_retention_days",
                                  settings.get("flow_logs_retention_days", defaults.flow_logs_retention_days),
                                  choices=_LOG_RETENTION_DAYS)
         cidr = self.string(where, "cidr", settings.get("cidr", defaults.cidr))
         with self.library_errors(where):
             check_cidr(cidr)
+            sets = check_endpoint_sets(sets)
         return NetworkSettings(
             cidr=cidr,
             nat_gateways=nat,
-            endpoint_sets=tuple(sets),
+            endpoint_sets=sets,
             endpoint_policies=self.boolean(where, "endpoint_policies", settings.get("endpoint_policies", True)),
             network_acls=self.boolean(where, "network_acls", settings.get("network_acls", False)),
             flow_logs_retention_days=retention,
@@ -224,10 +228,7 @@ class _Reader:
                 "airflow_configuration_options", "log_retention_days", "tags", *NOT_YET_SUPPORTED}
         where = self.team_where(index, entry.get("name") if isinstance(entry, dict) else None)
         entry = self.mapping(where, "team entry", entry, keys)
-        name = self.string(where, "name", entry.get("name"))
-        if not _TEAM_NAME.match(name) or len(name) > _TEAM_NAME_MAX:
-            raise self.fail(where, f"name must be 2-{_TEAM_NAME_MAX} lowercase letters, digits and '-', starting with "
-                                   f"a letter and not ending with '-', got {name!r}")
+        name = self.name(where, entry.get("name"))
         for key in NOT_YET_SUPPORTED:
             if entry.get(key):
                 raise self.fail(where, f"{key} is not yet supported by this version of mwaa-platform; remove it "
@@ -252,7 +253,8 @@ class _Reader:
             parse(version)
             resolve_capacity(lookup_environment_class(class_name), **counts)
             check_artifact_paths(**paths)
-            check_maintenance_window(entry.get("weekly_maintenance_window_start"))
+            window = entry.get("weekly_maintenance_window_start")
+            check_maintenance_window(window)
             backend = self.secrets_backend(where, secrets)
         return TeamSettings(
             name=name,
@@ -262,10 +264,7 @@ class _Reader:
             airflow_version=version,
             environment_name=environment_name,
             stack_name=f"{platform_name}-{name}-{stage}",
-            weekly_maintenance_window_start=(
-                self.string(where, "weekly_maintenance_window_start", entry["weekly_maintenance_window_start"])
-                if "weekly_maintenance_window_start" in entry else None
-            ),
+            weekly_maintenance_window_start=window,
             web_access=self.web_access(where, entry.get("web_access", [])),
             secrets_backend=backend,
             airflow_configuration_options={str(k): self.string(where, f"airflow_configuration_options.{k}", v)
@@ -313,6 +312,13 @@ class _Reader:
                 raise self.fail(where, f"unknown key {unknown[0]!r} in {what}; allowed: {', '.join(sorted(allowed))}")
         return value
 
+    def name(self, where: str, value: Any) -> str:
+        name = self.string(where, "name", value)
+        if not _NAME.match(name) or len(name) > _NAME_MAX:
+            raise self.fail(where, f"name must be 2-{_NAME_MAX} lowercase letters, digits and '-', starting with "
+                                   f"a letter and not ending with '-', got {name!r}")
+        return name
+
     def string(self, where: str, key: str, value: Any) -> str:
         if not isinstance(value, str) or not value:
             raise self.fail(where, f"{key} must be a non-empty string, got {value!r}")
@@ -328,14 +334,6 @@ class _Reader:
             raise self.fail(where, f"{key} must be an integer, got {value!r}")
         if choices is not None and value not in choices:
             raise self.fail(where, f"{key} must be one of {', '.join(map(str, choices))}, got {value!r}")
-        return value
-
-    def string_list(self, where: str, key: str, value: Any, choices: tuple[str, ...]) -> list[str]:
-        if not isinstance(value, list):
-            raise self.fail(where, f"{key} must be a list, got {value!r}")
-        for item in value:
-            if item not in choices:
-                raise self.fail(where, f"{key}: unknown value {item!r}; allowed: {', '.join(choices)}")
         return value
 
     def path_field(self, where: str, key: str, value: Any) -> Optional[str]:

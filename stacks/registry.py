@@ -18,13 +18,21 @@ from typing import Any, Optional
 import yaml
 from aws_cdk import aws_logs as logs
 
-from mwaa_platform import AIRFLOW_ROLES, SecretsManagerBackend
-from mwaa_platform.airflow_version import default_airflow_version, parse
-from mwaa_platform.artifacts import check_artifact_paths
-from mwaa_platform.environment import check_environment_name, check_maintenance_window
-from mwaa_platform.environment_class import lookup_environment_class, resolve_capacity
-from mwaa_platform.network import NAT_GATEWAY_CHOICES, check_cidr
-from mwaa_platform.vpc_endpoints import check_endpoint_sets
+from mwaa_platform import SecretsManagerBackend
+from mwaa_platform.errors import MwaaPlatformError
+from mwaa_platform.validation import (
+    AIRFLOW_ROLES,
+    NAT_GATEWAY_CHOICES,
+    check_artifact_paths,
+    check_cidr,
+    check_endpoint_sets,
+    check_environment_name,
+    check_maintenance_window,
+    default_airflow_version,
+    lookup_environment_class,
+    parse_airflow_version,
+    resolve_capacity,
+)
 
 #: Used when neither the registry nor CDK_DEPLOY_ACCOUNT / CDK_DEPLOY_REGION name one: synthesis
 #: needs no credentials. Deploying needs the real account (see README.md).
@@ -250,7 +258,7 @@ class _Reader:
         options = self.mapping(where, "airflow_configuration_options", entry.get("airflow_configuration_options", {}), None)
         with self.library_errors(where):
             check_environment_name(environment_name)
-            parse(version)
+            parse_airflow_version(version)
             resolve_capacity(lookup_environment_class(class_name), **counts)
             check_artifact_paths(**paths)
             window = entry.get("weekly_maintenance_window_start")
@@ -353,19 +361,19 @@ class _Reader:
         return dict(tags)
 
     def library_errors(self, where: str) -> "_Rethrow":
-        return _Rethrow(lambda error: self.fail(where, str(error)))
+        return _Rethrow(lambda error: self.fail(where, error.message))
 
 
 class _Rethrow:
-    """Re-raise the library's ValueErrors (which name the field) with the file and team in front."""
+    """Re-raise the library's errors (which name the field) with the file and team in front."""
 
-    def __init__(self, wrap: Callable[[ValueError], RegistryError]) -> None:
+    def __init__(self, wrap: Callable[[MwaaPlatformError], RegistryError]) -> None:
         self.wrap = wrap
 
     def __enter__(self) -> None:
         return None
 
     def __exit__(self, kind, error, traceback) -> bool:
-        if isinstance(error, ValueError) and not isinstance(error, RegistryError):
+        if isinstance(error, MwaaPlatformError):
             raise self.wrap(error) from None
         return False

@@ -11,7 +11,7 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import IConstruct
 
-from mwaa_platform.compliance import nag_packs
+from mwaa_platform.compliance.nag import nag_packs
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -142,7 +142,7 @@ def load_handler(name: str):
     import importlib
     import sys
 
-    from mwaa_platform.deploy_function import HANDLERS_DIR
+    from mwaa_platform._internal.deploy_function import HANDLERS_DIR
 
     if str(HANDLERS_DIR) not in sys.path:
         sys.path.insert(0, str(HANDLERS_DIR))

@@ -10,8 +10,8 @@ from aws_cdk.assertions import Annotations, Match, Template
 
 from harness import TEST_ACCOUNT, TEST_REGION, assert_cfn_lint_clean, assert_nag_clean, new_stack
 from mwaa_platform import AirflowEnvironment, CeleryConcurrency, SecretsManagerBackend
-from mwaa_platform.environment_class import ENVIRONMENT_CLASSES
-from mwaa_platform.service_model import known_environment_classes
+from mwaa_platform.environment.environment_class import ENVIRONMENT_CLASSES
+from mwaa_platform._internal.service_model import known_environment_classes
 
 CONSTRAINT = '--constraint "https://raw.githubusercontent.com/apache/airflow/constraints-2.11.0/constraints-3.11.txt"\n'
 

@@ -9,7 +9,7 @@ from aws_cdk.assertions import Match, Template
 
 from harness import TEST_ENV, assert_cfn_lint_clean, assert_nag_clean, new_app, new_stack
 from mwaa_platform import AirflowEnvironment, AirflowNetwork, NetworkAttributes, SecretsManagerBackend, SharedAirflowNetwork
-from mwaa_platform.compliance import nag_packs
+from mwaa_platform.compliance.nag import nag_packs
 
 REGION = TEST_ENV.region
 REQUIRED = {"sqs", "logs", "monitoring", "kms", "ecr.api", "ecr.dkr", "airflow.api", "airflow.env", "airflow.ops"}
@@ -481,7 +481,7 @@ def test_grant_web_login_to_roles_attaches_one_managed_policy():
     env.grant_web_login_to_roles(roles, "User")
     with pytest.raises(ValueError, match="airflow_role must be one of Admin, Op, User, Viewer, Public, got 'Owner'"):
         env.grant_web_login_to_roles(roles, "Owner")
-    with pytest.raises(ValueError, match="roles must name at least one IAM role"):
+    with pytest.raises(ValueError, match=r"roles must be a non-empty list of IAM roles, got \[\]"):
         env.grant_web_login_to_roles([], "Viewer")
     Template.from_stack(stack).has_resource_properties("AWS::IAM::ManagedPolicy", {
         "Roles": ["analysts", "leads"],

@@ -7,7 +7,7 @@ import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from harness import acknowledgments, assert_cfn_lint_clean, scrub
-from mwaa_platform.compliance import known_pack_names
+from mwaa_platform.compliance.nag import known_pack_names
 
 
 @pytest.fixture

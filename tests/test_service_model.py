@@ -2,8 +2,8 @@
 
 import pytest
 
-from mwaa_platform import airflow_version
-from mwaa_platform.service_model import documented_valid_values, enum_values, known_airflow_versions, name_limits
+from mwaa_platform.environment import airflow_version
+from mwaa_platform._internal.service_model import documented_valid_values, enum_values, known_airflow_versions, name_limits
 
 
 def test_versions_and_defaults_come_from_the_pinned_sdk():

@@ -1,16 +1,45 @@
-"""mwaa-platform: AWS CDK constructs for a secure, per-team Apache Airflow platform on Amazon MWAA."""
+"""mwaa-platform: AWS CDK constructs for a secure, per-team Apache Airflow platform on Amazon MWAA.
 
-from mwaa_platform.arns import AIRFLOW_ROLES
-from mwaa_platform.artifacts import AirflowArtifacts
-from mwaa_platform.compliance import MIN_REASON_LENGTH, NAG_PACK_TYPES, acknowledge, attach_nag_packs, nag_packs
-from mwaa_platform.configuration import AirflowConfiguration, CeleryConcurrency, SecretsManagerBackend
-from mwaa_platform.environment import LOG_TYPES, AirflowEnvironment
-from mwaa_platform.environment_class import ENVIRONMENT_CLASSES, EnvironmentClass
-from mwaa_platform.execution_role import AirflowExecutionRole
-from mwaa_platform.key import AirflowKey
-from mwaa_platform.network import AirflowNetwork, AirflowNetworkBase, NetworkAttributes, SharedAirflowNetwork
-from mwaa_platform.vpc_endpoints import ENDPOINT_SETS, AirflowVpcEndpoints
-from mwaa_platform.source_bucket import AirflowSourceBucket
+The names here are the stable core and keep working across releases. Each capability lives in its
+own subpackage with an explicit ``__all__`` (``mwaa_platform.environment``, ``mwaa_platform.network``,
+``mwaa_platform.compliance``); new capabilities are imported from their subpackage.
+``mwaa_platform.validation`` holds the checks apps reuse, ``mwaa_platform.errors`` the one error
+type. ``mwaa_platform._internal`` is private.
+"""
+
+from mwaa_platform.compliance import (
+    MIN_REASON_LENGTH,
+    NAG_PACK_TYPES,
+    acknowledge,
+    acknowledge_across_packs,
+    attach_nag_packs,
+    nag_packs,
+)
+from mwaa_platform.environment import (
+    AIRFLOW_ROLES,
+    ENVIRONMENT_CLASSES,
+    LOG_TYPES,
+    AirflowArtifacts,
+    AirflowConfiguration,
+    AirflowEnvironment,
+    AirflowEnvironmentBase,
+    AirflowExecutionRole,
+    AirflowKey,
+    AirflowSourceBucket,
+    CeleryConcurrency,
+    EnvironmentClass,
+    IAirflowEnvironment,
+    SecretsManagerBackend,
+)
+from mwaa_platform.errors import MwaaPlatformError
+from mwaa_platform.network import (
+    ENDPOINT_SETS,
+    AirflowNetwork,
+    AirflowNetworkBase,
+    AirflowVpcEndpoints,
+    NetworkAttributes,
+    SharedAirflowNetwork,
+)
 
 __all__ = [
     "AIRFLOW_ROLES",
@@ -22,6 +51,7 @@ __all__ = [
     "AirflowArtifacts",
     "AirflowConfiguration",
     "AirflowEnvironment",
+    "AirflowEnvironmentBase",
     "AirflowExecutionRole",
     "AirflowKey",
     "AirflowNetwork",
@@ -30,10 +60,13 @@ __all__ = [
     "AirflowVpcEndpoints",
     "CeleryConcurrency",
     "EnvironmentClass",
+    "IAirflowEnvironment",
+    "MwaaPlatformError",
     "NetworkAttributes",
     "SecretsManagerBackend",
     "SharedAirflowNetwork",
     "acknowledge",
+    "acknowledge_across_packs",
     "attach_nag_packs",
     "nag_packs",
 ]

@@ -26,6 +26,11 @@ class AirflowKey(kms.Key):
         description: Optional[str] = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
+        """
+        :param description: the key's description. Default: "Encrypts an MWAA environment, its
+            source bucket and its logs".
+        :param removal_policy: what happens to the key when it leaves the stack. Default: ``RETAIN``.
+        """
         super().__init__(
             scope,
             construct_id,

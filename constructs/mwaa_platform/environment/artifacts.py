@@ -21,8 +21,9 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-from mwaa_platform.compliance import acknowledge, wildcard_resource_finding
-from mwaa_platform.deploy_function import deploy_function
+from mwaa_platform.errors import MwaaPlatformError, shorten
+from mwaa_platform.compliance.nag import acknowledge, wildcard_resource_finding
+from mwaa_platform._internal.deploy_function import deploy_function
 
 DAGS_PREFIX = "dags"
 REQUIREMENTS_KEY = "requirements/requirements.txt"
@@ -39,13 +40,13 @@ def check_artifact_paths(
     _existing("plugins", plugins, directory=False)
     _existing("startup_script", startup_script, directory=False)
     if plugins is not None and not str(plugins).endswith(".zip"):
-        raise ValueError(f"plugins must be a .zip file, got {plugins!r}")
+        raise MwaaPlatformError(f"plugins must be a .zip file, got {shorten(plugins)}")
 
 
 def _existing(field: str, path: Optional[str], *, directory: bool) -> None:
     if path is not None and not (os.path.isdir(path) if directory else os.path.isfile(path)):
         kind = "directory" if directory else "file"
-        raise ValueError(f"{field} must be an existing {kind}, got {path!r}")
+        raise MwaaPlatformError(f"{field} must be an existing {kind}, got {shorten(path)}")
 
 
 class AirflowArtifacts(Construct):
@@ -69,6 +70,16 @@ class AirflowArtifacts(Construct):
         prune_dags: bool = True,
         log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
     ) -> None:
+        """
+        :param bucket: the environment's source bucket.
+        :param key: the key of the bucket and of the handler's logs.
+        :param dags: a local folder synced to ``dags/``. Default: none.
+        :param requirements: a local requirements.txt, copied to ``requirements/requirements.txt``. Default: none.
+        :param plugins: a local plugins.zip, copied to ``plugins/plugins.zip``. Default: none.
+        :param startup_script: a local shell script, copied to ``startup/startup.sh``. Default: none.
+        :param prune_dags: delete objects under ``dags/`` that the folder no longer has. Default: True.
+        :param log_retention: retention of the handler's log group. Default: three months.
+        """
         super().__init__(scope, construct_id)
         check_artifact_paths(dags=dags, requirements=requirements, plugins=plugins, startup_script=startup_script)
 
@@ -93,6 +104,7 @@ class AirflowArtifacts(Construct):
             )
         )
 
+        self.dag_sync: Optional[CustomResource] = None
         self.dags_s3_path: Optional[str] = None
         self.requirements_s3_path: Optional[str] = None
         self.requirements_version: Optional[str] = None

@@ -9,7 +9,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from mwaa_platform.compliance import acknowledge
+from mwaa_platform.compliance.nag import acknowledge_across_packs
 
 
 class AirflowSourceBucket(Construct):
@@ -32,6 +32,14 @@ class AirflowSourceBucket(Construct):
         noncurrent_version_expiration: Duration = Duration.days(90),
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
+        """
+        :param key: the environment's customer managed key; the bucket is encrypted with it.
+        :param access_logs_bucket: where S3 server access logs go. Default: a new versioned,
+            SSL-only companion bucket (``AccessLogs``).
+        :param access_logs_prefix: the key prefix of the access logs. Default: ``source-bucket/``.
+        :param noncurrent_version_expiration: how long old artifact versions are kept. Default: 90 days.
+        :param removal_policy: of both buckets. Default: ``RETAIN``.
+        """
         super().__init__(scope, construct_id)
         if access_logs_bucket is None:
             access_logs_bucket = self._create_access_logs_bucket(removal_policy)
@@ -54,10 +62,9 @@ class AirflowSourceBucket(Construct):
             ],
             removal_policy=removal_policy,
         )
-        acknowledge(
+        acknowledge_across_packs(
             self.bucket,
-            ["NIST.800.53.R5::NIST.800.53.R5-S3BucketReplicationEnabled", "HIPAA.Security::HIPAA.Security-S3BucketReplicationEnabled",
-             "PCI.DSS.321::PCI.DSS.321-S3BucketReplicationEnabled"],
+            "S3BucketReplicationEnabled",
             "The source bucket is rebuilt from the repository by every deployment (DAGs, requirements, "
             "plugins are assets); cross-region replication would copy deployable artifacts, not data.",
         )
@@ -74,16 +81,14 @@ class AirflowSourceBucket(Construct):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
             removal_policy=removal_policy,
         )
-        acknowledge(
+        acknowledge_across_packs(
             logs_bucket,
-            ["NIST.800.53.R5::NIST.800.53.R5-S3DefaultEncryptionKMS", "HIPAA.Security::HIPAA.Security-S3DefaultEncryptionKMS",
-             "PCI.DSS.321::PCI.DSS.321-S3DefaultEncryptionKMS"],
+            "S3DefaultEncryptionKMS",
             "S3 server access log delivery supports only SSE-S3 (AES-256) on the target bucket, not SSE-KMS.",
         )
-        acknowledge(
+        acknowledge_across_packs(
             logs_bucket,
-            ["NIST.800.53.R5::NIST.800.53.R5-S3BucketReplicationEnabled", "HIPAA.Security::HIPAA.Security-S3BucketReplicationEnabled",
-             "PCI.DSS.321::PCI.DSS.321-S3BucketReplicationEnabled"],
+            "S3BucketReplicationEnabled",
             "Access logs are an audit trail kept in-region with versioning; replication is an "
             "organisation-level decision made on the bucket given as access_logs_bucket.",
         )

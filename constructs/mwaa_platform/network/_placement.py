@@ -9,6 +9,8 @@ from aws_cdk import Token
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
+from mwaa_platform.errors import MwaaPlatformError, shorten
+
 #: Ports MWAA components use among themselves: the web server (HTTPS) and the metadata database.
 WEBSERVER_PORT = 443
 DATABASE_PORT = 5432
@@ -29,16 +31,16 @@ def environment_subnets(vpc: ec2.IVpc, selection: Optional[ec2.SubnetSelection] 
             if len(picked) == 2:
                 break
         if len(picked) < 2:
-            raise ValueError(
+            raise MwaaPlatformError(
                 "vpc must have private subnets in at least two availability zones for MWAA, got "
                 f"{len(subnets)} private subnet(s) in AZs {sorted({_az(s) or '?' for s in subnets})}"
             )
         return picked
     subnets = list(vpc.select_subnets(**{field: getattr(selection, field) for field in _SELECTION_FIELDS}).subnets)
     if len(subnets) != 2:
-        raise ValueError(f"subnets must select exactly 2 private subnets for MWAA, got {len(subnets)}")
+        raise MwaaPlatformError(f"subnets must select exactly 2 private subnets for MWAA, got {len(subnets)}")
     if _az(subnets[0]) is not None and _az(subnets[0]) == _az(subnets[1]):
-        raise ValueError(f"subnets must be in two different availability zones, got both in {_az(subnets[0])}")
+        raise MwaaPlatformError(f"subnets must be in two different availability zones, got both in {_az(subnets[0])}")
     return subnets
 
 
@@ -106,7 +108,7 @@ def allow_port(
     or an empty description.
     """
     if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
-        raise ValueError(f"port must be a TCP port between 1 and 65535, got {port!r}")
+        raise MwaaPlatformError(f"port must be a TCP port between 1 and 65535, got {shorten(port)}")
     if not description or not description.strip():
-        raise ValueError("description must say what the port is for, got an empty description")
+        raise MwaaPlatformError("description must say what the port is for, got an empty description")
     connections.allow_to(peer, ec2.Port.tcp(port), description.strip())

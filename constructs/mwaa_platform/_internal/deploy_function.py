@@ -19,7 +19,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from mwaa_platform.compliance import acknowledge
+from mwaa_platform.compliance.nag import acknowledge_across_packs
 
 HANDLERS_DIR = Path(__file__).parent / "handlers"
 
@@ -104,23 +104,28 @@ def deploy_function(
     return DeployFunction(function=function, role=role, policy=policy, log_group=log_group)
 
 
+#: PCI DSS 3.2.1 has no LambdaConcurrency or LambdaDLQ rule.
+_PACKS_WITH_LAMBDA_RUNTIME_RULES = ("NIST.800.53.R5", "HIPAA.Security")
+
+
 def _acknowledge_handler_findings(function: lambda_.Function) -> None:
-    acknowledge(
+    acknowledge_across_packs(
         function,
-        ["NIST.800.53.R5::NIST.800.53.R5-LambdaInsideVPC", "HIPAA.Security::HIPAA.Security-LambdaInsideVPC",
-         "PCI.DSS.321::PCI.DSS.321-LambdaInsideVPC"],
+        "LambdaInsideVPC",
         "Deploy-time custom resource handler: it runs only during CloudFormation deployments and "
         "calls only AWS APIs named in its managed policy; it reaches nothing in a VPC.",
     )
-    acknowledge(
+    acknowledge_across_packs(
         function,
-        ["NIST.800.53.R5::NIST.800.53.R5-LambdaConcurrency", "HIPAA.Security::HIPAA.Security-LambdaConcurrency"],
+        "LambdaConcurrency",
         "Invoked by CloudFormation only when its resource changes; reserving concurrency would take "
         "capacity from the account's unreserved pool and can fail deployments in small accounts.",
+        packs=_PACKS_WITH_LAMBDA_RUNTIME_RULES,
     )
-    acknowledge(
+    acknowledge_across_packs(
         function,
-        ["NIST.800.53.R5::NIST.800.53.R5-LambdaDLQ", "HIPAA.Security::HIPAA.Security-LambdaDLQ"],
+        "LambdaDLQ",
         "CloudFormation waits for this handler's response; a failed invocation fails and rolls back "
         "the stack operation, so a dead-letter queue would hold nothing to act on.",
+        packs=_PACKS_WITH_LAMBDA_RUNTIME_RULES,
     )

@@ -7,7 +7,8 @@ import re
 from aws_cdk import Annotations, Token
 from constructs import IConstruct
 
-from mwaa_platform.service_model import known_airflow_versions
+from mwaa_platform.errors import MwaaPlatformError, shorten
+from mwaa_platform._internal.service_model import known_airflow_versions
 
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 
@@ -18,7 +19,7 @@ CONSTRAINT_REQUIRED_FROM = (2, 7, 2)
 def parse(version: str) -> tuple[int, int, int]:
     match = _VERSION.match(version) if isinstance(version, str) else None
     if not match:
-        raise ValueError(f"airflow_version must look like MAJOR.MINOR.PATCH (e.g. 2.10.3), got {version!r}")
+        raise MwaaPlatformError(f"airflow_version must look like MAJOR.MINOR.PATCH (e.g. 2.10.3), got {shorten(version)}")
     return tuple(int(part) for part in match.groups())  # type: ignore[return-value]
 
 

@@ -11,6 +11,8 @@ from typing import Optional
 
 from aws_cdk import Token
 
+from mwaa_platform.errors import MwaaPlatformError, shorten
+
 #: Service quota on workers per environment (MaxWorkers).
 MAX_WORKERS_QUOTA = 25
 
@@ -54,8 +56,8 @@ def lookup_environment_class(value: "EnvironmentClass | str") -> EnvironmentClas
     try:
         return ENVIRONMENT_CLASSES[value]
     except (KeyError, TypeError):
-        raise ValueError(
-            f"environment_class must be one of {', '.join(ENVIRONMENT_CLASSES)}, got {value!r}"
+        raise MwaaPlatformError(
+            f"environment_class must be one of {', '.join(ENVIRONMENT_CLASSES)}, got {shorten(value)}"
         ) from None
 
 
@@ -102,7 +104,7 @@ def resolve_capacity(
     for low, high in (("min_workers", "max_workers"), ("min_webservers", "max_webservers")):
         low_value, high_value = getattr(resolved, low), getattr(resolved, high)
         if not (Token.is_unresolved(low_value) or Token.is_unresolved(high_value)) and low_value > high_value:
-            raise ValueError(f"{low} must not exceed {high} ({high_value}) for {env_class}, got {low_value}")
+            raise MwaaPlatformError(f"{low} must not exceed {high} ({high_value}) for {env_class}, got {low_value}")
     return resolved
 
 
@@ -112,4 +114,4 @@ def _check_range(field: str, value: int, bounds: tuple[int, int], env_class: Env
     low, high = bounds
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         allowed = f"exactly {low} (fixed capacity)" if low == high else f"between {low} and {high}"
-        raise ValueError(f"{field} must be {allowed} for {env_class}, got {value!r}")
+        raise MwaaPlatformError(f"{field} must be {allowed} for {env_class}, got {shorten(value)}")

@@ -13,6 +13,8 @@ from functools import cache
 import botocore.session
 from botocore.model import ServiceModel, Shape
 
+from mwaa_platform.errors import shorten
+
 _VALID_VALUES = re.compile(r"Valid values:\s*(?P<values>[^<]*?)\.?\s*(?:<|For more|$)")
 
 
@@ -28,7 +30,7 @@ def create_member(name: str) -> Shape:
         members = model.shape_for(operation).members
         if name in members:
             return members[name]
-    raise KeyError(f"MWAA API has no environment field {name!r}")
+    raise KeyError(f"MWAA API has no environment field {shorten(name)}")
 
 
 def enum_values(member: str) -> tuple[str, ...]:

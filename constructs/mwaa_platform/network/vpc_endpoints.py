@@ -16,6 +16,8 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from mwaa_platform.errors import MwaaPlatformError, shorten, validating
+
 _Aws = ec2.InterfaceVpcEndpointAwsService
 
 
@@ -76,7 +78,7 @@ def check_endpoint_sets(endpoint_sets: Iterable[str]) -> tuple[str, ...]:
     names = tuple(dict.fromkeys(endpoint_sets))
     for name in names:
         if name not in ENDPOINT_SETS:
-            raise ValueError(f"endpoint_sets: unknown set {name!r}; allowed: {', '.join(ENDPOINT_SETS)}")
+            raise MwaaPlatformError(f"endpoint_sets: unknown set {shorten(name)}; allowed: {', '.join(ENDPOINT_SETS)}")
     return names
 
 
@@ -118,7 +120,8 @@ class AirflowVpcEndpoints(Construct):
         :param endpoint_policies: attach the account-scoped policy where ``EndpointService``
             says it is safe. Default: True.
         """
-        services = endpoint_services(endpoint_sets)
+        with validating(scope, construct_id):
+            services = endpoint_services(endpoint_sets)
         super().__init__(scope, construct_id)
         account = Stack.of(self).account
         placement = ec2.SubnetSelection(subnets=list(subnets))

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
-from mwaa_platform.environment_class import EnvironmentClass
+from mwaa_platform.errors import MwaaPlatformError, shorten
+from mwaa_platform.environment.environment_class import EnvironmentClass
 
 SECRETS_MANAGER_BACKEND = "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
 
@@ -28,19 +29,23 @@ class AirflowConfiguration:
     another's keys.
     """
 
-    def __init__(self, options: Optional[Mapping[str, str]] = None) -> None:
+    def __init__(self, options: Optional[Mapping[str, object]] = None) -> None:
+        """
+        :param options: the user's own options, recorded as ``airflow_configuration_options``.
+            Default: none.
+        """
         self._options: dict[str, str] = {}
         self._sources: dict[str, str] = {}
         self.update(options or {}, source="airflow_configuration_options")
 
     def set(self, key: str, value: object, *, source: str) -> None:
         if not isinstance(key, str) or not _OPTION_KEY.match(key):
-            raise ValueError(f"{source}: Airflow configuration keys look like 'section.option', got {key!r}")
+            raise MwaaPlatformError(f"{source}: Airflow configuration keys look like 'section.option', got {shorten(key)}")
         text = _as_text(value)
         if key in self._options and self._options[key] != text:
-            raise ValueError(
-                f"{source} sets Airflow configuration option {key!r} to {text!r}, but "
-                f"{self._sources[key]} already set it to {self._options[key]!r}"
+            raise MwaaPlatformError(
+                f"{source} sets Airflow configuration option {shorten(key)} to {shorten(text)}, but "
+                f"{self._sources[key]} already set it to {shorten(self._options[key])}"
             )
         self._options[key] = text
         self._sources.setdefault(key, source)
@@ -64,7 +69,7 @@ def _as_text(value: object) -> str:
         return "True" if value else "False"
     if isinstance(value, (int, float, str)):
         return str(value)
-    raise ValueError(f"Airflow configuration values must be strings, numbers or booleans, got {value!r}")
+    raise MwaaPlatformError(f"Airflow configuration values must be strings, numbers or booleans, got {shorten(value)}")
 
 
 @dataclass(frozen=True)
@@ -74,28 +79,31 @@ class SecretsManagerBackend:
     Lookup patterns are regular expressions matched against connection ids / variable keys; only
     matches call Secrets Manager, which cuts API calls and cost. The execution role may read only
     secrets under the two prefixes.
+
+    :param connections_prefix: where connections live. Default: ``airflow/connections``.
+    :param variables_prefix: where variables live. Default: ``airflow/variables``.
+    :param connections_lookup_pattern: only connection ids matching it are looked up. Default:
+        every connection id is looked up.
+    :param variables_lookup_pattern: only variable keys matching it are looked up. Default: every
+        variable key is looked up.
+    :param use_cache: Airflow's secrets cache (Airflow 2.7+). Default: True.
+    :param cache_ttl_seconds: how long a cached secret is used. Default: Airflow's own (900 s).
     """
 
-    #: Default: "airflow/connections".
     connections_prefix: str = "airflow/connections"
-    #: Default: "airflow/variables".
     variables_prefix: str = "airflow/variables"
-    #: Default: every connection id is looked up.
     connections_lookup_pattern: Optional[str] = None
-    #: Default: every variable key is looked up.
     variables_lookup_pattern: Optional[str] = None
-    #: Airflow's secrets cache (Airflow 2.7+). Default: on.
     use_cache: bool = True
-    #: Default: Airflow's own (900 s).
     cache_ttl_seconds: Optional[int] = None
 
     def __post_init__(self) -> None:
         for name in ("connections_prefix", "variables_prefix"):
             value = getattr(self, name)
             if not isinstance(value, str) or not _SECRET_PREFIX.match(value) or value.endswith("/"):
-                raise ValueError(
+                raise MwaaPlatformError(
                     f"secrets backend {name} must be a Secrets Manager name prefix without a trailing '/', "
-                    f"of letters, digits and /_+=.@-, got {value!r}"
+                    f"of letters, digits and /_+=.@-, got {shorten(value)}"
                 )
         for name in ("connections_lookup_pattern", "variables_lookup_pattern"):
             value = getattr(self, name)
@@ -103,11 +111,11 @@ class SecretsManagerBackend:
                 try:
                     re.compile(value)
                 except (re.error, TypeError) as error:
-                    raise ValueError(f"secrets backend {name} must be a regular expression, got {value!r}: {error}") from None
+                    raise MwaaPlatformError(f"secrets backend {name} must be a regular expression, got {shorten(value)}: {error}") from None
         if self.cache_ttl_seconds is not None and (
             isinstance(self.cache_ttl_seconds, bool) or not isinstance(self.cache_ttl_seconds, int) or self.cache_ttl_seconds < 1
         ):
-            raise ValueError(f"secrets backend cache_ttl_seconds must be a positive integer, got {self.cache_ttl_seconds!r}")
+            raise MwaaPlatformError(f"secrets backend cache_ttl_seconds must be a positive integer, got {shorten(self.cache_ttl_seconds)}")
 
     def options(self) -> dict[str, str]:
         kwargs = {"connections_prefix": self.connections_prefix, "variables_prefix": self.variables_prefix}
@@ -145,20 +153,23 @@ class SecretsManagerBackend:
 
 @dataclass(frozen=True)
 class CeleryConcurrency:
-    """``celery.worker_autoscale``: tasks per worker, at most the class's concurrent-task limit."""
+    """``celery.worker_autoscale``: tasks per worker, at most the class's concurrent-task limit.
+
+    :param max_tasks: the most tasks one worker runs at once (1 to the class's limit).
+    :param min_tasks: the fewest tasks one worker keeps ready for. Default: 0.
+    """
 
     max_tasks: int
     min_tasks: int = 0
-    source: str = field(default="celery_concurrency", compare=False)
 
     def options(self, env_class: EnvironmentClass) -> dict[str, str]:
         limit = env_class.concurrent_tasks_per_worker
         for name in ("max_tasks", "min_tasks"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit:
-                raise ValueError(f"celery_concurrency {name} must be between 0 and {limit} for {env_class}, got {value!r}")
+                raise MwaaPlatformError(f"celery_concurrency {name} must be between 0 and {limit} for {env_class}, got {shorten(value)}")
         if self.max_tasks < 1 or self.min_tasks > self.max_tasks:
-            raise ValueError(
+            raise MwaaPlatformError(
                 f"celery_concurrency needs 1 <= max_tasks and min_tasks <= max_tasks for {env_class}, "
                 f"got max_tasks={self.max_tasks}, min_tasks={self.min_tasks}"
             )
@@ -168,8 +179,8 @@ class CeleryConcurrency:
 def statsd_allow_list_options(prefixes: Sequence[str]) -> dict[str, str]:
     """``metrics.statsd_allow_list``: only metrics starting with these prefixes reach CloudWatch."""
     if isinstance(prefixes, str) or not prefixes:
-        raise ValueError(f"statsd_allow_list must be a non-empty list of metric name prefixes, got {prefixes!r}")
+        raise MwaaPlatformError(f"statsd_allow_list must be a non-empty list of metric name prefixes, got {shorten(prefixes)}")
     for prefix in prefixes:
         if not isinstance(prefix, str) or not re.match(r"^[A-Za-z0-9_.]+$", prefix):
-            raise ValueError(f"statsd_allow_list entries are metric name prefixes (letters, digits, _ and .), got {prefix!r}")
+            raise MwaaPlatformError(f"statsd_allow_list entries are metric name prefixes (letters, digits, _ and .), got {shorten(prefix)}")
     return {"metrics.statsd_allow_list": ",".join(prefixes)}

@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
-from mwaa_platform.compliance import acknowledge
-from mwaa_platform.network_placement import DATABASE_PORT, WEBSERVER_PORT
+from mwaa_platform.compliance.nag import acknowledge
+from mwaa_platform.network._placement import DATABASE_PORT, WEBSERVER_PORT
 
 EPHEMERAL_PORTS = (1024, 65535)
 ANYWHERE = "0.0.0.0/0"

@@ -23,12 +23,13 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from mwaa_platform.compliance import acknowledge
-from mwaa_platform.deploy_function import deploy_function
-from mwaa_platform.key import AirflowKey
-from mwaa_platform.network_acl import private_subnet_acl
-from mwaa_platform.network_placement import EgressTargets, environment_security_group, environment_subnets
-from mwaa_platform.vpc_endpoints import AirflowVpcEndpoints, check_endpoint_sets
+from mwaa_platform.errors import MwaaPlatformError, construct_path, shorten, validating
+from mwaa_platform.compliance.nag import acknowledge, acknowledge_across_packs
+from mwaa_platform._internal.deploy_function import deploy_function
+from mwaa_platform.environment.key import AirflowKey
+from mwaa_platform.network.network_acl import private_subnet_acl
+from mwaa_platform.network._placement import EgressTargets, environment_security_group, environment_subnets
+from mwaa_platform.network.vpc_endpoints import AirflowVpcEndpoints, check_endpoint_sets
 
 #: NAT gateways a new VPC may have: none, one shared, or one per AZ.
 NAT_GATEWAY_CHOICES = (0, 1, 2)
@@ -87,9 +88,9 @@ class AirflowNetworkBase(Construct):
     def check_endpoint(self, service: str, needed_by: str) -> None:
         """Raise unless the network reaches ``service`` (an endpoint or internet egress)."""
         if not self.internet_egress and service not in self.endpoint_services:
-            raise ValueError(
-                f"{needed_by} needs the {service!r} VPC endpoint, but the network has no internet egress and "
-                f"its endpoints are {sorted(self.endpoint_services)}; add the {service!r} endpoint set to the network"
+            raise MwaaPlatformError(
+                f"{needed_by} needs the {shorten(service)} VPC endpoint, but the network has no internet egress and "
+                f"its endpoints are {sorted(self.endpoint_services)}; add the {shorten(service)} endpoint set to the network"
             )
 
 
@@ -141,32 +142,33 @@ class AirflowNetwork(AirflowNetworkBase):
             prefix (see ``attributes`` and ``SharedAirflowNetwork``). Default: not published.
         """
         # --- validate everything before creating anything -------------------------------
-        sets = check_endpoint_sets(endpoint_sets)
-        if vpc is None:
-            check_cidr(cidr)
-            if subnets is not None:
-                raise ValueError("subnets selects subnets of an existing vpc; pass vpc as well, or drop subnets")
-        if nat_gateways not in NAT_GATEWAY_CHOICES:
-            raise ValueError(f"nat_gateways must be 0, 1 or 2, got {nat_gateways!r}")
-        if vpc is not None and nat_gateways:
-            raise ValueError(
-                f"nat_gateways applies to a VPC this construct creates, got {nat_gateways} with an existing vpc; "
-                "use internet_egress=True if its subnets route to a NAT"
-            )
-        if vpc is not None and network_acls:
-            raise ValueError(
-                "network_acls applies to a VPC this construct creates; an existing VPC's subnets keep the "
-                "network ACLs their owner manages"
-            )
-        if internet_egress and vpc is None and nat_gateways == 0:
-            raise ValueError("internet_egress=True needs a route to the internet: set nat_gateways to 1 or 2")
-        if parameter_prefix is not None and not _PARAMETER_PREFIX.match(parameter_prefix):
-            raise ValueError(
-                f"parameter_prefix must be an SSM path like /mwaa-platform/network (starts with /, no trailing /, "
-                f"letters, digits and _.-/), got {parameter_prefix!r}"
-            )
-        # an existing VPC's subnets are checked here, before anything is created
-        chosen = environment_subnets(vpc, subnets) if vpc is not None else None
+        with validating(scope, construct_id):
+            sets = check_endpoint_sets(endpoint_sets)
+            if vpc is None:
+                check_cidr(cidr)
+                if subnets is not None:
+                    raise MwaaPlatformError("subnets selects subnets of an existing vpc; pass vpc as well, or drop subnets")
+            if nat_gateways not in NAT_GATEWAY_CHOICES:
+                raise MwaaPlatformError(f"nat_gateways must be 0, 1 or 2, got {shorten(nat_gateways)}")
+            if vpc is not None and nat_gateways:
+                raise MwaaPlatformError(
+                    f"nat_gateways applies to a VPC this construct creates, got {nat_gateways} with an existing vpc; "
+                    "use internet_egress=True if its subnets route to a NAT"
+                )
+            if vpc is not None and network_acls:
+                raise MwaaPlatformError(
+                    "network_acls applies to a VPC this construct creates; an existing VPC's subnets keep the "
+                    "network ACLs their owner manages"
+                )
+            if internet_egress and vpc is None and nat_gateways == 0:
+                raise MwaaPlatformError("internet_egress=True needs a route to the internet: set nat_gateways to 1 or 2")
+            if parameter_prefix is not None and not _PARAMETER_PREFIX.match(parameter_prefix):
+                raise MwaaPlatformError(
+                    f"parameter_prefix must be an SSM path like /mwaa-platform/network (starts with /, no trailing /, "
+                    f"letters, digits and _.-/), got {shorten(parameter_prefix)}"
+                )
+            # an existing VPC's subnets are checked here, before anything is created
+            chosen = environment_subnets(vpc, subnets) if vpc is not None else None
 
         super().__init__(scope, construct_id)
         self.internet_egress = bool(nat_gateways) if internet_egress is None else internet_egress
@@ -196,7 +198,10 @@ class AirflowNetwork(AirflowNetworkBase):
     def attributes(self) -> NetworkAttributes:
         """What ``SharedAirflowNetwork`` needs; requires ``parameter_prefix``."""
         if self.parameter_prefix is None:
-            raise ValueError("attributes needs the network's ids published: create AirflowNetwork with parameter_prefix")
+            raise MwaaPlatformError(
+                "attributes needs the network's ids published: create AirflowNetwork with parameter_prefix",
+                construct_path(self),
+            )
         zones = tuple(subnet.availability_zone for subnet in self.subnets)
         return NetworkAttributes(
             parameter_prefix=self.parameter_prefix,
@@ -235,11 +240,9 @@ class AirflowNetwork(AirflowNetworkBase):
             provider.node.find_child("Handler").add_deletion_override("DependsOn")
         if nat_gateways:
             for subnet in vpc.public_subnets:
-                acknowledge(
+                acknowledge_across_packs(
                     subnet,
-                    ["NIST.800.53.R5::NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW",
-                     "HIPAA.Security::HIPAA.Security-VPCNoUnrestrictedRouteToIGW",
-                     "PCI.DSS.321::PCI.DSS.321-VPCNoUnrestrictedRouteToIGW"],
+                    "VPCNoUnrestrictedRouteToIGW",
                     "Public subnet holding only the NAT gateway asked for with nat_gateways; MWAA and task "
                     "subnets are private and reach the internet only through that NAT.",
                 )
@@ -333,9 +336,14 @@ class SharedAirflowNetwork(AirflowNetworkBase):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, attributes: NetworkAttributes) -> None:
+        """
+        :param attributes: the shared network's ``attributes``: its SSM parameter prefix, its two
+            availability zones, whether it has internet egress, and its endpoint services.
+        """
         if len(attributes.availability_zones) != 2 or len(set(attributes.availability_zones)) != 2:
-            raise ValueError(
-                f"availability_zones must be two different AZs, got {list(attributes.availability_zones)}"
+            raise MwaaPlatformError(
+                f"availability_zones must be two different AZs, got {shorten(list(attributes.availability_zones))}",
+                construct_path(scope, construct_id),
             )
         super().__init__(scope, construct_id)
         prefix = attributes.parameter_prefix
@@ -370,10 +378,10 @@ def check_cidr(cidr: str) -> None:
     try:
         network = ipaddress.IPv4Network(cidr)
     except ValueError as error:
-        raise ValueError(f"cidr must be an IPv4 network like 10.0.0.0/16, got {cidr!r} ({error})") from None
+        raise MwaaPlatformError(f"cidr must be an IPv4 network like 10.0.0.0/16, got {shorten(cidr)} ({error})") from None
     low, high = CIDR_PREFIX_RANGE
     if not low <= network.prefixlen <= high:
-        raise ValueError(f"cidr prefix length must be between /{low} and /{high}, got {cidr!r}")
+        raise MwaaPlatformError(f"cidr prefix length must be between /{low} and /{high}, got {shorten(cidr)}")
 
 
 __all__ = ["AirflowNetwork", "AirflowNetworkBase", "NetworkAttributes", "SharedAirflowNetwork"]

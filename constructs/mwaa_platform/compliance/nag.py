@@ -9,12 +9,14 @@ is greppable as ``acknowledge(`` and carries a reason.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import cache
 
 import aws_cdk as cdk
 import cdk_nag
 from constructs import IConstruct
+
+from mwaa_platform.errors import MwaaPlatformError, shorten
 
 #: The rule packs this library is held to, in report order.
 NAG_PACK_TYPES: tuple[type[cdk_nag.NagPack], ...] = (
@@ -23,6 +25,9 @@ NAG_PACK_TYPES: tuple[type[cdk_nag.NagPack], ...] = (
     cdk_nag.HIPAASecurityChecks,
     cdk_nag.PCIDSS321Checks,
 )
+
+#: The three compliance packs, which share most rule names (``LambdaInsideVPC``, ``S3BucketReplicationEnabled``, ...).
+COMPLIANCE_PACKS: tuple[str, ...] = ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
 
 #: Minimum length of an acknowledgment reason: long enough to say *why*, not just "ok".
 MIN_REASON_LENGTH = 30
@@ -64,31 +69,46 @@ def acknowledge(scope: IConstruct, rule_ids: str | Iterable[str], reason: str) -
         the finding from the validation report without an audit record, so it is refused.
     :param reason: why the finding is acceptable, in words a security reviewer accepts
         (at least ``MIN_REASON_LENGTH`` characters).
-    :raises ValueError: before anything is recorded, naming the bad id or reason.
+    :raises MwaaPlatformError: before anything is recorded, naming the bad id or reason.
     """
     ids = [rule_ids] if isinstance(rule_ids, str) else list(rule_ids)
     if not ids:
-        raise ValueError("rule_ids must name at least one finding, got none")
+        raise MwaaPlatformError("rule_ids must name at least one finding, got none")
     for rule_id in ids:
         _check_rule_id(rule_id)
     stripped = reason.strip() if isinstance(reason, str) else ""
     if len(stripped) < MIN_REASON_LENGTH:
-        raise ValueError(
+        raise MwaaPlatformError(
             f"reason must explain the exception in at least {MIN_REASON_LENGTH} characters, "
-            f"got {len(stripped)} ({reason!r}) for {', '.join(ids)}"
+            f"got {len(stripped)} ({shorten(reason)}) for {', '.join(ids)}"
         )
     validations = cdk.Validations.of(scope)
     for rule_id in ids:
         validations.acknowledge(cdk.Acknowledgment(id=rule_id, reason=stripped))
 
 
+def acknowledge_across_packs(
+    scope: IConstruct, rule: str, reason: str, *, packs: Sequence[str] = COMPLIANCE_PACKS
+) -> None:
+    """Acknowledge the same rule in each of ``packs`` with one reason, through ``acknowledge``.
+
+    ``rule`` is the rule name without its pack (``"LambdaInsideVPC"``, optionally with a finding
+    such as ``"IAM5[Resource::*]"``); it becomes ``"<Pack>::<Pack>-<rule>"`` for every pack, so one
+    line records the audited exception in all of them. Default packs: the three compliance packs
+    (NIST 800-53 R5, HIPAA Security, PCI DSS 3.2.1).
+    """
+    if not packs:
+        raise MwaaPlatformError(f"packs must name at least one cdk-nag pack for rule {shorten(rule)}, got none")
+    acknowledge(scope, [f"{pack}::{pack}-{rule}" for pack in packs], reason)
+
+
 def _check_rule_id(rule_id: str) -> None:
     match = _RULE_ID.match(rule_id) if isinstance(rule_id, str) else None
     packs = known_pack_names()
     if match is None or match["pack"] not in packs:
-        raise ValueError(
+        raise MwaaPlatformError(
             f"rule_id must be pack-prefixed as '<Pack>::<Pack>-<Rule>[<finding>]' with Pack one of "
-            f"{', '.join(packs)}, got {rule_id!r}"
+            f"{', '.join(packs)}, got {shorten(rule_id)}"
         )
 
 
@@ -113,4 +133,4 @@ def _render(value: object) -> str:
             return f"<{argument[0]}.{argument[1]}>"
         if function == "Ref":
             return f"<{argument}>"
-    raise ValueError(f"cannot render {value!r} as a cdk-nag resource finding")
+    raise MwaaPlatformError(f"cannot render {shorten(value)} as a cdk-nag resource finding")

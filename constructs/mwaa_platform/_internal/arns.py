@@ -5,8 +5,6 @@ from __future__ import annotations
 from aws_cdk import ArnFormat, Stack
 from constructs import IConstruct
 
-#: Airflow roles that MWAA maps IAM principals to for the web UI and REST API.
-AIRFLOW_ROLES = ("Admin", "Op", "User", "Viewer", "Public")
 
 
 def environment_arn(scope: IConstruct, environment_name: str) -> str:
@@ -18,9 +16,7 @@ def environment_arn(scope: IConstruct, environment_name: str) -> str:
 
 
 def airflow_role_arn(scope: IConstruct, environment_name: str, airflow_role: str) -> str:
-    """``arn:PARTITION:airflow:REGION:ACCOUNT:role/NAME/ROLE``; ROLE is one of ``AIRFLOW_ROLES``."""
-    if airflow_role not in AIRFLOW_ROLES:
-        raise ValueError(f"airflow_role must be one of {', '.join(AIRFLOW_ROLES)}, got {airflow_role!r}")
+    """``arn:PARTITION:airflow:REGION:ACCOUNT:role/NAME/ROLE``; the caller has checked ROLE."""
     return Stack.of(scope).format_arn(
         service="airflow", resource="role", resource_name=f"{environment_name}/{airflow_role}",
         arn_format=ArnFormat.SLASH_RESOURCE_NAME,

@@ -10,8 +10,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from mwaa_platform.arns import celery_queue_arn, environment_arn, log_group_prefix_arn
-from mwaa_platform.compliance import acknowledge, wildcard_resource_finding
+from mwaa_platform._internal.arns import celery_queue_arn, environment_arn, log_group_prefix_arn
+from mwaa_platform.compliance.nag import acknowledge, wildcard_resource_finding
 
 #: Actions MWAA needs that accept no narrower resource than "*" (IAM service authorization reference).
 ACTIONS_WITHOUT_RESOURCE_SCOPE = ("logs:DescribeLogGroups", "cloudwatch:PutMetricData", "s3:GetAccountPublicAccessBlock")
@@ -56,6 +56,14 @@ class AirflowExecutionRole(Construct):
         key: kms.IKey,
         role_name: Optional[str] = None,
     ) -> None:
+        """
+        :param environment_name: the environment the role serves; its trust and log permissions
+            name it.
+        :param source_bucket: the environment's source bucket, readable by the role.
+        :param key: the environment's key, usable by the role only via SQS and S3.
+        :param role_name: a fixed role name (for cross-account trust that must name the role
+            before it exists). Default: a name CloudFormation generates.
+        """
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         env_arn = environment_arn(self, environment_name)

@@ -1,0 +1,29 @@
+"""Compliance: the cdk-nag packs this library is held to and the one audited way to make an exception.
+
+``acknowledge`` and ``acknowledge_across_packs`` are the only places that record an exception;
+``grep -rn "acknowledge" constructs/`` lists every one, each with its reason.
+"""
+
+from mwaa_platform.compliance.nag import (
+    COMPLIANCE_PACKS,
+    MIN_REASON_LENGTH,
+    NAG_PACK_TYPES,
+    acknowledge,
+    acknowledge_across_packs,
+    attach_nag_packs,
+    known_pack_names,
+    nag_packs,
+    wildcard_resource_finding,
+)
+
+__all__ = [
+    "COMPLIANCE_PACKS",
+    "MIN_REASON_LENGTH",
+    "NAG_PACK_TYPES",
+    "acknowledge",
+    "acknowledge_across_packs",
+    "attach_nag_packs",
+    "known_pack_names",
+    "nag_packs",
+    "wildcard_resource_finding",
+]

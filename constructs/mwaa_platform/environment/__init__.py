@@ -1,0 +1,63 @@
+"""Environment: an Amazon MWAA environment and the pieces it is built from.
+
+``AirflowEnvironment`` is the construct most apps need; it creates the execution role, key,
+source bucket, log groups and artifacts itself, and each piece is also usable on its own.
+``IAirflowEnvironment`` is what other constructs (task compute, alerting, cross-account access)
+take, so an environment imported with ``AirflowEnvironment.from_environment_name`` works with them too.
+"""
+
+from mwaa_platform.environment.airflow_version import CONSTRAINT_REQUIRED_FROM, default_airflow_version
+from mwaa_platform.environment.artifacts import AirflowArtifacts
+from mwaa_platform.environment.base import (
+    AIRFLOW_NAMESPACE,
+    SERVICE_NAMESPACE,
+    AirflowEnvironmentBase,
+    IAirflowEnvironment,
+    MetricOptions,
+)
+from mwaa_platform.environment.configuration import AirflowConfiguration, CeleryConcurrency, SecretsManagerBackend
+from mwaa_platform.environment.environment import AirflowEnvironment
+from mwaa_platform.environment.environment_class import ENVIRONMENT_CLASSES, MAX_WORKERS_QUOTA, EnvironmentClass
+from mwaa_platform.environment.execution_role import AirflowExecutionRole
+from mwaa_platform.environment.key import AirflowKey
+from mwaa_platform.environment.options import (
+    AIRFLOW_ROLES,
+    AirflowRole,
+    EndpointManagement,
+    LogLevel,
+    LogType,
+    WebserverAccessMode,
+    WorkerReplacementStrategy,
+)
+from mwaa_platform.environment.source_bucket import AirflowSourceBucket
+from mwaa_platform.environment.validation import LOG_TYPES, MAX_SECURITY_GROUPS
+
+__all__ = [
+    "AIRFLOW_NAMESPACE",
+    "AIRFLOW_ROLES",
+    "CONSTRAINT_REQUIRED_FROM",
+    "ENVIRONMENT_CLASSES",
+    "LOG_TYPES",
+    "MAX_SECURITY_GROUPS",
+    "MAX_WORKERS_QUOTA",
+    "SERVICE_NAMESPACE",
+    "AirflowArtifacts",
+    "AirflowConfiguration",
+    "AirflowEnvironment",
+    "AirflowEnvironmentBase",
+    "AirflowExecutionRole",
+    "AirflowKey",
+    "AirflowRole",
+    "AirflowSourceBucket",
+    "CeleryConcurrency",
+    "EndpointManagement",
+    "EnvironmentClass",
+    "IAirflowEnvironment",
+    "LogLevel",
+    "LogType",
+    "MetricOptions",
+    "SecretsManagerBackend",
+    "WebserverAccessMode",
+    "WorkerReplacementStrategy",
+    "default_airflow_version",
+]

@@ -1,0 +1,311 @@
+"""What other constructs wire to: ``IAirflowEnvironment``, the base class holding everything derivable
+from an environment's name (ARNs, grants, metrics), and the import of an environment defined elsewhere.
+
+This is aws-cdk-lib's pattern (``IDatabaseInstance``, ``DatabaseInstanceBase``,
+``fromDatabaseInstanceAttributes``). Environments are ``iam.IGrantable`` (through their execution
+role) and ``ec2.IConnectable`` (through their security groups), so aws-cdk-lib's own
+``bucket.grant_read(env)`` and ``sg.connections.allow_from(env, port)`` accept them directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Optional, Protocol, TypedDict, runtime_checkable
+
+import jsii
+from aws_cdk import Annotations, Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+from typing_extensions import Unpack
+
+from mwaa_platform._internal.arns import airflow_role_arn, environment_arn
+from mwaa_platform.environment.options import AIRFLOW_ROLES, AirflowRole
+from mwaa_platform.environment.validation import check_choice, check_environment_name, check_security_groups
+from mwaa_platform.errors import MwaaPlatformError, construct_path, shorten, validating
+
+__all__ = [
+    "AIRFLOW_NAMESPACE",
+    "SERVICE_NAMESPACE",
+    "AirflowEnvironmentBase",
+    "IAirflowEnvironment",
+    "MetricOptions",
+]
+
+#: Airflow's own statsd metrics, by ``Environment`` and ``Function`` (user guide: access-metrics-cw-202).
+AIRFLOW_NAMESPACE = "AmazonMWAA"
+#: The service's container, queue and database metrics, by ``Environment`` (+ ``Cluster`` or ``DatabaseRole``).
+SERVICE_NAMESPACE = "AWS/MWAA"
+
+
+class MetricOptions(TypedDict, total=False):
+    """Options of every ``metric_*`` method; each one left out keeps CloudWatch's or the method's default."""
+
+    #: Default: five minutes.
+    period: Duration
+    #: Default: the method's statistic (``Average`` for ``metric``).
+    statistic: str
+    #: Default: the metric name.
+    label: str
+    #: Default: whatever unit the metric is published in.
+    unit: cloudwatch.Unit
+    #: Default: the stack's account (for cross-account dashboards).
+    account: str
+    #: Default: the stack's Region.
+    region: str
+    #: Default: automatic.
+    color: str
+
+
+_METRIC_OPTIONS = frozenset(MetricOptions.__annotations__)
+
+
+@runtime_checkable
+class IAirflowEnvironment(Protocol):
+    """An MWAA environment, created in this app (``AirflowEnvironment``) or imported by name.
+
+    Everything here is derived from the environment's name and stack, so an imported environment
+    offers the same grants and metrics as one created here.
+    """
+
+    @property
+    def node(self) -> object: ...
+
+    @property
+    def environment_name(self) -> str: ...
+
+    @property
+    def environment_arn(self) -> str: ...
+
+    @property
+    def execution_role(self) -> Optional[iam.IRole]: ...
+
+    @property
+    def grant_principal(self) -> iam.IPrincipal: ...
+
+    @property
+    def connections(self) -> ec2.Connections: ...
+
+    def grant_web_login(self, grantee: iam.IGrantable, airflow_role: AirflowRole = "Viewer") -> iam.Grant: ...
+
+    def grant_invoke_rest_api(self, grantee: iam.IGrantable, airflow_role: AirflowRole = "Viewer") -> iam.Grant: ...
+
+    def grant_cli_token(self, grantee: iam.IGrantable) -> iam.Grant: ...
+
+    def metric(self, metric_name: str, *, function: Optional[str] = None,
+               **options: Unpack[MetricOptions]) -> cloudwatch.Metric: ...
+
+
+@jsii.implements(iam.IGrantable, ec2.IConnectable)
+class AirflowEnvironmentBase(Construct):
+    """ARNs, grants and metrics of an MWAA environment, from its name and its stack's account and Region.
+
+    Subclasses set ``environment_name``, ``execution_role`` and ``security_groups``.
+    """
+
+    environment_name: str
+    execution_role: Optional[iam.IRole]
+    security_groups: list[ec2.ISecurityGroup]
+
+    # --- identity -----------------------------------------------------------------------------
+
+    @property
+    def environment_arn(self) -> str:
+        """``arn:PARTITION:airflow:REGION:ACCOUNT:environment/NAME``."""
+        return environment_arn(self, self.environment_name)
+
+    @property
+    def grant_principal(self) -> iam.IPrincipal:
+        """The execution role: what a grant to the environment gives permissions to.
+
+        Without a known execution role (an import given none), grants cannot attach anything and
+        CDK records a warning on this construct saying what was dropped.
+        """
+        if self.execution_role is None:
+            return iam.UnknownPrincipal(resource=self)
+        return self.execution_role.grant_principal
+
+    @property
+    def connections(self) -> ec2.Connections:
+        """The environment's security groups, for ``allow_to`` / ``allow_from`` rules."""
+        if not self.security_groups:
+            raise MwaaPlatformError(
+                "this imported environment has no security groups to open ports on; import it with "
+                "security_groups=[...] to use it as a connections peer",
+                construct_path(self),
+            )
+        if getattr(self, "_connections", None) is None:
+            self._connections = ec2.Connections(security_groups=list(self.security_groups))
+        return self._connections
+
+    # --- grants -------------------------------------------------------------------------------
+
+    def _airflow_role_arn(self, airflow_role: str) -> str:
+        with validating(self):
+            check_choice("airflow_role", airflow_role, AIRFLOW_ROLES)
+        return airflow_role_arn(self, self.environment_name, airflow_role)
+
+    def grant_web_login(self, grantee: iam.IGrantable, airflow_role: AirflowRole = "Viewer") -> iam.Grant:
+        """Let ``grantee`` open the Airflow UI as ``airflow_role`` (Admin, Op, User, Viewer, Public)."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee, actions=["airflow:CreateWebLoginToken"],
+            resource_arns=[self._airflow_role_arn(airflow_role)],
+        )
+
+    def grant_web_login_to_roles(
+        self, roles: Sequence[iam.IRole], airflow_role: AirflowRole = "Viewer"
+    ) -> iam.ManagedPolicy:
+        """Let existing roles open the Airflow UI as ``airflow_role``, through one managed policy.
+
+        Roles imported with ``Role.from_role_name`` take no grants; this attaches a managed policy
+        (``WebLogin<airflow_role>``) allowing only ``airflow:CreateWebLoginToken`` on this
+        environment's ``airflow_role`` instead. Calling it again for the same Airflow role attaches
+        the same policy to the further roles. The roles must be in this stack's account and be
+        modifiable: IAM Identity Center roles (``AWSReservedSSO_*``) are not.
+        """
+        resource = self._airflow_role_arn(airflow_role)
+        if not isinstance(roles, (list, tuple)) or not roles:
+            raise MwaaPlatformError(
+                f"roles must be a non-empty list of IAM roles, got {shorten(roles)}", construct_path(self)
+            )
+        construct_id = f"WebLogin{airflow_role}"
+        existing = self.node.try_find_child(construct_id)
+        if isinstance(existing, iam.ManagedPolicy):
+            for role in roles:
+                existing.attach_to_role(role)
+            return existing
+        return iam.ManagedPolicy(
+            self, construct_id, roles=list(roles),
+            description=f"Open the Airflow UI of MWAA environment {self.environment_name} as {airflow_role}",
+            statements=[iam.PolicyStatement(actions=["airflow:CreateWebLoginToken"], resources=[resource])],
+        )
+
+    def grant_invoke_rest_api(self, grantee: iam.IGrantable, airflow_role: AirflowRole = "Viewer") -> iam.Grant:
+        """Let ``grantee`` call the Airflow REST API through MWAA as ``airflow_role``."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee, actions=["airflow:InvokeRestApi"],
+            resource_arns=[self._airflow_role_arn(airflow_role)],
+        )
+
+    def grant_cli_token(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` create Airflow CLI tokens for this environment."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee, actions=["airflow:CreateCliToken"],
+            # from the name, not the resource's Arn attribute, so the grantee does not wait on the environment
+            resource_arns=[environment_arn(self, self.environment_name)],
+        )
+
+    # --- metrics ------------------------------------------------------------------------------
+
+    def metric(
+        self, metric_name: str, *, function: Optional[str] = None, **options: Unpack[MetricOptions]
+    ) -> cloudwatch.Metric:
+        """An Airflow metric of this environment: namespace ``AmazonMWAA``, dimensions ``Environment``
+        and, when given, ``Function`` (``Scheduler``, ``Executor``, ``DAG Processing``, ...).
+
+        Default statistic: ``Average``; default period: five minutes.
+        """
+        dimensions = {"Environment": self.environment_name}
+        if function is not None:
+            dimensions["Function"] = function
+        return self._metric(AIRFLOW_NAMESPACE, metric_name, dimensions, "Average", options)
+
+    def metric_service(
+        self, metric_name: str, *, dimensions: Optional[Mapping[str, str]] = None, **options: Unpack[MetricOptions]
+    ) -> cloudwatch.Metric:
+        """A service metric of this environment: namespace ``AWS/MWAA``, dimension ``Environment`` plus
+        ``dimensions`` (``{"Cluster": "Scheduler"}``, ``{"DatabaseRole": "WRITER"}``).
+
+        Default statistic: ``Average``; default period: five minutes.
+        """
+        return self._metric(
+            SERVICE_NAMESPACE, metric_name, {"Environment": self.environment_name, **(dimensions or {})}, "Average",
+            options,
+        )
+
+    def metric_scheduler_heartbeat(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Scheduler heartbeats (sum); zero or missing means the scheduler is down."""
+        return self.metric("SchedulerHeartbeat", function="Scheduler", **{"statistic": "Sum", **options})
+
+    def metric_queued_tasks(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Tasks queued in the executor (maximum), from Airflow's statsd metrics."""
+        return self.metric("QueuedTasks", function="Executor", **{"statistic": "Maximum", **options})
+
+    def metric_running_tasks(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Tasks running in the executor (maximum)."""
+        return self.metric("RunningTasks", function="Executor", **{"statistic": "Maximum", **options})
+
+    def metric_import_errors(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """DAG files that failed to import (maximum)."""
+        return self.metric("ImportErrors", function="DAG Processing", **{"statistic": "Maximum", **options})
+
+    def metric_cpu_utilization(self, cluster: str, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """CPU of one container cluster (``BaseWorker``, ``AdditionalWorker``, ``Scheduler``, ``WebServer``)."""
+        return self.metric_service("CPUUtilization", dimensions={"Cluster": cluster}, **options)
+
+    def metric_memory_utilization(self, cluster: str, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Memory of one container cluster (``BaseWorker``, ``AdditionalWorker``, ``Scheduler``, ``WebServer``)."""
+        return self.metric_service("MemoryUtilization", dimensions={"Cluster": cluster}, **options)
+
+    def metric_database(
+        self, metric_name: str, database_role: str = "WRITER", **options: Unpack[MetricOptions]
+    ) -> cloudwatch.Metric:
+        """A metadata-database metric (``CPUUtilization``, ``FreeableMemory``, ``DatabaseConnections``)."""
+        return self.metric_service(metric_name, dimensions={"DatabaseRole": database_role}, **options)
+
+    def _metric(
+        self, namespace: str, metric_name: str, dimensions: dict[str, str], statistic: str, options: Mapping[str, object]
+    ) -> cloudwatch.Metric:
+        unknown = sorted(set(options) - _METRIC_OPTIONS)
+        if unknown:
+            raise MwaaPlatformError(
+                f"metric options must be among {', '.join(sorted(_METRIC_OPTIONS))}, got {shorten(unknown[0])}",
+                construct_path(self),
+            )
+        settings: dict = {"period": Duration.minutes(5), "statistic": statistic, **options}
+        return cloudwatch.Metric(namespace=namespace, metric_name=metric_name, dimensions_map=dimensions, **settings)
+
+
+class _ImportedAirflowEnvironment(AirflowEnvironmentBase):
+    """An environment defined in another stack or app, known by name."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        environment_name: str,
+        execution_role: Optional[iam.IRole],
+        security_groups: Sequence[ec2.ISecurityGroup],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.environment_name = environment_name
+        self.execution_role = execution_role
+        self.security_groups = list(security_groups)
+
+
+def import_environment(
+    scope: Construct,
+    construct_id: str,
+    *,
+    environment_name: str,
+    execution_role: Optional[iam.IRole] = None,
+    security_groups: Optional[Sequence[ec2.ISecurityGroup]] = None,
+) -> AirflowEnvironmentBase:
+    """Validate, then build the import (``AirflowEnvironment.from_environment_attributes`` calls this)."""
+    where = construct_path(scope, construct_id)
+    try:
+        check_environment_name(environment_name)
+        groups = check_security_groups(security_groups, allow_empty=True)
+    except MwaaPlatformError as error:
+        raise error.at(where) from None
+    imported = _ImportedAirflowEnvironment(
+        scope, construct_id, environment_name=environment_name, execution_role=execution_role, security_groups=groups,
+    )
+    if execution_role is None:
+        Annotations.of(imported).add_info(
+            f"Imported MWAA environment {environment_name} without its execution role: grants to it are dropped "
+            "with a warning; pass execution_role to attach them."
+        )
+    return imported

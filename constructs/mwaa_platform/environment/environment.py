@@ -1,0 +1,481 @@
+"""AirflowEnvironment: an Amazon MWAA environment with secure defaults."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Optional, Union
+
+from aws_cdk import Annotations, RemovalPolicy, Stack, Tags
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_mwaa as mwaa
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from mwaa_platform._internal.service_model import enum_values
+from mwaa_platform.compliance.nag import acknowledge, wildcard_resource_finding
+from mwaa_platform.environment import airflow_version as versions
+from mwaa_platform.environment.artifacts import AirflowArtifacts, check_artifact_paths
+from mwaa_platform.environment.base import AirflowEnvironmentBase, import_environment
+from mwaa_platform.environment.configuration import (
+    AirflowConfiguration,
+    CeleryConcurrency,
+    SecretsManagerBackend,
+    statsd_allow_list_options,
+)
+from mwaa_platform.environment.environment_class import (
+    Capacity,
+    EnvironmentClass,
+    lookup_environment_class,
+    resolve_capacity,
+)
+from mwaa_platform.environment.execution_role import AirflowExecutionRole
+from mwaa_platform.environment.key import AirflowKey
+from mwaa_platform.environment.options import (
+    EndpointManagement,
+    LogType,
+    WebserverAccessMode,
+    WorkerReplacementStrategy,
+)
+from mwaa_platform.environment.source_bucket import AirflowSourceBucket
+from mwaa_platform.environment.validation import (
+    LOG_TYPES,
+    check_choice,
+    check_constraint_line,
+    check_environment_name,
+    check_maintenance_window,
+    check_security_groups,
+    resolve_log_levels,
+)
+from mwaa_platform.errors import MwaaPlatformError, validating
+from mwaa_platform.network._placement import EgressTargets, allow_port, environment_security_group, environment_subnets
+from mwaa_platform.network.network import AirflowNetworkBase
+
+__all__ = ["LOG_TYPES", "AirflowEnvironment"]
+
+
+@dataclass(frozen=True)
+class _Runtime:
+    """The resolved runtime of an environment: class, version, capacity, configuration, logging."""
+
+    env_class: EnvironmentClass
+    version: str
+    capacity: Capacity
+    configuration: AirflowConfiguration
+    log_levels: dict[str, str]
+
+
+class AirflowEnvironment(AirflowEnvironmentBase):
+    """An Amazon MWAA environment with its execution role, key, source bucket, logs and artifacts.
+
+    Defaults are the secure ones: a private web server, all five log types at INFO into
+    pre-created, encrypted log groups with retention, a new rotating customer managed key, a
+    versioned SSL-only source bucket, and an execution role in AWS's least-privilege shape.
+    Every option is validated before any resource is created.
+
+    Changing ``environment_name``, ``key``, the subnets or ``endpoint_management`` replaces the
+    environment, and a named environment cannot be replaced in place; moving between mw1.micro
+    and a larger class has failed in place for users. Treat all of these as a new environment.
+
+    The environment is an ``iam.IGrantable`` (its execution role) and an ``ec2.IConnectable`` (its
+    security groups): ``bucket.grant_read(env)`` and ``sg.connections.allow_from(env, port)`` work.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        environment_name: str,
+        network: Optional[AirflowNetworkBase] = None,
+        vpc: Optional[ec2.IVpc] = None,
+        subnets: Optional[ec2.SubnetSelection] = None,
+        security_groups: Optional[Sequence[ec2.ISecurityGroup]] = None,
+        environment_class: Union[str, EnvironmentClass] = "mw1.small",
+        airflow_version: Optional[str] = None,
+        schedulers: Optional[int] = None,
+        min_workers: Optional[int] = None,
+        max_workers: Optional[int] = None,
+        min_webservers: Optional[int] = None,
+        max_webservers: Optional[int] = None,
+        webserver_access_mode: WebserverAccessMode = "PRIVATE_ONLY",
+        endpoint_management: EndpointManagement = "SERVICE",
+        weekly_maintenance_window_start: Optional[str] = None,
+        worker_replacement_strategy: Optional[WorkerReplacementStrategy] = None,
+        airflow_configuration_options: Optional[Mapping[str, object]] = None,
+        secrets_backend: Optional[SecretsManagerBackend] = None,
+        statsd_allow_list: Optional[Sequence[str]] = None,
+        celery_concurrency: Optional[CeleryConcurrency] = None,
+        log_levels: Optional[Mapping[LogType, str]] = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
+        key: Optional[kms.IKey] = None,
+        source_bucket: Optional[s3.IBucket] = None,
+        execution_role: Optional[iam.IRole] = None,
+        dags: Optional[str] = None,
+        requirements: Optional[str] = None,
+        plugins: Optional[str] = None,
+        startup_script: Optional[str] = None,
+        prune_dags: bool = True,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        tags: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        """
+        :param environment_name: the environment's name, 1-80 characters (a letter, then letters,
+            digits, '-' or '_'). Log groups, ARNs and the execution role's trust derive from it.
+        :param network: the ``AirflowNetwork`` (or ``SharedAirflowNetwork``) to run in. Pass
+            exactly one of ``network`` or ``vpc``. Default: none (then ``vpc`` is required).
+        :param vpc: a plain VPC instead of a network; its routing is unknown, so the security group
+            allows HTTPS to any address. Default: none (then ``network`` is required).
+        :param subnets: with ``vpc``, the two private subnets in two AZs. Default: the VPC's first
+            two private subnets in different AZs.
+        :param security_groups: 1-5 security groups to use instead of creating one. Default: a new
+            group admitting only itself on 443 and 5432 (and, with a network, admitted by its endpoints).
+        :param environment_class: ``mw1.micro`` to ``mw1.2xlarge``. Default: ``mw1.small``.
+        :param airflow_version: e.g. ``2.11.0``. Default: the newest version the pinned botocore knows.
+        :param schedulers: Default: the class's default (1 on mw1.micro, else 2).
+        :param min_workers: Default: 1.
+        :param max_workers: Default: 10 (1 on mw1.micro), and at least ``min_workers``.
+        :param min_webservers: Default: the class's default (1 on mw1.micro, else 2).
+        :param max_webservers: Default: the class's default (1 on mw1.micro, else 2).
+        :param webserver_access_mode: Default: ``PRIVATE_ONLY`` (reachable only inside the VPC).
+        :param endpoint_management: Default: ``SERVICE`` (MWAA creates its own VPC endpoints).
+        :param weekly_maintenance_window_start: ``DAY:HH:MM`` in UTC, minutes 00 or 30. Default:
+            the window MWAA assigns.
+        :param worker_replacement_strategy: ``FORCED`` or ``GRACEFUL``. Default: MWAA's (FORCED).
+        :param airflow_configuration_options: Airflow options as ``section.option: value``. A key
+            set differently by another option (``secrets_backend``, ...) raises. Default: none.
+        :param secrets_backend: read connections and variables from Secrets Manager, with read
+            access on exactly its prefixes. Default: off.
+        :param statsd_allow_list: metric name prefixes to publish. Default: every metric.
+        :param celery_concurrency: tasks per worker. Default: the class's default.
+        :param log_levels: per log type, a level from CRITICAL to DEBUG. Default: INFO for all five.
+        :param log_retention: retention of the five log groups. Default: three months.
+        :param key: the customer managed key of the environment, bucket and logs. Default: the
+            ``source_bucket``'s own key when one is given, else a new rotating key.
+        :param source_bucket: an existing bucket (versioned, public access blocked, encrypted with
+            ``key``). Default: a new ``AirflowSourceBucket``.
+        :param execution_role: an existing execution role, used as is. Default: a new
+            ``AirflowExecutionRole`` with AWS's least-privilege policy.
+        :param dags: a local folder synced to ``dags/``. Default: no DAGs deployed.
+        :param requirements: a local requirements.txt. Default: none.
+        :param plugins: a local plugins.zip. Default: none.
+        :param startup_script: a local startup shell script. Default: none.
+        :param prune_dags: delete DAG objects the folder no longer has. Default: True.
+        :param removal_policy: of the key, bucket and log groups. Default: ``RETAIN``.
+        :param tags: tags on every resource of the environment. Default: none.
+        """
+        super().__init__(scope, construct_id)
+        # --- validate everything before creating anything -------------------------------
+        with validating(self):
+            runtime = _resolve_runtime(
+                self, environment_name=environment_name, environment_class=environment_class,
+                airflow_version=airflow_version,
+                capacity=dict(schedulers=schedulers, min_workers=min_workers, max_workers=max_workers,
+                              min_webservers=min_webservers, max_webservers=max_webservers),
+                webserver_access_mode=webserver_access_mode, endpoint_management=endpoint_management,
+                worker_replacement_strategy=worker_replacement_strategy,
+                weekly_maintenance_window_start=weekly_maintenance_window_start,
+                airflow_configuration_options=airflow_configuration_options, secrets_backend=secrets_backend,
+                statsd_allow_list=statsd_allow_list, celery_concurrency=celery_concurrency, log_levels=log_levels,
+                artifacts=dict(dags=dags, requirements=requirements, plugins=plugins, startup_script=startup_script),
+            )
+            selected = _resolve_subnets(network, vpc, subnets, secrets_backend)
+            given_groups = check_security_groups(security_groups)
+            key = _resolve_key(self, key, source_bucket)
+
+        # --- resources -----------------------------------------------------------------
+        self.environment_name = environment_name
+        self.environment_class = runtime.env_class
+        self.airflow_version = runtime.version
+        self.capacity = runtime.capacity
+        self.configuration = runtime.configuration
+        self.key: kms.IKey = key or AirflowKey(
+            self, "Key", description=f"Encrypts MWAA environment {environment_name}, its bucket and logs",
+            removal_policy=removal_policy,
+        )
+        self.source_bucket: s3.IBucket = source_bucket or self._create_source_bucket(removal_policy)
+        self._role_construct: Optional[AirflowExecutionRole] = None
+        if execution_role is None:
+            self._role_construct = AirflowExecutionRole(
+                self, "ExecutionRole", environment_name=environment_name, source_bucket=self.source_bucket,
+                key=self.key,
+            )
+        self.execution_role: iam.IRole = execution_role or self._role_construct.role  # type: ignore[union-attr]
+        if secrets_backend is not None:
+            self._grant_secrets(secrets_backend)
+        self.security_groups = given_groups or [self._create_security_group(network, vpc)]
+        self.subnets = selected
+        self.log_groups = self._create_log_groups(log_retention, removal_policy)
+        self.artifacts = AirflowArtifacts(
+            self, "Artifacts", bucket=self.source_bucket, key=self.key, dags=dags, requirements=requirements,
+            plugins=plugins, startup_script=startup_script, prune_dags=prune_dags, log_retention=log_retention,
+        )
+        self.resource = self._create_environment(
+            runtime, webserver_access_mode=webserver_access_mode, endpoint_management=endpoint_management,
+            weekly_maintenance_window_start=weekly_maintenance_window_start,
+            worker_replacement_strategy=worker_replacement_strategy,
+        )
+        for tag_key, tag_value in (tags or {}).items():
+            Tags.of(self).add(tag_key, tag_value)
+
+    @classmethod
+    def from_environment_name(
+        cls,
+        scope: Construct,
+        construct_id: str,
+        environment_name: str,
+        *,
+        execution_role: Optional[iam.IRole] = None,
+        security_groups: Optional[Sequence[ec2.ISecurityGroup]] = None,
+    ) -> AirflowEnvironmentBase:
+        """An environment defined in another stack or app, in this stack's account and Region.
+
+        :param execution_role: its execution role, so that grants to the environment attach.
+            Default: unknown; grants are dropped with a warning naming what was dropped.
+        :param security_groups: its security groups, so it can be a ``connections`` peer.
+            Default: none; using ``connections`` raises.
+        """
+        return import_environment(
+            scope, construct_id, environment_name=environment_name, execution_role=execution_role,
+            security_groups=security_groups,
+        )
+
+    # --- attributes -------------------------------------------------------------------------
+
+    @property
+    def environment_arn(self) -> str:
+        return self.resource.attr_arn
+
+    @property
+    def webserver_url(self) -> str:
+        return self.resource.attr_webserver_url
+
+    @property
+    def database_vpc_endpoint_service(self) -> str:
+        """With endpoint_management CUSTOMER: the service to create the database endpoint for."""
+        return self.resource.attr_database_vpc_endpoint_service
+
+    @property
+    def webserver_vpc_endpoint_service(self) -> str:
+        """With endpoint_management CUSTOMER: the service to create the web server endpoint for."""
+        return self.resource.attr_webserver_vpc_endpoint_service
+
+    @property
+    def rest_api_path(self) -> str:
+        """``/api/v1`` on Airflow 2, ``/api/v2`` on Airflow 3."""
+        return "/api/v2" if versions.parse(self.airflow_version)[0] >= 3 else "/api/v1"
+
+    # --- permissions ------------------------------------------------------------------------
+
+    def allow_egress_to(self, peer: Union[ec2.IConnectable, ec2.IPeer], port: int, *, description: str) -> None:
+        """Let the environment open TCP ``port`` to ``peer``, e.g. Redshift's 5439 on its security group.
+
+        A security group peer gets the matching ingress rule. ``description`` lands on both rules.
+        """
+        with validating(self):
+            allow_port(self.connections, peer, port, description)
+
+    def add_to_role_policy(self, statement: iam.PolicyStatement) -> bool:
+        """Give the execution role another permission (into its managed policy when we made it).
+
+        An imported role that cannot be changed (``mutable=False``) takes nothing: the statement
+        is dropped with a warning on this construct naming it, and this returns False.
+        """
+        if self._role_construct is not None:
+            self._role_construct.add_to_policy(statement)
+            return True
+        if self.execution_role.add_to_principal_policy(statement).statement_added:
+            return True
+        Annotations.of(self).add_warning_v2(
+            "mwaa-platform:permission-dropped",
+            f"The execution role {self.execution_role.node.path} cannot be changed, so this permission was not "
+            f"attached: {Stack.of(self).to_json_string(statement.to_statement_json())}. Attach it to the role "
+            "where the role is defined.",
+        )
+        return False
+
+    def _grant_secrets(self, backend: SecretsManagerBackend) -> None:
+        if self.add_to_role_policy(backend.read_statement(self)) and self._role_construct is not None:
+            acknowledge(
+                self._role_construct.policy,
+                [wildcard_resource_finding(self, arn) for arn in backend.secret_arns(self)],
+                "Secrets Manager appends a random suffix to every secret ARN; the wildcard admits only the "
+                "secrets under this environment's configured connections and variables prefixes.",
+            )
+
+    # --- create steps -----------------------------------------------------------------------
+
+    def _create_source_bucket(self, removal_policy: RemovalPolicy) -> s3.IBucket:
+        self._source_bucket_construct = AirflowSourceBucket(
+            self, "SourceBucket", key=self.key, removal_policy=removal_policy
+        )
+        return self._source_bucket_construct.bucket
+
+    def _create_security_group(self, network: Optional[AirflowNetworkBase], vpc: Optional[ec2.IVpc]) -> ec2.ISecurityGroup:
+        if network is not None:
+            return network.new_environment_security_group(self, "SecurityGroup", environment_name=self.environment_name)
+        # A plain VPC: the library cannot know how it reaches AWS APIs, so HTTPS may go anywhere.
+        assert vpc is not None  # _resolve_subnets saw exactly one of network and vpc
+        return environment_security_group(
+            self, "SecurityGroup", vpc=vpc, environment_name=self.environment_name,
+            egress=EgressTargets(internet="HTTPS to AWS service APIs (VPC endpoints or NAT)"),
+        )
+
+    def _create_log_groups(self, retention: logs.RetentionDays, removal_policy: RemovalPolicy) -> dict[str, logs.LogGroup]:
+        return {
+            log_type: logs.LogGroup(
+                self, f"{suffix}Logs", log_group_name=f"airflow-{self.environment_name}-{suffix}",
+                retention=retention, encryption_key=self.key, removal_policy=removal_policy,
+            )
+            for log_type, (_, suffix) in LOG_TYPES.items()
+        }
+
+    def _create_environment(
+        self, runtime: _Runtime, *, webserver_access_mode: str, endpoint_management: str,
+        weekly_maintenance_window_start: Optional[str], worker_replacement_strategy: Optional[str],
+    ) -> mwaa.CfnEnvironment:
+        artifacts, capacity = self.artifacts, runtime.capacity
+        resource = mwaa.CfnEnvironment(
+            self,
+            "Resource",
+            name=self.environment_name,
+            airflow_version=runtime.version,
+            environment_class=runtime.env_class.name,
+            execution_role_arn=self.execution_role.role_arn,
+            source_bucket_arn=self.source_bucket.bucket_arn,
+            kms_key=self.key.key_arn,
+            network_configuration=mwaa.CfnEnvironment.NetworkConfigurationProperty(
+                security_group_ids=[sg.security_group_id for sg in self.security_groups],
+                subnet_ids=[subnet.subnet_id for subnet in self.subnets],
+            ),
+            webserver_access_mode=webserver_access_mode,
+            endpoint_management=endpoint_management,
+            schedulers=capacity.schedulers,
+            min_workers=capacity.min_workers,
+            max_workers=capacity.max_workers,
+            min_webservers=capacity.min_webservers,
+            max_webservers=capacity.max_webservers,
+            weekly_maintenance_window_start=weekly_maintenance_window_start,
+            worker_replacement_strategy=worker_replacement_strategy,
+            airflow_configuration_options=runtime.configuration.to_dict() or None,
+            logging_configuration=mwaa.CfnEnvironment.LoggingConfigurationProperty(
+                **{
+                    prop: mwaa.CfnEnvironment.ModuleLoggingConfigurationProperty(
+                        enabled=True, log_level=runtime.log_levels[log_type]
+                    )
+                    for log_type, (prop, _) in LOG_TYPES.items()
+                }
+            ),
+            dag_s3_path=artifacts.dags_s3_path or "dags",
+            requirements_s3_path=artifacts.requirements_s3_path,
+            requirements_s3_object_version=artifacts.requirements_version,
+            plugins_s3_path=artifacts.plugins_s3_path,
+            plugins_s3_object_version=artifacts.plugins_version,
+            startup_script_s3_path=artifacts.startup_script_s3_path,
+            startup_script_s3_object_version=artifacts.startup_script_version,
+        )
+        # The service checks the role and log groups at creation: create them first.
+        for log_group in self.log_groups.values():
+            resource.node.add_dependency(log_group)
+        if self._role_construct is not None:
+            resource.node.add_dependency(self._role_construct.policy)
+        if artifacts.dag_sync is not None:
+            resource.node.add_dependency(artifacts.dag_sync)
+        return resource
+
+
+# --- resolve steps: validate and derive, create nothing -----------------------------------------
+
+
+def _resolve_runtime(
+    scope: Construct,
+    *,
+    environment_name: str,
+    environment_class: Union[str, EnvironmentClass],
+    airflow_version: Optional[str],
+    capacity: Mapping[str, Optional[int]],
+    webserver_access_mode: str,
+    endpoint_management: str,
+    worker_replacement_strategy: Optional[str],
+    weekly_maintenance_window_start: Optional[str],
+    airflow_configuration_options: Optional[Mapping[str, object]],
+    secrets_backend: Optional[SecretsManagerBackend],
+    statsd_allow_list: Optional[Sequence[str]],
+    celery_concurrency: Optional[CeleryConcurrency],
+    log_levels: Optional[Mapping[LogType, str]],
+    artifacts: Mapping[str, Optional[str]],
+) -> _Runtime:
+    check_environment_name(environment_name)
+    env_class = lookup_environment_class(environment_class)
+    version = airflow_version or versions.default_airflow_version()
+    parsed_version = versions.check_airflow_version(scope, version)
+    resolved_capacity = resolve_capacity(env_class, **capacity)
+    check_choice("webserver_access_mode", webserver_access_mode, enum_values("WebserverAccessMode"))
+    if webserver_access_mode == "PUBLIC_AND_PRIVATE" and parsed_version < (3, 2, 0):
+        raise MwaaPlatformError(f"webserver_access_mode PUBLIC_AND_PRIVATE needs Airflow 3.2 or later, got {version}")
+    check_choice("endpoint_management", endpoint_management, enum_values("EndpointManagement"))
+    if worker_replacement_strategy is not None:
+        check_choice("worker_replacement_strategy", worker_replacement_strategy, enum_values("WorkerReplacementStrategy"))
+    check_maintenance_window(weekly_maintenance_window_start)
+    levels = resolve_log_levels(log_levels)
+    check_artifact_paths(**artifacts)
+    requirements = artifacts.get("requirements")
+    if requirements is not None and parsed_version >= versions.CONSTRAINT_REQUIRED_FROM:
+        check_constraint_line(requirements, version)
+    configuration = AirflowConfiguration(airflow_configuration_options)
+    if secrets_backend is not None:
+        configuration.update(secrets_backend.options(), source="secrets_backend")
+    if statsd_allow_list is not None:
+        configuration.update(statsd_allow_list_options(statsd_allow_list), source="statsd_allow_list")
+    if celery_concurrency is not None:
+        configuration.update(celery_concurrency.options(env_class), source="celery_concurrency")
+    return _Runtime(env_class=env_class, version=version, capacity=resolved_capacity, configuration=configuration,
+                    log_levels=levels)
+
+
+def _resolve_subnets(
+    network: Optional[AirflowNetworkBase],
+    vpc: Optional[ec2.IVpc],
+    subnets: Optional[ec2.SubnetSelection],
+    secrets_backend: Optional[SecretsManagerBackend],
+) -> list[ec2.ISubnet]:
+    if (network is None) == (vpc is None):
+        raise MwaaPlatformError("pass exactly one of network (an AirflowNetwork) or vpc, got "
+                                + ("both" if network is not None else "neither"))
+    if network is None:
+        assert vpc is not None
+        return environment_subnets(vpc, subnets)
+    if subnets is not None:
+        raise MwaaPlatformError("subnets cannot be combined with network: the network supplies its two subnets")
+    if secrets_backend is not None:
+        network.check_endpoint("secretsmanager", "secrets_backend")
+    return list(network.subnets)
+
+
+def _resolve_key(scope: Construct, key: Optional[kms.IKey], source_bucket: Optional[s3.IBucket]) -> Optional[kms.IKey]:
+    """The environment key: MWAA requires a KMS-encrypted source bucket's own key (user guide: custom-keys-certs).
+
+    None means "create one" (only when no bucket is given).
+    """
+    if source_bucket is None:
+        return key
+    bucket_key = source_bucket.encryption_key
+    if key is None:
+        if bucket_key is None:
+            raise MwaaPlatformError(
+                "source_bucket was given without key: MWAA needs the bucket's own customer managed key as the "
+                "environment key, and this bucket exposes none; pass key=<the bucket's key>, or import the bucket "
+                "with Bucket.from_bucket_attributes(..., encryption_key=...)"
+            )
+        return bucket_key
+    if bucket_key is not None:
+        stack = Stack.of(scope)
+        if stack.resolve(bucket_key.key_arn) != stack.resolve(key.key_arn):
+            raise MwaaPlatformError(
+                f"key must be the source_bucket's own key (MWAA requires the same customer managed key for both), "
+                f"got key {key.node.path} for a bucket encrypted with {bucket_key.node.path}"
+            )
+    return key

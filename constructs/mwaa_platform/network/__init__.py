@@ -1,0 +1,28 @@
+"""Network: the private network MWAA environments share, its VPC endpoints and network ACL.
+
+``AirflowNetwork`` creates (or adopts) a VPC with two private subnets, the VPC endpoints MWAA needs
+and flow logs; ``SharedAirflowNetwork`` attaches another stack to it through SSM parameters.
+"""
+
+from mwaa_platform.network.network import (
+    CIDR_PREFIX_RANGE,
+    NAT_GATEWAY_CHOICES,
+    AirflowNetwork,
+    AirflowNetworkBase,
+    NetworkAttributes,
+    SharedAirflowNetwork,
+)
+from mwaa_platform.network.vpc_endpoints import ENDPOINT_SETS, REQUIRED_SERVICES, AirflowVpcEndpoints, EndpointService
+
+__all__ = [
+    "CIDR_PREFIX_RANGE",
+    "ENDPOINT_SETS",
+    "NAT_GATEWAY_CHOICES",
+    "REQUIRED_SERVICES",
+    "AirflowNetwork",
+    "AirflowNetworkBase",
+    "AirflowVpcEndpoints",
+    "EndpointService",
+    "NetworkAttributes",
+    "SharedAirflowNetwork",
+]

@@ -1,0 +1,40 @@
+"""The library's own checks, for apps that validate configuration before building constructs.
+
+The platform's registry loader uses these so that a registry mistake is reported with exactly the
+message the construct would give, before any construct exists. Each raises ``MwaaPlatformError``
+naming the field, the bad value and what is allowed. This module is the stable home of these
+checks: import them from here, not from the modules that define them.
+"""
+
+from mwaa_platform.environment.airflow_version import default_airflow_version
+from mwaa_platform.environment.airflow_version import parse as parse_airflow_version
+from mwaa_platform.environment.artifacts import check_artifact_paths
+from mwaa_platform.environment.environment_class import lookup_environment_class, resolve_capacity
+from mwaa_platform.environment.options import AIRFLOW_ROLES
+from mwaa_platform.environment.validation import (
+    check_choice,
+    check_environment_name,
+    check_maintenance_window,
+    check_security_groups,
+)
+from mwaa_platform.errors import MwaaPlatformError, shorten
+from mwaa_platform.network.network import NAT_GATEWAY_CHOICES, check_cidr
+from mwaa_platform.network.vpc_endpoints import check_endpoint_sets
+
+__all__ = [
+    "AIRFLOW_ROLES",
+    "NAT_GATEWAY_CHOICES",
+    "MwaaPlatformError",
+    "check_artifact_paths",
+    "check_choice",
+    "check_cidr",
+    "check_endpoint_sets",
+    "check_environment_name",
+    "check_maintenance_window",
+    "check_security_groups",
+    "default_airflow_version",
+    "lookup_environment_class",
+    "parse_airflow_version",
+    "resolve_capacity",
+    "shorten",
+]

@@ -20,8 +20,9 @@ synth: setup
 	@echo "Templates: $(CURDIR)/cdk.out/*.template.json"
 	@echo "cdk-nag validation report: $(CURDIR)/cdk.out/validation-report.json"
 
-## test: set up, then run the whole test suite
+## test: set up, type-check the library and the app (mypy), then run the whole test suite
 test: setup
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 setup: $(VENV)/.installed node_modules/.installed

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from aws_cdk import Stack
+from aws_cdk import CfnResource, Stack
 from constructs import Construct
 
 from mwaa_platform import AirflowNetwork, NetworkAttributes
@@ -34,7 +34,7 @@ class NetworkStack(Stack):
         if provider is not None and platform.tags:
             tags = [{"Key": key, "Value": value} for key, value in sorted(platform.tags.items())]
             for child in ("Role", "Handler"):
-                provider.node.find_child(child).add_property_override("Tags", tags)
+                cast(CfnResource, provider.node.find_child(child)).add_property_override("Tags", tags)
 
     @property
     def attributes(self) -> NetworkAttributes:

@@ -13,12 +13,13 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Literal, Optional, cast
 
 import yaml
 from aws_cdk import aws_logs as logs
 
 from mwaa_platform import SecretsManagerBackend
+from mwaa_platform.environment import AirflowRole
 from mwaa_platform.errors import MwaaPlatformError
 from mwaa_platform.validation import (
     AIRFLOW_ROLES,
@@ -79,7 +80,7 @@ class NetworkSettings:
 @dataclass(frozen=True)
 class WebAccess:
     role_name: str
-    airflow_role: str
+    airflow_role: AirflowRole
 
 
 @dataclass(frozen=True)
@@ -106,10 +107,6 @@ class TeamSettings:
     airflow_configuration_options: Mapping[str, str] = field(default_factory=dict)
     log_retention_days: int = 90
     tags: Mapping[str, str] = field(default_factory=dict)
-
-    def capacity_options(self) -> dict[str, Optional[int]]:
-        """The capacity overrides as AirflowEnvironment keyword arguments (None: the class default)."""
-        return {name: getattr(self, name) for name in CAPACITY_FIELDS}
 
     @property
     def cost_tags(self) -> dict[str, str]:
@@ -280,8 +277,15 @@ class _Reader:
             log_retention_days=self.integer(where, "log_retention_days", entry.get("log_retention_days", 90),
                                             choices=_LOG_RETENTION_DAYS),
             tags=self.tags(where, entry.get("tags", {})),
-            **counts,
-            **paths,
+            schedulers=counts["schedulers"],
+            min_workers=counts["min_workers"],
+            max_workers=counts["max_workers"],
+            min_webservers=counts["min_webservers"],
+            max_webservers=counts["max_webservers"],
+            dags=paths["dags"],
+            requirements=paths["requirements"],
+            plugins=paths["plugins"],
+            startup_script=paths["startup_script"],
         )
 
     def secrets_backend(self, where: str, value: Any) -> Optional[SecretsManagerBackend]:
@@ -306,7 +310,7 @@ class _Reader:
             if role not in AIRFLOW_ROLES:
                 raise self.fail(where, f"web_access[{index}].airflow_role must be one of {', '.join(AIRFLOW_ROLES)}, "
                                        f"got {role!r}")
-            grants.append(WebAccess(role_name=name, airflow_role=role))
+            grants.append(WebAccess(role_name=name, airflow_role=cast(AirflowRole, role)))
         return tuple(grants)
 
     # --- typed fields ---------------------------------------------------------------------------
@@ -373,7 +377,7 @@ class _Rethrow:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind, error, traceback) -> bool:
+    def __exit__(self, kind: Any, error: Any, traceback: Any) -> Literal[False]:
         if isinstance(error, MwaaPlatformError):
             raise self.wrap(error) from None
         return False

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 from aws_cdk import Stack
@@ -38,7 +37,11 @@ class TeamStack(Stack):
             network=shared,
             environment_class=team.environment_class,
             airflow_version=team.airflow_version,
-            **team.capacity_options(),
+            schedulers=team.schedulers,
+            min_workers=team.min_workers,
+            max_workers=team.max_workers,
+            min_webservers=team.min_webservers,
+            max_webservers=team.max_webservers,
             weekly_maintenance_window_start=team.weekly_maintenance_window_start,
             airflow_configuration_options=team.airflow_configuration_options or None,
             secrets_backend=team.secrets_backend,
@@ -48,9 +51,7 @@ class TeamStack(Stack):
             plugins=team.plugins,
             startup_script=team.startup_script,
         )
-        by_role: dict[str, list[str]] = defaultdict(list)
+        # one managed policy per Airflow role, attached to every role granted it
         for grant in team.web_access:
-            by_role[grant.airflow_role].append(grant.role_name)
-        for airflow_role, names in by_role.items():
-            roles = [iam.Role.from_role_name(self, f"WebAccess{airflow_role}{name}", name) for name in names]
-            self.airflow.grant_web_login_to_roles(roles, airflow_role)
+            role = iam.Role.from_role_name(self, f"WebAccess{grant.airflow_role}{grant.role_name}", grant.role_name)
+            self.airflow.grant_web_login_to_roles([role], grant.airflow_role)

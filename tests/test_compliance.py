@@ -9,7 +9,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 
 from harness import REPO_ROOT, assert_cfn_lint_clean, assert_nag_clean, nag_violations, repo_python_files
-from mwaa_platform import acknowledge
+from mwaa_platform import acknowledge, acknowledge_across_packs
 from mwaa_platform.compliance.nag import known_pack_names
 
 REASON = "The service accepts no narrower resource for this action."
@@ -61,6 +61,31 @@ def test_acknowledge_records_each_pack_prefixed_finding(stack):
     ids = ["AwsSolutions::AwsSolutions-IAM5[Resource::*]", "NIST.800.53.R5::NIST.800.53.R5-IAMNoInlinePolicy"]
     acknowledge(stack, ids, "  " + REASON + "  ")
     assert _recorded(stack) == {ack_id: REASON for ack_id in ids}
+
+
+def test_acknowledge_across_packs_records_the_rule_in_each_compliance_pack(stack):
+    acknowledge_across_packs(stack, "LambdaInsideVPC", REASON)
+    assert _recorded(stack) == {
+        "NIST.800.53.R5::NIST.800.53.R5-LambdaInsideVPC": REASON,
+        "HIPAA.Security::HIPAA.Security-LambdaInsideVPC": REASON,
+        "PCI.DSS.321::PCI.DSS.321-LambdaInsideVPC": REASON,
+    }
+
+
+def test_acknowledge_across_packs_takes_the_packs_that_have_the_rule(stack):
+    acknowledge_across_packs(stack, "LambdaDLQ", REASON, packs=("NIST.800.53.R5", "HIPAA.Security"))
+    assert sorted(_recorded(stack)) == ["HIPAA.Security::HIPAA.Security-LambdaDLQ",
+                                        "NIST.800.53.R5::NIST.800.53.R5-LambdaDLQ"]
+
+
+def test_acknowledge_across_packs_keeps_the_audit_rules(stack):
+    with pytest.raises(ValueError, match=r"at least 30 characters"):
+        acknowledge_across_packs(stack, "LambdaDLQ", "short")
+    with pytest.raises(ValueError, match=r"rule_id must be pack-prefixed .*got 'Nope::Nope-LambdaDLQ'"):
+        acknowledge_across_packs(stack, "LambdaDLQ", REASON, packs=("Nope",))
+    with pytest.raises(ValueError, match=r"packs must name at least one cdk-nag pack for rule 'LambdaDLQ'"):
+        acknowledge_across_packs(stack, "LambdaDLQ", REASON, packs=())
+    assert _recorded(stack) == {}
 
 
 def test_nag_helper_fails_naming_rule_and_construct_path(stack):

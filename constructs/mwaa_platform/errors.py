@@ -26,6 +26,10 @@ class MwaaPlatformError(ValueError):
 
     ``str(error)`` is ``"<construct path>: <message>"`` (or only the message without a path), and
     ``error.message`` is the message alone, for callers that add their own location.
+
+    :param message: what is wrong: the field, the bad value (through ``shorten``) and what is allowed.
+    :param construct_path: the construct being built. Default: none (a check run before any
+        construct exists, such as the registry's); ``validating`` fills it in.
     """
 
     def __init__(self, message: str, construct_path: Optional[str] = None) -> None:

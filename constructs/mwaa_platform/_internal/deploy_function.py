@@ -19,6 +19,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from mwaa_platform._internal.cfn import cfn_resource
 from mwaa_platform.compliance.nag import acknowledge_across_packs
 
 HANDLERS_DIR = Path(__file__).parent / "handlers"
@@ -99,7 +100,7 @@ def deploy_function(
     )
     # aws-lambda makes the function depend on its role, which the Role GetAtt already enforces
     # (cfn-lint W3005); custom resources depend on the policy they need instead.
-    function.node.default_child.add_deletion_override("DependsOn")
+    cfn_resource(function).add_deletion_override("DependsOn")
     _acknowledge_handler_findings(function)
     return DeployFunction(function=function, role=role, policy=policy, log_group=log_group)
 

@@ -39,7 +39,7 @@ _RULE_ID = re.compile(r"^(?P<pack>[A-Za-z0-9.]+)::(?P<rule>(?P=pack)-[A-Za-z0-9]
 @cache
 def known_pack_names() -> tuple[str, ...]:
     """The names cdk-nag gives its packs (``AwsSolutions``, ``NIST.800.53.R5``, ...)."""
-    packs = (
+    packs: tuple[type[cdk_nag.NagPack], ...] = (
         *NAG_PACK_TYPES,
         cdk_nag.NIST80053R4Checks,
         cdk_nag.ServerlessChecks,

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Optional, Protocol, TypedDict, runtime_checkable
 
 import jsii
-from aws_cdk import Annotations, Duration
+from aws_cdk import Annotations, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -59,6 +59,13 @@ class MetricOptions(TypedDict, total=False):
 
 
 _METRIC_OPTIONS = frozenset(MetricOptions.__annotations__)
+
+
+def _with_defaults(options: MetricOptions, **defaults: Unpack[MetricOptions]) -> MetricOptions:
+    """``options`` with ``defaults`` filled in where the caller left them out."""
+    merged = MetricOptions(**defaults)
+    merged.update(options)
+    return merged
 
 
 @runtime_checkable
@@ -119,22 +126,19 @@ class AirflowEnvironmentBase(Construct):
     def grant_principal(self) -> iam.IPrincipal:
         """The execution role: what a grant to the environment gives permissions to.
 
-        Without a known execution role (an import given none), grants cannot attach anything and
-        CDK records a warning on this construct saying what was dropped.
+        Without a known execution role (an import given none), a grant attaches nothing and CDK
+        records a warning on this construct naming the statement that was dropped.
         """
         if self.execution_role is None:
-            return iam.UnknownPrincipal(resource=self)
+            return _RoleNotImported(self)
         return self.execution_role.grant_principal
 
     @property
     def connections(self) -> ec2.Connections:
-        """The environment's security groups, for ``allow_to`` / ``allow_from`` rules."""
-        if not self.security_groups:
-            raise MwaaPlatformError(
-                "this imported environment has no security groups to open ports on; import it with "
-                "security_groups=[...] to use it as a connections peer",
-                construct_path(self),
-            )
+        """The environment's security groups, for ``allow_to`` / ``allow_from`` rules.
+
+        An import given no security groups has none, so rules through it open nothing.
+        """
         if getattr(self, "_connections", None) is None:
             self._connections = ec2.Connections(security_groups=list(self.security_groups))
         return self._connections
@@ -226,19 +230,19 @@ class AirflowEnvironmentBase(Construct):
 
     def metric_scheduler_heartbeat(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
         """Scheduler heartbeats (sum); zero or missing means the scheduler is down."""
-        return self.metric("SchedulerHeartbeat", function="Scheduler", **{"statistic": "Sum", **options})
+        return self.metric("SchedulerHeartbeat", function="Scheduler", **_with_defaults(options, statistic="Sum"))
 
     def metric_queued_tasks(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
         """Tasks queued in the executor (maximum), from Airflow's statsd metrics."""
-        return self.metric("QueuedTasks", function="Executor", **{"statistic": "Maximum", **options})
+        return self.metric("QueuedTasks", function="Executor", **_with_defaults(options, statistic="Maximum"))
 
     def metric_running_tasks(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
         """Tasks running in the executor (maximum)."""
-        return self.metric("RunningTasks", function="Executor", **{"statistic": "Maximum", **options})
+        return self.metric("RunningTasks", function="Executor", **_with_defaults(options, statistic="Maximum"))
 
     def metric_import_errors(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
         """DAG files that failed to import (maximum)."""
-        return self.metric("ImportErrors", function="DAG Processing", **{"statistic": "Maximum", **options})
+        return self.metric("ImportErrors", function="DAG Processing", **_with_defaults(options, statistic="Maximum"))
 
     def metric_cpu_utilization(self, cluster: str, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
         """CPU of one container cluster (``BaseWorker``, ``AdditionalWorker``, ``Scheduler``, ``WebServer``)."""
@@ -265,6 +269,23 @@ class AirflowEnvironmentBase(Construct):
             )
         settings: dict = {"period": Duration.minutes(5), "statistic": statistic, **options}
         return cloudwatch.Metric(namespace=namespace, metric_name=metric_name, dimensions_map=dimensions, **settings)
+
+
+class _RoleNotImported(iam.UnknownPrincipal):
+    """The principal of an environment imported without its execution role.
+
+    ``iam.UnknownPrincipal`` drops every statement with a warning. Saying that the role is in the
+    environment's own account keeps aws-cdk-lib's ``grant_*`` methods on that path instead of
+    falling back to a resource policy, which cannot name an unknown principal.
+    """
+
+    def __init__(self, environment: Construct) -> None:
+        super().__init__(resource=environment)
+        self._account = Stack.of(environment).account
+
+    @property
+    def principal_account(self) -> Optional[str]:
+        return self._account
 
 
 class _ImportedAirflowEnvironment(AirflowEnvironmentBase):
@@ -303,9 +324,10 @@ def import_environment(
     imported = _ImportedAirflowEnvironment(
         scope, construct_id, environment_name=environment_name, execution_role=execution_role, security_groups=groups,
     )
-    if execution_role is None:
+    unknown = [what for what, given in (("execution_role", execution_role), ("security_groups", groups)) if not given]
+    if unknown:
         Annotations.of(imported).add_info(
-            f"Imported MWAA environment {environment_name} without its execution role: grants to it are dropped "
-            "with a warning; pass execution_role to attach them."
+            f"Imported MWAA environment {environment_name} without {' and '.join(unknown)}: grants to it are dropped "
+            "with a warning, and connections rules through it open nothing; pass them to use the environment fully."
         )
     return imported

@@ -56,6 +56,10 @@ from mwaa_platform.network.network import AirflowNetworkBase
 
 __all__ = ["LOG_TYPES", "AirflowEnvironment"]
 
+#: Children aws-cdk-lib gives a role when a statement is attached: ``DefaultPolicy`` on a Role
+#: created here, ``Policy`` on a mutable imported role. An immutable role gets neither.
+_ROLE_POLICY_IDS = ("DefaultPolicy", "Policy")
+
 
 @dataclass(frozen=True)
 class _Runtime:
@@ -287,13 +291,16 @@ class AirflowEnvironment(AirflowEnvironmentBase):
         if self._role_construct is not None:
             self._role_construct.add_to_policy(statement)
             return True
-        if self.execution_role.add_to_principal_policy(statement).statement_added:
+        self.execution_role.add_to_principal_policy(statement)
+        # aws-cdk-lib reports success for immutable roles too; only a role that can take a policy
+        # (one created here, or a mutable import of this account) gains a policy child.
+        if any(child.node.id in _ROLE_POLICY_IDS for child in self.execution_role.node.children):
             return True
         Annotations.of(self).add_warning_v2(
             "mwaa-platform:permission-dropped",
             f"The execution role {self.execution_role.node.path} cannot be changed, so this permission was not "
-            f"attached: {Stack.of(self).to_json_string(statement.to_statement_json())}. Attach it to the role "
-            "where the role is defined.",
+            f"attached: {', '.join(statement.actions)} on {', '.join(map(str, Stack.of(self).resolve(statement.resources)))}."
+            " Attach it to the role where the role is defined.",
         )
         return False
 

@@ -19,18 +19,29 @@ MAX_WORKERS_QUOTA = 25
 
 @dataclass(frozen=True)
 class EnvironmentClass:
-    """One environment class and the limits the service enforces for it."""
+    """One environment class and the limits the service enforces for it.
+
+    :param name: the class name, e.g. ``mw1.small``.
+    :param dag_capacity: DAGs the class is sized for.
+    :param concurrent_tasks_per_worker: Airflow tasks one worker runs at once by default
+        (``celery.worker_autoscale`` maximum).
+    :param schedulers: (min, max) schedulers.
+    :param default_schedulers: schedulers when none are asked for.
+    :param webservers: (min, max) web servers.
+    :param default_webservers: web servers when none are asked for.
+    :param workers: (min, max) workers.
+    :param fixed_capacity: one scheduler, one web server and one worker, no autoscaling (mw1.micro).
+        Default: False.
+    """
 
     name: str
     dag_capacity: int
-    #: Airflow tasks one worker runs at once by default (``celery.worker_autoscale`` maximum).
     concurrent_tasks_per_worker: int
     schedulers: tuple[int, int]
     default_schedulers: int
     webservers: tuple[int, int]
     default_webservers: int
     workers: tuple[int, int]
-    #: mw1.micro runs one scheduler, one web server and one worker, and does not autoscale.
     fixed_capacity: bool = False
 
     def __str__(self) -> str:

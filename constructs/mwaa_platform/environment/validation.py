@@ -15,6 +15,7 @@ from aws_cdk import Token
 from aws_cdk import aws_ec2 as ec2
 
 from mwaa_platform._internal.service_model import log_levels, name_limits
+from mwaa_platform.environment.options import LogType
 from mwaa_platform.errors import MwaaPlatformError, shorten
 
 __all__ = [
@@ -79,7 +80,7 @@ def check_maintenance_window(value: Optional[str]) -> None:
         )
 
 
-def resolve_log_levels(overrides: Optional[Mapping[str, str]]) -> dict[str, str]:
+def resolve_log_levels(overrides: Optional[Mapping[LogType, str]]) -> dict[str, str]:
     """Every log type's level: INFO unless ``overrides`` says otherwise."""
     levels = {log_type: "INFO" for log_type in LOG_TYPES}
     for log_type, level in (overrides or {}).items():

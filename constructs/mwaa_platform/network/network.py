@@ -25,6 +25,7 @@ from constructs import Construct
 
 from mwaa_platform.errors import MwaaPlatformError, construct_path, shorten, validating
 from mwaa_platform.compliance.nag import acknowledge, acknowledge_across_packs
+from mwaa_platform._internal.cfn import cfn_resource
 from mwaa_platform._internal.deploy_function import deploy_function
 from mwaa_platform.environment.key import AirflowKey
 from mwaa_platform.network.network_acl import private_subnet_acl
@@ -233,11 +234,11 @@ class AirflowNetwork(AirflowNetworkBase):
         )
         for subnet in [*vpc.isolated_subnets, *vpc.private_subnets, *vpc.public_subnets]:
             # CDK pins subnets to the AZs in context on purpose (Fn::GetAZs order is not stable).
-            subnet.node.default_child.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3010"]}})
+            cfn_resource(subnet).add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3010"]}})
         # CDK's restrict-default-SG provider lists its role in DependsOn and in a GetAtt (cfn-lint W3005).
         provider = Stack.of(self).node.try_find_child("Custom::VpcRestrictDefaultSGCustomResourceProvider")
         if provider is not None:
-            provider.node.find_child("Handler").add_deletion_override("DependsOn")
+            cfn_resource(provider.node.find_child("Handler")).add_deletion_override("DependsOn")
         if nat_gateways:
             for subnet in vpc.public_subnets:
                 acknowledge_across_packs(
@@ -358,7 +359,8 @@ class SharedAirflowNetwork(AirflowNetworkBase):
             "Vpc",
             vpc_id=vpc_id,
             availability_zones=list(attributes.availability_zones),
-            **({"private_subnet_ids": subnet_ids} if attributes.internet_egress else {"isolated_subnet_ids": subnet_ids}),
+            private_subnet_ids=subnet_ids if attributes.internet_egress else None,
+            isolated_subnet_ids=None if attributes.internet_egress else subnet_ids,
         )
         # Environments need only the subnet ids; the S3 route lives in the network stack.
         Annotations.of(vpc).acknowledge_warning(

@@ -32,7 +32,8 @@ def client(service: str) -> Any:
 
 
 def run(event: dict[str, Any], context: Any, work: Work) -> None:
-    status, data, reason = "SUCCESS", {}, "OK"
+    status, reason = "SUCCESS", "OK"
+    data: dict[str, str] = {}
     physical_id = event.get("PhysicalResourceId")
     try:
         new_id, data = work(event)

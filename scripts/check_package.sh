@@ -14,16 +14,20 @@ import aws_cdk as cdk
 import mwaa_platform
 from pathlib import Path
 from mwaa_platform import AirflowEnvironment, AirflowNetwork, attach_nag_packs
+from mwaa_platform.environment import IAirflowEnvironment
+from mwaa_platform.network import SharedAirflowNetwork  # noqa: F401  (every subpackage ships)
+from mwaa_platform.compliance import acknowledge_across_packs  # noqa: F401
 
 assert "site-packages" in mwaa_platform.__file__, mwaa_platform.__file__
-handlers = Path(mwaa_platform.__file__).parent / "handlers"
+handlers = Path(mwaa_platform.__file__).parent / "_internal" / "handlers"
 assert {"artifact_sync.py", "cfn_response.py", "prefix_list.py"} <= {p.name for p in handlers.iterdir()}, handlers
 app = cdk.App(context={"availability-zones:account=111111111111:region=us-east-1": ["us-east-1a", "us-east-1b"]})
 attach_nag_packs(app)
 stack = cdk.Stack(app, "DataTeam", env=cdk.Environment(account="111111111111", region="us-east-1"))
 network = AirflowNetwork(stack, "Network")
-AirflowEnvironment(stack, "Airflow", environment_name="data-team", environment_class="mw1.micro", network=network,
-                   dags="dags")
+env = AirflowEnvironment(stack, "Airflow", environment_name="data-team", environment_class="mw1.micro",
+                         network=network, dags="dags")
+assert isinstance(env, IAirflowEnvironment)
 assembly = app.synth()
 print("synthesized", [s.stack_name for s in assembly.stacks], "from", mwaa_platform.__file__)
 PY

@@ -12,7 +12,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20,22
 
 import aws_cdk as cdk  # noqa: E402
 
-from mwaa_platform import attach_nag_packs  # noqa: E402
+from mwaa_platform import attach_nag_packs, attach_preflight_checks  # noqa: E402
 from stacks.platform import Platform, build_platform  # noqa: E402
 from stacks.registry import RegistryError, load_registry  # noqa: E402
 
@@ -31,5 +31,6 @@ if __name__ == "__main__":
     except RegistryError as error:
         sys.exit(f"error: {error}")
     attach_nag_packs(app)
+    attach_preflight_checks(app)
     assembly = app.synth()
     print(f"Templates and validation-report.json written to {assembly.directory}", file=sys.stderr)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
-from aws_cdk import CfnResource, Stack
+from aws_cdk import Stack
 from constructs import Construct
 
 from mwaa_platform import AirflowNetwork, NetworkAttributes
@@ -15,7 +15,9 @@ class NetworkStack(Stack):
     """An ``AirflowNetwork`` whose ids are published as SSM parameters for the team stacks."""
 
     def __init__(self, scope: Construct, construct_id: str, *, platform: PlatformSettings, **kwargs: Any) -> None:
-        super().__init__(scope, construct_id, description=f"{platform.name}: shared MWAA network", **kwargs)
+        # every team stack depends on the network: deleting it by accident takes all of them down
+        super().__init__(scope, construct_id, description=f"{platform.name}: shared MWAA network",
+                         termination_protection=True, **kwargs)
         settings = platform.network
         self.network = AirflowNetwork(
             self,
@@ -28,13 +30,6 @@ class NetworkStack(Stack):
             flow_logs_retention=retention(settings.flow_logs_retention_days),
             parameter_prefix=platform.parameter_prefix,
         )
-
-        # Tags.of() cannot reach CDK's own restrict-default-SG provider (plain CfnResources): tag it here.
-        provider = self.node.try_find_child("Custom::VpcRestrictDefaultSGCustomResourceProvider")
-        if provider is not None and platform.tags:
-            tags = [{"Key": key, "Value": value} for key, value in sorted(platform.tags.items())]
-            for child in ("Role", "Handler"):
-                cast(CfnResource, provider.node.find_child(child)).add_property_override("Tags", tags)
 
     @property
     def attributes(self) -> NetworkAttributes:

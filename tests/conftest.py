@@ -31,10 +31,11 @@ def platform(tmp_path_factory):
     import aws_cdk as cdk
 
     from harness import cdk_json_context
-    from mwaa_platform import attach_nag_packs
+    from mwaa_platform import attach_nag_packs, attach_preflight_checks
 
     platform_app = importlib.import_module("app")
     app = cdk.App(outdir=str(tmp_path_factory.mktemp("cdk.out")), context=cdk_json_context())
     attach_nag_packs(app)
+    attach_preflight_checks(app)
     platform_app.build(app)
     return SimpleNamespace(app=app, assembly=app.synth())  # synth raises on any unacknowledged finding

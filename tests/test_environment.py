@@ -168,7 +168,7 @@ def test_log_groups_are_precreated_with_retention_and_the_key():
             {
                 "Properties": {"LogGroupName": f"airflow-team-a-{suffix}", "RetentionInDays": 90,
                                "KmsKeyId": {"Fn::GetAtt": [key_id, "Arn"]}},
-                "DeletionPolicy": "Retain",
+                "DeletionPolicy": "RetainExceptOnCreate",
             },
         )
     assert env_props(env)["LoggingConfiguration"]["TaskLogs"]["LogLevel"] == "WARNING"
@@ -320,7 +320,7 @@ def test_key_rotates_is_retained_and_lets_only_this_accounts_logs_use_it():
     env = make_env()
     template = Template.from_stack(cdk.Stack.of(env))
     template.has_resource("AWS::KMS::Key", {
-        "DeletionPolicy": "Retain",
+        "DeletionPolicy": "RetainExceptOnCreate",
         "Properties": {"EnableKeyRotation": True, "KeyPolicy": {"Statement": Match.array_with([{
             "Sid": "AllowCloudWatchLogsOfThisAccount", "Effect": "Allow",
             "Principal": {"Service": f"logs.{TEST_REGION}.amazonaws.com"},
@@ -337,7 +337,7 @@ def test_source_bucket_is_versioned_private_ssl_only_and_uses_the_environment_ke
     template = Template.from_stack(stack)
     bucket_id = stack.get_logical_id(env.source_bucket.node.default_child)
     resource = template.to_json()["Resources"][bucket_id]
-    assert resource["DeletionPolicy"] == "Retain"
+    assert resource["DeletionPolicy"] == "RetainExceptOnCreate"
     props = resource["Properties"]
     assert props["VersioningConfiguration"] == {"Status": "Enabled"}
     assert props["PublicAccessBlockConfiguration"] == {k: True for k in (

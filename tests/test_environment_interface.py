@@ -209,3 +209,14 @@ def test_echoed_values_are_truncated():
     assert len(text) <= MAX_VALUE_CHARS
     assert len(shorten("x" * 10_000)) <= MAX_VALUE_CHARS
     assert shorten("mw1.huge") == "'mw1.huge'"
+
+
+def test_descriptions_ec2_rejects_are_refused_when_the_rule_is_asked_for():
+    env = make_env()
+    stack = cdk.Stack.of(env)
+    redshift = ec2.SecurityGroup(stack, "Redshift", vpc=stack.node.find_child("Vpc"))
+    with pytest.raises(MwaaPlatformError, match=r"^Test/Env: description may hold only a-z A-Z 0-9.*with \"'\""):
+        env.allow_egress_to(redshift, 5439, description="the team's Redshift")
+    with pytest.raises(MwaaPlatformError, match=r"at most 255 characters \(EC2\), got 300"):
+        env.allow_egress_to(redshift, 5439, description="x" * 300)
+    env.allow_egress_to(redshift, 5439, description="Redshift cluster analytics-wh (team a)")

@@ -100,9 +100,27 @@ def test_nat_gateways_add_public_subnets_and_internet_egress():
     assert {s.availability_zone for s in network.subnets} == {"eu-west-1a", "eu-west-1b"}
 
 
-def test_default_security_group_is_restricted():
-    _, _, template = network_template()
-    template.resource_count_is("Custom::VpcRestrictDefaultSG", 1)
+def test_default_security_group_is_restricted_by_the_librarys_own_handler():
+    stack, _, template = network_template()
+    template.resource_count_is("Custom::VpcRestrictDefaultSG", 0)  # CDK's provider: raw, unmanaged, invisible to nag
+    (resource,) = template.find_resources("Custom::MwaaRestrictDefaultSecurityGroup").values()
+    vpc_id = next(iter(template.find_resources("AWS::EC2::VPC")))
+    default_sg = {"Fn::GetAtt": [vpc_id, "DefaultSecurityGroup"]}
+    assert resource["Properties"]["DefaultSecurityGroupId"] == default_sg
+    assert resource["Properties"]["ServiceTimeout"] == "360"
+    # its handler may revoke rules of that one group and nothing else
+    policies = template.find_resources("AWS::IAM::ManagedPolicy", {"Properties": {"PolicyDocument": {"Statement":
+        Match.array_with([Match.object_like({"Sid": "RevokeDefaultGroupRules"})])}}})
+    (policy,) = policies.values()
+    (statement,) = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Sid"] == "RevokeDefaultGroupRules"]
+    assert sorted(statement["Action"]) == ["ec2:RevokeSecurityGroupEgress", "ec2:RevokeSecurityGroupIngress"]
+    assert statement["Resource"] == {"Fn::Join": ["", ["arn:aws:ec2:eu-west-1:123456789012:security-group/",
+                                                       default_sg]]}
+    # its trust admits Lambda of this account only
+    (role,) = [r for r in template.find_resources("AWS::IAM::Role").values()
+               if "Revokes the default rules" in r["Properties"].get("Description", "")]
+    trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
 
 
 def test_existing_vpc_with_chosen_subnets():
@@ -256,10 +274,10 @@ def test_environment_security_group_rules_are_exact(two_environments):
     prefix_list = json.dumps({"Fn::GetAtt": [logical_id(stack, network.node.find_child("S3PrefixList").node.find_child("Resource")),
                                              "PrefixListId"]})
     assert rules_of(template, sg) == sorted([
-        ("in", "tcp", 443, 443, me, "MWAA web server (HTTPS) from the environment's own components"),
-        ("in", "tcp", 5432, 5432, me, "MWAA metadata database (PostgreSQL) from the environment's own components"),
-        ("out", "tcp", 443, 443, me, "MWAA web server (HTTPS) to the environment's own components"),
-        ("out", "tcp", 5432, 5432, me, "MWAA metadata database (PostgreSQL) to the environment's own components"),
+        ("in", "tcp", 443, 443, me, "MWAA web server (HTTPS) from other components of this environment"),
+        ("in", "tcp", 5432, 5432, me, "MWAA metadata database (PostgreSQL) from other components of this environment"),
+        ("out", "tcp", 443, 443, me, "MWAA web server (HTTPS) to other components of this environment"),
+        ("out", "tcp", 5432, 5432, me, "MWAA metadata database (PostgreSQL) to other components of this environment"),
         ("out", "tcp", 443, 443, endpoints, "HTTPS to the VPC interface endpoints of AWS services"),
         ("out", "tcp", 443, 443, prefix_list, "HTTPS to Amazon S3 through its gateway endpoint"),
     ], key=json.dumps)
@@ -444,9 +462,16 @@ def test_team_stack_reads_parameters_and_imports_no_exports(shared):
     template = Template.from_stack(team_stack).to_json()
     text = json.dumps(template)
     assert "Fn::ImportValue" not in text and not Template.from_stack(network_stack).find_outputs("*")
-    parameters = {v["Default"] for v in template["Parameters"].values() if v["Type"] == "AWS::SSM::Parameter::Value<String>"}
-    assert {"/mwaa/shared/vpc-id", "/mwaa/shared/subnet-1-id", "/mwaa/shared/subnet-2-id",
-            "/mwaa/shared/endpoint-security-group-id", "/mwaa/shared/s3-prefix-list-id"} <= parameters
+    parameters = {v["Default"]: v["Type"] for v in template["Parameters"].values()
+                  if v["Type"].startswith("AWS::SSM::Parameter::Value<") and v["Default"].startswith("/mwaa/")}
+    # typed where CloudFormation has a type, so a stale or wrong id fails at deploy, not in MWAA
+    assert parameters == {
+        "/mwaa/shared/vpc-id": "AWS::SSM::Parameter::Value<AWS::EC2::VPC::Id>",
+        "/mwaa/shared/subnet-1-id": "AWS::SSM::Parameter::Value<AWS::EC2::Subnet::Id>",
+        "/mwaa/shared/subnet-2-id": "AWS::SSM::Parameter::Value<AWS::EC2::Subnet::Id>",
+        "/mwaa/shared/endpoint-security-group-id": "AWS::SSM::Parameter::Value<AWS::EC2::SecurityGroup::Id>",
+        "/mwaa/shared/s3-prefix-list-id": "AWS::SSM::Parameter::Value<String>",
+    }
     # the endpoint security group admits the team's environment from the team's own stack
     ingress = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::EC2::SecurityGroupIngress"
                and r["Properties"].get("Description", "").startswith("HTTPS to the VPC endpoints")]

@@ -13,6 +13,7 @@ from mwaa_platform.compliance import (
     acknowledge,
     acknowledge_across_packs,
     attach_nag_packs,
+    attach_preflight_checks,
     nag_packs,
 )
 from mwaa_platform.environment import (
@@ -68,5 +69,6 @@ __all__ = [
     "acknowledge",
     "acknowledge_across_packs",
     "attach_nag_packs",
+    "attach_preflight_checks",
     "nag_packs",
 ]

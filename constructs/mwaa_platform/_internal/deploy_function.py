@@ -24,6 +24,9 @@ from mwaa_platform.compliance.nag import acknowledge_across_packs
 
 HANDLERS_DIR = Path(__file__).parent / "handlers"
 
+#: How much longer than the handler's own timeout CloudFormation waits for its answer.
+SERVICE_TIMEOUT_MARGIN_SECONDS = 60
+
 
 @dataclass(frozen=True)
 class DeployFunction:
@@ -37,10 +40,15 @@ class DeployFunction:
     def custom_resource(
         self, scope: Construct, construct_id: str, *, resource_type: str, properties: Mapping[str, str]
     ) -> CustomResource:
-        """A custom resource served by this function, created only once its policy exists."""
+        """A custom resource served by this function, created only once its policy exists.
+
+        ``ServiceTimeout`` bounds CloudFormation's wait to the function's timeout plus a minute, so a
+        handler that dies before answering fails the stack in minutes instead of holding it an hour.
+        """
+        timeout = self.function.timeout or Duration.minutes(5)
         resource = CustomResource(
             scope, construct_id, service_token=self.function.function_arn, resource_type=resource_type,
-            properties=dict(properties),
+            properties=dict(properties), service_timeout=Duration.seconds(timeout.to_seconds() + SERVICE_TIMEOUT_MARGIN_SECONDS),
         )
         resource.node.add_dependency(self.policy)
         return resource

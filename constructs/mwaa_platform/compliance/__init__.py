@@ -1,4 +1,5 @@
-"""Compliance: the cdk-nag packs this library is held to and the one audited way to make an exception.
+"""Compliance: the cdk-nag packs this library is held to, the preflight checks of what AWS rejects
+at deploy time, and the one audited way to make an exception.
 
 ``acknowledge`` and ``acknowledge_across_packs`` are the only places that record an exception;
 ``grep -rn "acknowledge" constructs/`` lists every one, each with its reason.
@@ -15,9 +16,27 @@ from mwaa_platform.compliance.nag import (
     nag_packs,
     wildcard_resource_finding,
 )
+from mwaa_platform.compliance.preflight import (
+    PREFLIGHT_PLUGIN_NAME,
+    PREFLIGHT_RULES,
+    Finding,
+    PreflightChecks,
+    Quotas,
+    StackTemplate,
+    attach_preflight_checks,
+    run_preflight,
+)
 
 __all__ = [
     "COMPLIANCE_PACKS",
+    "PREFLIGHT_PLUGIN_NAME",
+    "PREFLIGHT_RULES",
+    "Finding",
+    "PreflightChecks",
+    "Quotas",
+    "StackTemplate",
+    "attach_preflight_checks",
+    "run_preflight",
     "MIN_REASON_LENGTH",
     "NAG_PACK_TYPES",
     "acknowledge",

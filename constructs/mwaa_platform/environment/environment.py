@@ -123,7 +123,7 @@ class AirflowEnvironment(AirflowEnvironmentBase):
         plugins: Optional[str] = None,
         startup_script: Optional[str] = None,
         prune_dags: bool = True,
-        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         tags: Optional[Mapping[str, str]] = None,
     ) -> None:
         """
@@ -168,7 +168,9 @@ class AirflowEnvironment(AirflowEnvironmentBase):
         :param plugins: a local plugins.zip. Default: none.
         :param startup_script: a local startup shell script. Default: none.
         :param prune_dags: delete DAG objects the folder no longer has. Default: True.
-        :param removal_policy: of the key, bucket and log groups. Default: ``RETAIN``.
+        :param removal_policy: of the key, bucket and log groups. Default:
+            ``RETAIN_ON_UPDATE_OR_DELETE`` (kept on update and delete, removed when a first create fails,
+            so a retry does not collide with a leftover).
         :param tags: tags on every resource of the environment. Default: none.
         """
         super().__init__(scope, construct_id)

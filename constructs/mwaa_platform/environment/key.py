@@ -24,12 +24,14 @@ class AirflowKey(kms.Key):
         construct_id: str,
         *,
         description: Optional[str] = None,
-        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     ) -> None:
         """
         :param description: the key's description. Default: "Encrypts an MWAA environment, its
             source bucket and its logs".
-        :param removal_policy: what happens to the key when it leaves the stack. Default: ``RETAIN``.
+        :param removal_policy: what happens to the key when it leaves the stack. Default:
+            ``RETAIN_ON_UPDATE_OR_DELETE`` (kept on update and delete, removed when a first create fails,
+            so a retry does not collide with a leftover).
         """
         super().__init__(
             scope,

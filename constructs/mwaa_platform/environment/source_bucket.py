@@ -30,7 +30,7 @@ class AirflowSourceBucket(Construct):
         access_logs_bucket: Optional[s3.IBucket] = None,
         access_logs_prefix: str = "source-bucket/",
         noncurrent_version_expiration: Duration = Duration.days(90),
-        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     ) -> None:
         """
         :param key: the environment's customer managed key; the bucket is encrypted with it.
@@ -38,7 +38,9 @@ class AirflowSourceBucket(Construct):
             SSL-only companion bucket (``AccessLogs``).
         :param access_logs_prefix: the key prefix of the access logs. Default: ``source-bucket/``.
         :param noncurrent_version_expiration: how long old artifact versions are kept. Default: 90 days.
-        :param removal_policy: of both buckets. Default: ``RETAIN``.
+        :param removal_policy: of both buckets. Default:
+            ``RETAIN_ON_UPDATE_OR_DELETE`` (kept on update and delete, removed when a first create fails,
+            so a retry does not collide with a leftover).
         """
         super().__init__(scope, construct_id)
         if access_logs_bucket is None:

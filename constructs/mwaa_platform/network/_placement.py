@@ -9,6 +9,7 @@ from aws_cdk import Token
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
+from mwaa_platform._internal.ec2_rules import check_ec2_description
 from mwaa_platform.errors import MwaaPlatformError, shorten
 
 #: Ports MWAA components use among themselves: the web server (HTTPS) and the metadata database.
@@ -85,8 +86,8 @@ def environment_security_group(
         description=f"MWAA environment {environment_name}: self-referencing 443 and 5432 only",
     )
     for port, what in ((WEBSERVER_PORT, "web server (HTTPS)"), (DATABASE_PORT, "metadata database (PostgreSQL)")):
-        group.add_ingress_rule(group, ec2.Port.tcp(port), f"MWAA {what} from the environment's own components")
-        group.add_egress_rule(group, ec2.Port.tcp(port), f"MWAA {what} to the environment's own components")
+        group.add_ingress_rule(group, ec2.Port.tcp(port), f"MWAA {what} from other components of this environment")
+        group.add_egress_rule(group, ec2.Port.tcp(port), f"MWAA {what} to other components of this environment")
     https = ec2.Port.tcp(443)
     if egress.endpoints is not None:
         group.add_egress_rule(egress.endpoints, https, "HTTPS to the VPC interface endpoints of AWS services")
@@ -109,6 +110,7 @@ def allow_port(
     """
     if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
         raise MwaaPlatformError(f"port must be a TCP port between 1 and 65535, got {shorten(port)}")
-    if not description or not description.strip():
+    if not isinstance(description, str) or not description.strip():
         raise MwaaPlatformError("description must say what the port is for, got an empty description")
+    check_ec2_description("description", description.strip())
     connections.allow_to(peer, ec2.Port.tcp(port), description.strip())

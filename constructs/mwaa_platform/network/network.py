@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Optional
 
-from aws_cdk import Annotations, Stack
+from aws_cdk import Annotations, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -40,6 +40,13 @@ _PARAMETER_PREFIX = re.compile(r"^/[a-zA-Z0-9_.\-/]*[a-zA-Z0-9_.\-]$")
 
 #: The SSM parameters a shared network publishes under its prefix.
 PARAMETERS = ("vpc-id", "subnet-1-id", "subnet-2-id", "endpoint-security-group-id", "s3-prefix-list-id")
+#: Their CloudFormation parameter types where one exists (a prefix list id has none).
+PARAMETER_TYPES = {
+    "vpc-id": ssm.ParameterValueType.AWS_EC2_VPC_ID,
+    "subnet-1-id": ssm.ParameterValueType.AWS_EC2_SUBNET_ID,
+    "subnet-2-id": ssm.ParameterValueType.AWS_EC2_SUBNET_ID,
+    "endpoint-security-group-id": ssm.ParameterValueType.AWS_EC2_SECURITYGROUP_ID,
+}
 
 
 @dataclass(frozen=True)
@@ -228,17 +235,16 @@ class AirflowNetwork(AirflowNetworkBase):
             max_azs=2,
             nat_gateways=nat_gateways,
             subnet_configuration=[private, public] if nat_gateways else [private],
-            restrict_default_security_group=True,
+            # CDK's own provider is a raw CfnResource with AWSLambdaBasicExecutionRole, no SourceAccount
+            # condition and an unmanaged log group; _restrict_default_security_group does it hardened.
+            restrict_default_security_group=False,
             enable_dns_hostnames=True,
             enable_dns_support=True,
         )
         for subnet in [*vpc.isolated_subnets, *vpc.private_subnets, *vpc.public_subnets]:
             # CDK pins subnets to the AZs in context on purpose (Fn::GetAZs order is not stable).
             cfn_resource(subnet).add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3010"]}})
-        # CDK's restrict-default-SG provider lists its role in DependsOn and in a GetAtt (cfn-lint W3005).
-        provider = Stack.of(self).node.try_find_child("Custom::VpcRestrictDefaultSGCustomResourceProvider")
-        if provider is not None:
-            cfn_resource(provider.node.find_child("Handler")).add_deletion_override("DependsOn")
+        self._restrict_default_security_group(vpc)
         if nat_gateways:
             for subnet in vpc.public_subnets:
                 acknowledge_across_packs(
@@ -248,6 +254,38 @@ class AirflowNetwork(AirflowNetworkBase):
                     "subnets are private and reach the internet only through that NAT.",
                 )
         return vpc
+
+    def _restrict_default_security_group(self, vpc: ec2.Vpc) -> None:
+        """Revoke the default security group's rules, with a handler that may touch only that group."""
+        stack = Stack.of(self)
+        scope = Construct(self, "RestrictDefaultSecurityGroup")
+        handler = deploy_function(
+            scope,
+            handler="restrict_default_sg",
+            description="Revokes the default rules of the MWAA VPC default security group",
+            key=self.key,
+            log_retention=logs.RetentionDays.THREE_MONTHS,
+        )
+        handler.policy.add_statements(
+            iam.PolicyStatement(
+                sid="RevokeDefaultGroupRules",
+                actions=["ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress"],
+                resources=[stack.format_arn(service="ec2", resource="security-group",
+                                            resource_name=vpc.vpc_default_security_group)],
+            )
+        )
+        handler.custom_resource(
+            scope,
+            "Resource",
+            resource_type="Custom::MwaaRestrictDefaultSecurityGroup",
+            properties={"DefaultSecurityGroupId": vpc.vpc_default_security_group, "Account": stack.account},
+        )
+        acknowledge_across_packs(
+            vpc,
+            "VPCDefaultSecurityGroupClosed",
+            "The default security group is closed by this construct's Custom::MwaaRestrictDefaultSecurityGroup, "
+            "which revokes both default rules at deployment; cdk-nag only recognises CDK's own provider for this.",
+        )
 
     def _s3_prefix_list_id(self) -> str:
         lookup = Construct(self, "S3PrefixList")
@@ -277,7 +315,10 @@ class AirflowNetwork(AirflowNetworkBase):
 
     def _flow_log(self, retention: logs.RetentionDays) -> ec2.FlowLog:
         stack = Stack.of(self)
-        log_group = logs.LogGroup(self, "FlowLogs", retention=retention, encryption_key=self.key)
+        log_group = logs.LogGroup(
+            self, "FlowLogs", retention=retention, encryption_key=self.key,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+        )
         role = iam.Role(
             self,
             "FlowLogRole",
@@ -350,7 +391,10 @@ class SharedAirflowNetwork(AirflowNetworkBase):
         prefix = attributes.parameter_prefix
 
         def read(name: str) -> str:
-            return ssm.StringParameter.value_for_string_parameter(self, f"{prefix}/{name}")
+            # typed parameters: CloudFormation checks at deploy that each id names an existing resource
+            return ssm.StringParameter.value_for_typed_string_parameter_v2(
+                self, f"{prefix}/{name}", PARAMETER_TYPES.get(name, ssm.ParameterValueType.STRING)
+            )
 
         vpc_id, subnet_1, subnet_2, endpoint_sg, prefix_list = (read(name) for name in PARAMETERS)
         subnet_ids = [subnet_1, subnet_2]

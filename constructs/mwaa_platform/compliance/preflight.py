@@ -1,0 +1,462 @@
+"""Preflight checks: what AWS rejects at deploy time that CloudFormation's schema (and so cfn-lint)
+does not know.
+
+``PreflightChecks`` is a CDK policy-validation plugin, attached next to the cdk-nag packs
+(``attach_preflight_checks(app)``). It reads every synthesized template of the app once, so checks
+that span stacks (a security group's inbound rules added from many team stacks, two stacks
+claiming one log group name, environments per account and Region) see the whole app. Errors fail
+synthesis; warnings (adjustable quotas) are reported and let synthesis pass.
+
+Each rule is a plain function over the templates, so it can be tested on a template dict. Rules
+and their sources are in ``PREFLIGHT_RULES`` and ``docs/security-review.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import aws_cdk as cdk
+import botocore.session
+import jsii
+from constructs import IConstruct
+
+from mwaa_platform._internal.ec2_rules import EC2_DESCRIPTION, EC2_DESCRIPTION_CHARS, EC2_DESCRIPTION_MAX
+from mwaa_platform.errors import MwaaPlatformError, shorten
+
+__all__ = [
+    "PREFLIGHT_PLUGIN_NAME",
+    "PREFLIGHT_RULES",
+    "Finding",
+    "PreflightChecks",
+    "Quotas",
+    "StackTemplate",
+    "attach_preflight_checks",
+    "run_preflight",
+]
+
+PREFLIGHT_PLUGIN_NAME = "mwaa-platform-preflight"
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Quotas:
+    """Default Service Quotas the checks hold the app to; raise one here after raising it in the account.
+
+    :param inbound_rules_per_security_group: EC2 "Inbound or outbound rules per security group"
+        (Service Quotas L-0EA8095F; inbound and outbound count separately). Default: 60.
+    :param mwaa_environments_per_region: MWAA "Environments" per account and Region. Default: 10.
+    """
+
+    inbound_rules_per_security_group: int = 60
+    mwaa_environments_per_region: int = 10
+
+
+@dataclass(frozen=True)
+class StackTemplate:
+    """One synthesized template and where it deploys.
+
+    :param name: the stack's name, used in messages.
+    :param template: the parsed template.
+    :param account: the account it deploys to. Default: unknown (checks that need it skip).
+    :param region: the Region it deploys to. Default: unknown (checks that need it skip).
+    :param path: the template file, for the validation report. Default: none.
+    """
+
+    name: str
+    template: Mapping[str, Any]
+    account: Optional[str] = None
+    region: Optional[str] = None
+    path: str = ""
+
+    @property
+    def resources(self) -> Mapping[str, Mapping[str, Any]]:
+        return self.template.get("Resources", {})
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One violation: the rule, where (stack, logical id, property) and what is wrong."""
+
+    rule: str
+    severity: Severity
+    stack: StackTemplate
+    logical_id: str
+    property_path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"[{self.severity}] {self.rule}: {self.stack.name}/{self.logical_id} {self.property_path}: {self.message}"
+
+
+# --- resolving literal values ------------------------------------------------------------------
+
+
+def literal(value: Any, stack: StackTemplate) -> Optional[str]:
+    """The string ``value`` deploys as, where the template alone says so; else None.
+
+    Literal strings, ``Fn::Join`` of literals, and the pseudo parameters whose value the stack's
+    environment gives (``AWS::Region``, ``AWS::AccountId``, ``AWS::StackName``, ``AWS::Partition``).
+    """
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, dict) or len(value) != 1:
+        return None
+    (function, argument), = value.items()
+    if function == "Ref":
+        return {"AWS::Region": stack.region, "AWS::AccountId": stack.account, "AWS::StackName": stack.name,
+                "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}.get(argument)
+    if function == "Fn::Join" and isinstance(argument, list) and len(argument) == 2 and isinstance(argument[1], list):
+        parts = [literal(part, stack) for part in argument[1]]
+        if any(part is None for part in parts):
+            return None
+        return str(argument[0]).join(p for p in parts if p is not None)
+    return None
+
+
+def literal_fragments(value: Any) -> Iterator[str]:
+    """Every literal string inside ``value`` (for checking characters of partly-known values)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key not in ("Ref", "Fn::GetAtt", "Fn::ImportValue"):
+                yield from literal_fragments(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from literal_fragments(item)
+
+
+# --- rule: EC2 security group descriptions ------------------------------------------------------
+
+
+def _descriptions(resource_type: str, properties: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    if resource_type == "AWS::EC2::SecurityGroup":
+        yield "Properties/GroupDescription", properties.get("GroupDescription")
+        for direction in ("SecurityGroupIngress", "SecurityGroupEgress"):
+            for index, rule in enumerate(properties.get(direction) or []):
+                if isinstance(rule, dict):
+                    yield f"Properties/{direction}/{index}/Description", rule.get("Description")
+    elif resource_type in ("AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"):
+        yield "Properties/Description", properties.get("Description")
+
+
+def check_ec2_descriptions(stacks: Iterable[StackTemplate], quotas: Quotas) -> Iterator[Finding]:
+    for stack in stacks:
+        for logical_id, resource in stack.resources.items():
+            for path, value in _descriptions(resource.get("Type", ""), resource.get("Properties", {})):
+                if value is None:
+                    continue
+                bad = sorted({char for fragment in literal_fragments(value) for char in fragment
+                              if not EC2_DESCRIPTION.match(char)})
+                text = literal(value, stack)
+                if bad:
+                    yield Finding("ec2-description-charset", "error", stack, logical_id, path,
+                                  f"EC2 accepts only {EC2_DESCRIPTION_CHARS} in security group descriptions; "
+                                  f"{shorten(text or value)} has {''.join(bad)!r}")
+                if text is not None and len(text) > EC2_DESCRIPTION_MAX:
+                    yield Finding("ec2-description-charset", "error", stack, logical_id, path,
+                                  f"EC2 accepts descriptions of at most {EC2_DESCRIPTION_MAX} characters, got {len(text)}")
+
+
+# --- physical names ------------------------------------------------------------------------------
+
+Scope = Literal["region", "account", "global"]
+
+
+@dataclass(frozen=True)
+class PhysicalName:
+    """How a resource type is named: the property, where names must be unique, and the length limit.
+
+    ``api`` names the botocore input member whose ``max`` is the limit (read from the installed
+    model); ``limit`` is used where the model has none or a looser one than the service enforces.
+    """
+
+    prop: str
+    scope: Scope
+    api: Optional[tuple[str, str, str]] = None
+    limit: Optional[int] = None
+
+
+#: Resource types with a fixed physical name: "region" names are unique per account and Region,
+#: "account" ones per account (IAM), "global" ones across all accounts (S3).
+PHYSICAL_NAMES: dict[str, PhysicalName] = {
+    "AWS::MWAA::Environment": PhysicalName("Name", "region", api=("mwaa", "CreateEnvironmentInput", "Name")),
+    "AWS::Logs::LogGroup": PhysicalName("LogGroupName", "region", api=("logs", "CreateLogGroupRequest", "logGroupName")),
+    # SSM counts "arn:PARTITION:ssm:REGION:ACCOUNT:parameter" into its 1011 (the model's 2048 includes reserved space)
+    "AWS::SSM::Parameter": PhysicalName("Name", "region", limit=1011),
+    "AWS::SecretsManager::Secret": PhysicalName("Name", "region", api=("secretsmanager", "CreateSecretRequest", "Name")),
+    # the model's 140 admits a whole ARN; a name alone may have 64 (Lambda API: FunctionName)
+    "AWS::Lambda::Function": PhysicalName("FunctionName", "region", limit=64),
+    "AWS::KMS::Alias": PhysicalName("AliasName", "region", api=("kms", "CreateAliasRequest", "AliasName")),
+    "AWS::SNS::Topic": PhysicalName("TopicName", "region", limit=256),  # SNS API: CreateTopic Name
+    "AWS::SQS::Queue": PhysicalName("QueueName", "region", limit=80),  # SQS API: CreateQueue QueueName
+    "AWS::ECS::Cluster": PhysicalName("ClusterName", "region", limit=255),  # ECS API: CreateCluster clusterName
+    "AWS::ECR::Repository": PhysicalName("RepositoryName", "region",
+                                         api=("ecr", "CreateRepositoryRequest", "repositoryName")),
+    "AWS::Batch::JobQueue": PhysicalName("JobQueueName", "region", limit=128),  # Batch API: CreateJobQueue
+    "AWS::Batch::ComputeEnvironment": PhysicalName("ComputeEnvironmentName", "region", limit=128),
+    "AWS::Events::Rule": PhysicalName("Name", "region", api=("events", "PutRuleRequest", "Name")),
+    "AWS::CloudWatch::Alarm": PhysicalName("AlarmName", "region", api=("cloudwatch", "PutMetricAlarmInput", "AlarmName")),
+    "AWS::CloudWatch::Dashboard": PhysicalName("DashboardName", "region", limit=255),  # PutDashboard
+    "AWS::EKS::Cluster": PhysicalName("Name", "region", api=("eks", "CreateClusterRequest", "name")),
+    "AWS::IAM::Role": PhysicalName("RoleName", "account", api=("iam", "CreateRoleRequest", "RoleName")),
+    "AWS::IAM::ManagedPolicy": PhysicalName("ManagedPolicyName", "account",
+                                            api=("iam", "CreatePolicyRequest", "PolicyName")),
+    "AWS::S3::Bucket": PhysicalName("BucketName", "global", limit=63),  # S3 bucket naming rules
+}
+
+
+@cache
+def name_limit(resource_type: str) -> Optional[int]:
+    """The most characters a ``resource_type``'s name may have: botocore's model where it says, else
+    the service's documented limit (``PHYSICAL_NAMES``)."""
+    spec = PHYSICAL_NAMES.get(resource_type)
+    if spec is None:
+        return None
+    if spec.limit is not None:
+        return spec.limit
+    assert spec.api is not None
+    service, shape, member = spec.api
+    model = botocore.session.get_session().get_service_model(service)
+    return model.shape_for(shape).members[member].metadata.get("max")
+
+
+def _named(stacks: Iterable[StackTemplate]) -> Iterator[tuple[StackTemplate, str, Mapping[str, Any], str, Optional[str]]]:
+    """(stack, logical id, resource, name property, literal name or None) for each fixed-name resource."""
+    for stack in stacks:
+        for logical_id, resource in stack.resources.items():
+            spec = PHYSICAL_NAMES.get(resource.get("Type", ""))
+            if spec is None:
+                continue
+            value = resource.get("Properties", {}).get(spec.prop)
+            if value is not None:
+                yield stack, logical_id, resource, spec.prop, literal(value, stack)
+
+
+def check_name_lengths(stacks: Iterable[StackTemplate], quotas: Quotas) -> Iterator[Finding]:
+    for stack, logical_id, resource, prop, name in _named(stacks):
+        limit = name_limit(resource["Type"])
+        if name is None or limit is None:
+            continue
+        used = len(name)
+        if resource["Type"] == "AWS::SSM::Parameter":
+            used += len(f"arn:aws:ssm:{stack.region or 'ap-southeast-3'}:{'0' * 12}:parameter")
+        if used > limit:
+            yield Finding("physical-name-length", "error", stack, logical_id, f"Properties/{prop}",
+                          f"{resource['Type']} {prop} may have at most {limit} characters, got {used} ({shorten(name)})")
+
+
+def check_retained_fixed_names(stacks: Iterable[StackTemplate], quotas: Quotas) -> Iterator[Finding]:
+    for stack, logical_id, resource, prop, name in _named(stacks):
+        if resource.get("DeletionPolicy") == "Retain":
+            yield Finding("retain-fixed-name", "error", stack, logical_id, "DeletionPolicy",
+                          f"{resource['Type']} has the fixed name {shorten(name or resource['Properties'][prop])} and "
+                          "DeletionPolicy Retain: a failed first create leaves it behind and every retry fails with "
+                          "'already exists'; use RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE (RetainExceptOnCreate)")
+
+
+def check_duplicate_names(stacks: Iterable[StackTemplate], quotas: Quotas) -> Iterator[Finding]:
+    claims: dict[tuple, list[tuple[StackTemplate, str, str]]] = defaultdict(list)
+    for stack, logical_id, resource, prop, name in _named(stacks):
+        if name is None:
+            continue
+        scope = PHYSICAL_NAMES[resource["Type"]].scope
+        where = {"region": (stack.account, stack.region), "account": (stack.account,), "global": ()}[scope]
+        key = (resource["Type"], name.lower() if resource["Type"].startswith("AWS::IAM::") else name, *where)
+        claims[key].append((stack, logical_id, prop))
+    for key, owners in claims.items():
+        if len(owners) < 2:
+            continue
+        names = ", ".join(f"{stack.name}/{logical_id}" for stack, logical_id, _ in owners)
+        for stack, logical_id, prop in owners:
+            yield Finding("duplicate-physical-name", "error", stack, logical_id, f"Properties/{prop}",
+                          f"{key[0]} name {shorten(key[1])} is claimed by {len(owners)} resources in one "
+                          f"{'account and Region' if len(key) == 4 else 'account' if len(key) == 3 else 'partition'}: "
+                          f"{names}; the second create fails")
+
+
+# --- rule: inbound rules per security group across the app --------------------------------------
+
+
+def _security_group_key(stack: StackTemplate, group: Any, published: Mapping[str, tuple[str, str]]) -> Optional[tuple]:
+    """The (stack, logical id) of the security group ``group`` refers to, across stacks through SSM."""
+    if isinstance(group, dict) and "Fn::GetAtt" in group:
+        return (stack.name, group["Fn::GetAtt"][0])
+    if isinstance(group, dict) and "Ref" in group:
+        ref = group["Ref"]
+        if stack.resources.get(ref, {}).get("Type") == "AWS::EC2::SecurityGroup":
+            return (stack.name, ref)
+        parameter = stack.template.get("Parameters", {}).get(ref, {})
+        if str(parameter.get("Type", "")).startswith("AWS::SSM::Parameter::Value"):
+            return published.get(str(parameter.get("Default")))
+    return None
+
+
+def _published_security_groups(stacks: Iterable[StackTemplate]) -> dict[str, tuple[str, str]]:
+    """SSM parameter name -> the security group (stack, logical id) whose id it holds."""
+    published = {}
+    for stack in stacks:
+        for resource in stack.resources.values():
+            if resource.get("Type") != "AWS::SSM::Parameter":
+                continue
+            properties = resource.get("Properties", {})
+            value = properties.get("Value")
+            name = literal(properties.get("Name"), stack)
+            if name and isinstance(value, dict) and "Fn::GetAtt" in value and value["Fn::GetAtt"][1] == "GroupId":
+                published[name] = (stack.name, value["Fn::GetAtt"][0])
+    return published
+
+
+def check_inbound_rules(stacks: Iterable[StackTemplate], quotas: Quotas) -> Iterator[Finding]:
+    stacks = list(stacks)
+    published = _published_security_groups(stacks)
+    counts: Counter = Counter()
+    by_key = {}
+    for stack in stacks:
+        for logical_id, resource in stack.resources.items():
+            if resource.get("Type") == "AWS::EC2::SecurityGroup":
+                key = (stack.name, logical_id)
+                by_key[key] = stack
+                counts[key] += len(resource.get("Properties", {}).get("SecurityGroupIngress") or [])
+            elif resource.get("Type") == "AWS::EC2::SecurityGroupIngress":
+                target = _security_group_key(stack, resource.get("Properties", {}).get("GroupId"), published)
+                if target is not None:
+                    counts[target] += 1
+    limit = quotas.inbound_rules_per_security_group
+    for key, count in counts.items():
+        if count > limit and key in by_key:
+            yield Finding("security-group-inbound-rules", "error", by_key[key], key[1], "SecurityGroupIngress",
+                          f"{count} inbound rules would reach this security group across the app, over the EC2 quota "
+                          f"of {limit} per group (Service Quotas L-0EA8095F); share one client security group "
+                          "instead of one rule per team, or raise the quota and Quotas.inbound_rules_per_security_group")
+
+
+# --- rule: MWAA environments per account and Region ---------------------------------------------
+
+
+def check_environment_quota(stacks: Iterable[StackTemplate], quotas: Quotas) -> Iterator[Finding]:
+    environments: dict[tuple, list[tuple[StackTemplate, str]]] = defaultdict(list)
+    for stack in stacks:
+        for logical_id, resource in stack.resources.items():
+            if resource.get("Type") == "AWS::MWAA::Environment":
+                environments[(stack.account, stack.region)].append((stack, logical_id))
+    limit = quotas.mwaa_environments_per_region
+    for (account, region), found in environments.items():
+        if len(found) > limit:
+            stack, logical_id = found[limit]
+            yield Finding("mwaa-environments-quota", "warning", stack, logical_id, "Type",
+                          f"{len(found)} MWAA environments in account {account} and Region {region}, over the default "
+                          f"quota of {limit} (Service Quotas: Amazon MWAA 'Environments', adjustable); request an "
+                          "increase before deploying, share environments, or use another account or Region")
+
+
+#: rule name -> (check, what it enforces). The order is the report's.
+PREFLIGHT_RULES: dict[str, tuple[Callable[[Iterable[StackTemplate], Quotas], Iterator[Finding]], str]] = {
+    "ec2-description-charset": (check_ec2_descriptions,
+                                "security group and rule descriptions: EC2's character set, 255 characters"),
+    "physical-name-length": (check_name_lengths, "fixed physical names within the service's length limit"),
+    "retain-fixed-name": (check_retained_fixed_names,
+                          "no fixed-name resource with plain DeletionPolicy Retain (use RetainExceptOnCreate)"),
+    "duplicate-physical-name": (check_duplicate_names,
+                                "no two resources of the app claim one physical name in one account and Region"),
+    "security-group-inbound-rules": (check_inbound_rules,
+                                     "inbound rules per security group across the app within the EC2 quota"),
+    "mwaa-environments-quota": (check_environment_quota,
+                                "MWAA environments per account and Region within the default quota (warning)"),
+}
+
+
+def run_preflight(stacks: Iterable[StackTemplate], quotas: Quotas = Quotas()) -> list[Finding]:
+    """Every finding of every rule over ``stacks``, errors and warnings."""
+    stacks = list(stacks)
+    return [finding for check, _ in PREFLIGHT_RULES.values() for finding in check(stacks, quotas)]
+
+
+# --- the CDK plugin ----------------------------------------------------------------------------
+
+
+@jsii.implements(cdk.IPolicyValidationPlugin)
+class PreflightChecks:
+    """A policy-validation plugin running ``PREFLIGHT_RULES`` over all of an app's templates at once.
+
+    Attach it with ``attach_preflight_checks(app)``. Errors fail ``cdk synth``; warnings are in
+    ``validation-report.json`` and printed to stderr.
+    """
+
+    def __init__(self, app: IConstruct, *, quotas: Optional[Quotas] = None) -> None:
+        """
+        :param app: the app whose stacks' accounts and Regions the checks use.
+        :param quotas: the quotas to hold the app to. Default: AWS's default quotas (``Quotas()``).
+        """
+        self._app = app
+        self._quotas = quotas or Quotas()
+
+    @property
+    def name(self) -> str:
+        return PREFLIGHT_PLUGIN_NAME
+
+    @property
+    def version(self) -> Optional[str]:
+        return "1"
+
+    @property
+    def rule_ids(self) -> Optional[list[str]]:
+        return list(PREFLIGHT_RULES)
+
+    def validate(self, context: cdk.IPolicyValidationContext) -> cdk.PolicyValidationPluginReport:
+        environments = _stack_environments(self._app)
+        stacks = []
+        for template_path in context.template_paths:
+            file_name = Path(template_path).name
+            account, region = environments.get(file_name, (None, None))
+            stacks.append(StackTemplate(
+                name=file_name.removesuffix(".template.json"), template=json.loads(Path(template_path).read_text()),
+                account=account, region=region, path=template_path,
+            ))
+        findings = run_preflight(stacks, self._quotas)
+        for finding in findings:
+            if finding.severity == "warning":
+                print(f"warning: {finding}", file=sys.stderr)
+        return cdk.PolicyValidationPluginReport(
+            success=not any(f.severity == "error" for f in findings),
+            violations=[
+                cdk.PolicyViolation(
+                    rule_name=finding.rule, description=finding.message, severity=finding.severity,
+                    violating_resources=[cdk.PolicyViolatingResource(
+                        resource_logical_id=finding.logical_id, template_path=finding.stack.path,
+                        locations=[finding.property_path],
+                    )],
+                )
+                for finding in findings
+            ],
+        )
+
+
+def _stack_environments(app: IConstruct) -> dict[str, tuple[Optional[str], Optional[str]]]:
+    """Template file name -> (account, Region) of every stack in ``app``, where they are concrete."""
+    environments = {}
+    for construct in app.node.find_all():
+        if isinstance(construct, cdk.Stack):
+            account, region = construct.account, construct.region
+            environments[construct.template_file] = (
+                None if cdk.Token.is_unresolved(account) else account,
+                None if cdk.Token.is_unresolved(region) else region,
+            )
+    return environments
+
+
+def attach_preflight_checks(app: cdk.App, *, quotas: Optional[Quotas] = None) -> PreflightChecks:
+    """Register ``PreflightChecks`` as a policy-validation plugin of ``app`` and return it."""
+    if not isinstance(app, cdk.App):
+        raise MwaaPlatformError(f"attach_preflight_checks takes the cdk.App, got {shorten(app)}")
+    plugin = PreflightChecks(app, quotas=quotas)
+    cdk.Validations.of(app).add_plugins(plugin)
+    return plugin

@@ -1,0 +1,206 @@
+"""Preflight checks: each rule fails on a template AWS would reject and passes the fixed one."""
+
+import json
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_logs as logs
+
+from harness import TEST_ENV, new_app
+from mwaa_platform.compliance import PREFLIGHT_RULES, Quotas, StackTemplate, attach_preflight_checks, run_preflight
+
+
+def stack(resources, name="team", account="123456789012", region="eu-west-1", parameters=None):
+    template = {"Resources": resources}
+    if parameters:
+        template["Parameters"] = parameters
+    return StackTemplate(name=name, template=template, account=account, region=region)
+
+
+def rules(findings):
+    return sorted({(f.rule, f.severity) for f in findings})
+
+
+def sg_rule(description):
+    return {"Type": "AWS::EC2::SecurityGroupIngress", "Properties": {
+        "GroupId": {"Fn::GetAtt": ["Sg", "GroupId"]}, "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+        "SourceSecurityGroupId": {"Fn::GetAtt": ["Sg", "GroupId"]}, "Description": description}}
+
+
+# --- ec2-description-charset --------------------------------------------------------------------
+
+
+def test_an_apostrophe_in_a_rule_description_fails():
+    (finding,) = run_preflight([stack({"Rule": sg_rule("MWAA web server from the environment's own components")})])
+    assert (finding.rule, finding.severity, finding.logical_id, finding.property_path) == (
+        "ec2-description-charset", "error", "Rule", "Properties/Description")
+    assert "has \"'\"" in finding.message and "team/Rule" in str(finding)
+
+
+@pytest.mark.parametrize("where", ["GroupDescription", "SecurityGroupEgress"])
+def test_inline_descriptions_of_a_security_group_are_checked_too(where):
+    properties = {"GroupDescription": "ok", "SecurityGroupEgress": [{"CidrIp": "0.0.0.0/0", "Description": "ok"}]}
+    if where == "GroupDescription":
+        properties["GroupDescription"] = "team's group"
+    else:
+        properties["SecurityGroupEgress"][0]["Description"] = "to the team's API"
+    (finding,) = run_preflight([stack({"Sg": {"Type": "AWS::EC2::SecurityGroup", "Properties": properties}})])
+    assert finding.property_path.startswith(f"Properties/{where}")
+
+
+def test_a_description_over_255_characters_fails_and_a_clean_one_passes():
+    assert rules(run_preflight([stack({"Rule": sg_rule("x" * 256)})])) == [("ec2-description-charset", "error")]
+    assert run_preflight([stack({"Rule": sg_rule("MWAA web server (HTTPS) from other components: [ok] #1")})]) == []
+
+
+def test_literal_parts_of_a_joined_description_are_checked():
+    joined = {"Fn::Join": ["", ["from ", {"Ref": "AWS::StackName"}, "'s group"]]}
+    assert rules(run_preflight([stack({"Rule": sg_rule(joined)})])) == [("ec2-description-charset", "error")]
+
+
+# --- physical-name-length -----------------------------------------------------------------------
+
+
+def log_group(name, deletion="Delete"):
+    return {"Type": "AWS::Logs::LogGroup", "DeletionPolicy": deletion, "Properties": {"LogGroupName": name}}
+
+
+def test_a_name_longer_than_the_service_allows_fails():
+    role = {"Type": "AWS::IAM::Role", "Properties": {"RoleName": {"Fn::Join": ["-", [
+        "mwaa", {"Ref": "AWS::Region"}, "x" * 50]]}, "AssumeRolePolicyDocument": {}}}
+    (finding,) = run_preflight([stack({"Role": role})])
+    assert finding.rule == "physical-name-length"
+    assert "AWS::IAM::Role RoleName may have at most 64 characters, got 65" in finding.message
+
+
+def test_ssm_parameter_names_count_the_arn_prefix():
+    parameter = {"Type": "AWS::SSM::Parameter", "Properties": {"Name": "/" + "p" * 980, "Type": "String", "Value": "x"}}
+    (finding,) = run_preflight([stack({"P": parameter})])
+    assert "may have at most 1011 characters" in finding.message
+    parameter["Properties"]["Name"] = "/mwaa-platform/network/vpc-id"
+    assert run_preflight([stack({"P": parameter})]) == []
+
+
+# --- retain-fixed-name --------------------------------------------------------------------------
+
+
+def test_a_fixed_name_with_plain_retain_fails_and_retain_except_on_create_passes():
+    (finding,) = run_preflight([stack({"Logs": log_group("airflow-team-Task", "Retain")})])
+    assert (finding.rule, finding.property_path) == ("retain-fixed-name", "DeletionPolicy")
+    assert "RETAIN_ON_UPDATE_OR_DELETE" in finding.message
+    assert run_preflight([stack({"Logs": log_group("airflow-team-Task", "RetainExceptOnCreate")})]) == []
+    assert run_preflight([stack({"Logs": {"Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Retain",
+                                          "Properties": {}}})]) == []  # a generated name cannot collide
+
+
+# --- duplicate-physical-name --------------------------------------------------------------------
+
+
+def test_two_stacks_claiming_one_log_group_name_in_one_region_fail():
+    findings = run_preflight([stack({"A": log_group("airflow-x-Task")}, name="one"),
+                              stack({"B": log_group("airflow-x-Task")}, name="two")])
+    assert rules(findings) == [("duplicate-physical-name", "error")]
+    assert {f.logical_id for f in findings} == {"A", "B"}
+    assert "one/A, two/B" in findings[0].message
+
+
+def test_the_same_name_in_another_region_or_account_passes():
+    assert run_preflight([stack({"A": log_group("airflow-x-Task")}, name="one"),
+                          stack({"B": log_group("airflow-x-Task")}, name="two", region="us-east-1")]) == []
+    assert run_preflight([stack({"A": log_group("airflow-x-Task")}, name="one"),
+                          stack({"B": log_group("airflow-x-Task")}, name="two", account="210987654321")]) == []
+
+
+def test_iam_names_collide_across_regions_and_ignore_case():
+    role = lambda name: {"Type": "AWS::IAM::Role", "Properties": {"RoleName": name, "AssumeRolePolicyDocument": {}}}  # noqa: E731
+    findings = run_preflight([stack({"A": role("Central-Execution")}, name="one"),
+                              stack({"B": role("central-execution")}, name="two", region="us-east-1")])
+    assert rules(findings) == [("duplicate-physical-name", "error")]
+
+
+# --- security-group-inbound-rules ---------------------------------------------------------------
+
+
+def shared_network(parameter_name="/p/network/endpoint-security-group-id"):
+    return stack({
+        "EndpointSg": {"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupDescription": "endpoints"}},
+        "Param": {"Type": "AWS::SSM::Parameter", "Properties": {
+            "Name": parameter_name, "Type": "String", "Value": {"Fn::GetAtt": ["EndpointSg", "GroupId"]}}},
+    }, name="network")
+
+
+def team_adding_one_rule(index):
+    return stack(
+        {"Ingress": {"Type": "AWS::EC2::SecurityGroupIngress", "Properties": {
+            "GroupId": {"Ref": "EndpointSgParam"}, "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+            "Description": f"team {index}"}}},
+        name=f"team-{index}",
+        parameters={"EndpointSgParam": {"Type": "AWS::SSM::Parameter::Value<AWS::EC2::SecurityGroup::Id>",
+                                        "Default": "/p/network/endpoint-security-group-id"}},
+    )
+
+
+def test_rules_added_from_many_stacks_through_ssm_are_counted_against_the_quota():
+    findings = run_preflight([shared_network(), *(team_adding_one_rule(i) for i in range(61))])
+    (finding,) = findings
+    assert (finding.rule, finding.stack.name, finding.logical_id) == ("security-group-inbound-rules", "network",
+                                                                     "EndpointSg")
+    assert "61 inbound rules" in finding.message and "quota of 60" in finding.message
+    assert run_preflight([shared_network(), *(team_adding_one_rule(i) for i in range(60))]) == []
+
+
+def test_a_raised_quota_is_honoured():
+    stacks = [shared_network(), *(team_adding_one_rule(i) for i in range(61))]
+    assert run_preflight(stacks, Quotas(inbound_rules_per_security_group=100)) == []
+
+
+# --- mwaa-environments-quota --------------------------------------------------------------------
+
+
+def environments(count, region="eu-west-1"):
+    return [stack({"Env": {"Type": "AWS::MWAA::Environment", "Properties": {"Name": f"e{i}-{region}"}}},
+                  name=f"team-{i}-{region}", region=region) for i in range(count)]
+
+
+def test_more_environments_than_the_default_quota_is_a_warning_not_an_error():
+    (finding,) = run_preflight(environments(11))
+    assert (finding.rule, finding.severity) == ("mwaa-environments-quota", "warning")
+    assert "11 MWAA environments in account 123456789012 and Region eu-west-1" in finding.message
+    assert "Service Quotas" in finding.message
+    assert run_preflight(environments(10) + environments(10, region="us-east-1")) == []
+
+
+def test_every_rule_is_exercised_here():
+    tested = {"ec2-description-charset", "physical-name-length", "retain-fixed-name", "duplicate-physical-name",
+              "security-group-inbound-rules", "mwaa-environments-quota"}
+    assert set(PREFLIGHT_RULES) == tested
+
+
+# --- the plugin in a CDK app ----------------------------------------------------------------------
+
+
+def test_the_plugin_fails_synthesis_on_an_error_naming_the_rule(tmp_path):
+    app = new_app(outdir=str(tmp_path))
+    attach_preflight_checks(app)
+    bad = cdk.Stack(app, "Bad", env=TEST_ENV)
+    vpc = ec2.Vpc(bad, "Vpc", restrict_default_security_group=False, nat_gateways=0, max_azs=2)
+    group = ec2.SecurityGroup(bad, "Sg", vpc=vpc, allow_all_outbound=False)
+    group.add_ingress_rule(group, ec2.Port.tcp(443), "from the team's own group")
+    with pytest.raises(RuntimeError, match="ec2-description-charset"):
+        app.synth()
+
+
+def test_the_plugin_passes_a_clean_app_and_reports_warnings(tmp_path):
+    app = new_app(outdir=str(tmp_path))
+    attach_preflight_checks(app, quotas=Quotas(mwaa_environments_per_region=0))
+    good = cdk.Stack(app, "Good", env=TEST_ENV)
+    logs.LogGroup(good, "Logs", log_group_name="airflow-good-Task", removal_policy=cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE)
+    cdk.CfnResource(good, "Env", type="AWS::MWAA::Environment", properties={"Name": "good"})
+    app.synth()
+    report = json.loads((Path(tmp_path) / "validation-report.json").read_text())
+    (plugin,) = [r for r in report["pluginReports"] if r["pluginName"] == "mwaa-platform-preflight"]
+    assert plugin["conclusion"] == "success"
+    assert [v["ruleName"] for v in plugin["violations"]] == ["mwaa-environments-quota"]
+    assert plugin["violations"][0]["violatingConstructs"][0]["constructPath"] == "Good/Env"

@@ -20,7 +20,7 @@ from aws_cdk import aws_logs as logs
 
 from mwaa_platform import SecretsManagerBackend
 from mwaa_platform.environment import AirflowRole
-from mwaa_platform.errors import MwaaPlatformError
+from mwaa_platform.errors import MwaaPlatformError, shorten
 from mwaa_platform.validation import (
     AIRFLOW_ROLES,
     NAT_GATEWAY_CHOICES,
@@ -119,10 +119,17 @@ class PlatformSettings:
     name: str
     account: str
     region: str
+    #: The zones of account/region, so synthesis needs no lookup; None: cdk.json's context names them.
+    availability_zones: Optional[tuple[str, ...]]
     network: NetworkSettings
     tags: Mapping[str, str]
     teams: tuple[TeamSettings, ...]
     source: Path
+
+    @property
+    def availability_zones_context_key(self) -> str:
+        """The context key CDK reads the zones of the platform's account and Region from."""
+        return f"availability-zones:account={self.account}:region={self.region}"
 
     @property
     def network_stack_name(self) -> str:
@@ -168,7 +175,8 @@ class _Reader:
 
     def platform(self, document: Any, environ: Mapping[str, str]) -> PlatformSettings:
         top = self.mapping("", "the registry", document, {"platform", "teams"})
-        settings = self.mapping("", "platform", top.get("platform", {}), {"name", "account", "region", "network", "tags"})
+        settings = self.mapping("", "platform", top.get("platform", {}),
+                                {"name", "account", "region", "availability_zones", "network", "tags"})
         where = "platform: "
         name = self.name(where, settings.get("name", "mwaa-platform"))
         account = self.string(where, "account", settings.get("account", environ.get("CDK_DEPLOY_ACCOUNT", DEFAULT_ACCOUNT)))
@@ -177,6 +185,7 @@ class _Reader:
         region = self.string(where, "region", settings.get("region", environ.get("CDK_DEPLOY_REGION", DEFAULT_REGION)))
         if not _REGION.match(region):
             raise self.fail(where, f"region must be an AWS region name like eu-west-1, got {region!r}")
+        zones = self.availability_zones(where, region, settings.get("availability_zones"))
         network = self.network(settings.get("network", {}))
         tags = self.tags(where, settings.get("tags", {}))
 
@@ -192,8 +201,21 @@ class _Reader:
                                 f"name {team.name!r} is already used by teams[{seen[team.name]}]; team names must be unique")
             seen[team.name] = index
             teams.append(team)
-        return PlatformSettings(name=name, account=account, region=region, network=network, tags=tags,
-                                teams=tuple(teams), source=self.path)
+        return PlatformSettings(name=name, account=account, region=region, availability_zones=zones, network=network,
+                                tags=tags, teams=tuple(teams), source=self.path)
+
+    def availability_zones(self, where: str, region: str, value: Any) -> Optional[tuple[str, ...]]:
+        """Two or more distinct zone names of ``region``, or None (then context must name them)."""
+        if value is None:
+            return None
+        if not isinstance(value, list) or len(value) < 2 or len(set(map(str, value))) != len(value):
+            raise self.fail(where, f"availability_zones must list at least two different zones of {region}, "
+                                   f"got {shorten(value)}")
+        for zone in value:
+            if not isinstance(zone, str) or not re.fullmatch(re.escape(region) + r"[a-z]", zone):
+                raise self.fail(where, f"availability_zones entries must be zone names of {region} such as "
+                                       f"{region}a, got {shorten(zone)}")
+        return tuple(value)
 
     def network(self, value: Any) -> NetworkSettings:
         where = "platform.network: "

@@ -1,5 +1,6 @@
 """The team registry: every error names the file, the team and the field, and nothing is built."""
 
+import json
 import os
 import subprocess
 import sys
@@ -44,7 +45,7 @@ CASES = [
     pytest.param(lambda d: d.update(extra=1), r"platform.yaml: unknown key 'extra' in the registry; allowed: platform, teams",
                  id="unknown-top-level-key"),
     pytest.param(lambda d: d["platform"].update(acount="1"), r"platform.yaml: unknown key 'acount' in platform; allowed: "
-                 r"account, name, network, region, tags", id="unknown-platform-key"),
+                 r"account, availability_zones, name, network, region, tags", id="unknown-platform-key"),
     pytest.param(lambda d: d["platform"]["network"].update(nat=1), r"unknown key 'nat' in platform.network; allowed: cidr, ",
                  id="unknown-network-key"),
     pytest.param(lambda d: team(d, 0).update(max_worker=3),
@@ -170,3 +171,45 @@ def test_secrets_backend_true_uses_the_defaults(tmp_path):
 def test_retention_days_map_to_cdk_members(days, name):
     assert retention(days).name == name
 
+
+
+# --- a real account, no credentials -------------------------------------------------------------
+
+REAL = {"CDK_DEPLOY_ACCOUNT": "111122223333", "CDK_DEPLOY_REGION": "eu-central-1"}
+
+
+def synth_without_credentials(path, environ):
+    """Build and synthesize as `cdk synth` would; return the cloud assembly's missing context."""
+    app = new_app()
+    build_platform(app, load_registry(path, environ=environ))
+    manifest = Path(app.synth().directory) / "manifest.json"
+    return json.loads(manifest.read_text()).get("missing")
+
+
+def test_a_real_account_synthesizes_without_credentials_once_its_zones_are_declared(tmp_path):
+    path = write(tmp_path, edited(lambda d: d["platform"].update(
+        availability_zones=["eu-central-1a", "eu-central-1b"])))
+    # nothing left for the CLI to look up, so no AWS call and no credentials are needed
+    assert not synth_without_credentials(path, REAL)
+
+
+def test_a_real_account_without_declared_zones_fails_naming_the_lookup_and_both_remedies(tmp_path):
+    path = write(tmp_path, example())
+    with pytest.raises(RegistryError) as error:
+        synth_without_credentials(path, REAL)
+    message = str(error.value)
+    assert "look up the availability zones of account 111122223333 in eu-central-1 (an AWS call" in message
+    assert "`availability_zones: [eu-central-1a, eu-central-1b]` under `platform:`" in message
+    assert '"availability-zones:account=111122223333:region=eu-central-1"' in message
+
+
+@pytest.mark.parametrize("zones, message", [
+    (["eu-central-1a"], r"availability_zones must list at least two different zones of eu-central-1, got \['eu-central-1a'\]"),
+    (["eu-central-1a", "eu-central-1a"], r"availability_zones must list at least two different zones"),
+    (["eu-west-1a", "eu-west-1b"], r"availability_zones entries must be zone names of eu-central-1 .*got 'eu-west-1a'"),
+    ("eu-central-1a", r"availability_zones must list at least two"),
+])
+def test_declared_zones_are_checked(tmp_path, zones, message):
+    path = write(tmp_path, edited(lambda d: d["platform"].update(availability_zones=zones)))
+    with pytest.raises(RegistryError, match=r"platform.yaml: platform: " + message):
+        load_registry(path, environ=REAL)

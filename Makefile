@@ -5,6 +5,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# checkov pins its own boto3, so it lives in a virtualenv of its own; tests find it through CHECKOV.
+CHECKOV_VENV := .venv-checkov
+export CHECKOV ?= $(CURDIR)/$(CHECKOV_VENV)/bin/checkov
 
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 # jsii prints a many-line Node end-of-life banner on every run under Node 20: say we know.
@@ -25,12 +28,18 @@ test: setup
 	$(BIN)/mypy
 	$(BIN)/pytest
 
-setup: $(VENV)/.installed node_modules/.installed
+setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed node_modules/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt -e .
+	touch $@
+
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements-checkov.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -42,7 +51,7 @@ package-check: setup
 	scripts/check_package.sh
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules cdk.out .pytest_cache
 
 ## bench: synthesize generated registries of 1, 10 and 50 teams; write docs/performance.md
 bench: setup

@@ -125,7 +125,7 @@ def scrub(value: Any) -> Any:
 
 # --- source scanning -----------------------------------------------------------------------
 
-_SKIP_DIRS = {".venv", "node_modules", "cdk.out", ".git", "build", "dist", "__pycache__", ".bench"}
+_SKIP_DIRS = {".venv", ".venv-checkov", "node_modules", "cdk.out", ".git", "build", "dist", "__pycache__", ".bench"}
 
 
 def repo_python_files() -> Iterator[Path]:

@@ -88,6 +88,26 @@ def test_acknowledge_across_packs_keeps_the_audit_rules(stack):
     assert _recorded(stack) == {}
 
 
+def test_acknowledge_writes_checkov_skips_into_the_resource_metadata(stack):
+    bucket = s3.Bucket(stack, "Logs")
+    acknowledge(bucket, "checkov::CKV_AWS_18", REASON)
+    acknowledge(bucket, ["checkov::CKV2_AWS_62", "AwsSolutions::AwsSolutions-S1"], REASON)
+    assert bucket.node.default_child.get_metadata("checkov") == {"skip": [
+        {"id": "CKV_AWS_18", "comment": REASON}, {"id": "CKV2_AWS_62", "comment": REASON}]}
+    assert _recorded(bucket) == {"AwsSolutions::AwsSolutions-S1": REASON}  # nag ids still go to CDK
+
+
+def test_checkov_skips_need_a_resource_and_a_reason(stack):
+    with pytest.raises(ValueError, match=r"checkov skips \(CKV_AWS_18\) live on one CloudFormation resource; Test is not"):
+        acknowledge(stack, "checkov::CKV_AWS_18", REASON)
+    bucket = s3.Bucket(stack, "Logs")
+    with pytest.raises(ValueError, match=r"at least 30 characters"):
+        acknowledge(bucket, "checkov::CKV_AWS_18", "short")
+    with pytest.raises(ValueError, match=r"or 'checkov::CKV_AWS_<n>' for a checkov check\), got 'checkov::S3_1'"):
+        acknowledge(bucket, "checkov::S3_1", REASON)
+    assert bucket.node.default_child.get_metadata("checkov") is None
+
+
 def test_nag_helper_fails_naming_rule_and_construct_path(stack):
     s3.Bucket(stack, "Bucket")  # no SSL enforcement, no access logs
     with pytest.raises(AssertionError) as failure:

@@ -123,6 +123,7 @@ def _acknowledge_handler_findings(function: lambda_.Function) -> None:
         "LambdaInsideVPC",
         "Deploy-time custom resource handler: it runs only during CloudFormation deployments and "
         "calls only AWS APIs named in its managed policy; it reaches nothing in a VPC.",
+        also=["checkov::CKV_AWS_117"],
     )
     acknowledge_across_packs(
         function,
@@ -130,6 +131,7 @@ def _acknowledge_handler_findings(function: lambda_.Function) -> None:
         "Invoked by CloudFormation only when its resource changes; reserving concurrency would take "
         "capacity from the account's unreserved pool and can fail deployments in small accounts.",
         packs=_PACKS_WITH_LAMBDA_RUNTIME_RULES,
+        also=["checkov::CKV_AWS_115"],
     )
     acknowledge_across_packs(
         function,
@@ -137,4 +139,5 @@ def _acknowledge_handler_findings(function: lambda_.Function) -> None:
         "CloudFormation waits for this handler's response; a failed invocation fails and rolls back "
         "the stack operation, so a dead-letter queue would hold nothing to act on.",
         packs=_PACKS_WITH_LAMBDA_RUNTIME_RULES,
+        also=["checkov::CKV_AWS_116"],
     )

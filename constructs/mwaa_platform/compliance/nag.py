@@ -16,6 +16,7 @@ import aws_cdk as cdk
 import cdk_nag
 from constructs import IConstruct
 
+from mwaa_platform._internal.cfn import cfn_resource
 from mwaa_platform.errors import MwaaPlatformError, shorten
 
 #: The rule packs this library is held to, in report order.
@@ -31,6 +32,11 @@ COMPLIANCE_PACKS: tuple[str, ...] = ("NIST.800.53.R5", "HIPAA.Security", "PCI.DS
 
 #: Minimum length of an acknowledgment reason: long enough to say *why*, not just "ok".
 MIN_REASON_LENGTH = 30
+
+#: checkov (the scanner security reviewers run on CloudFormation) reads skips from a resource's own
+#: Metadata; ``acknowledge`` writes them there for ids of the form ``checkov::CKV_AWS_117``.
+CHECKOV = "checkov"
+_CHECKOV_ID = re.compile(r"^checkov::(?P<check>CKV2?_[A-Z0-9]+_\d+)$")
 
 # "<Pack>::<Pack>-<Rule>[<finding>]": the pack named twice, as CDK's validation report matches it.
 _RULE_ID = re.compile(r"^(?P<pack>[A-Za-z0-9.]+)::(?P<rule>(?P=pack)-[A-Za-z0-9]+(\[[^\]\s][^\]]*\])?)$")
@@ -67,6 +73,8 @@ def acknowledge(scope: IConstruct, rule_ids: str | Iterable[str], reason: str) -
     :param rule_ids: pack-prefixed ids, one per granular finding, e.g.
         ``"AwsSolutions::AwsSolutions-IAM5[Resource::*]"``. A bare id (``AwsSolutions-IAM5``) hides
         the finding from the validation report without an audit record, so it is refused.
+        ``"checkov::CKV_AWS_117"`` skips a checkov check on ``scope``'s CloudFormation resource
+        (``Metadata.checkov.skip``, with the reason as its comment).
     :param reason: why the finding is acceptable, in words a security reviewer accepts
         (at least ``MIN_REASON_LENGTH`` characters).
     :raises MwaaPlatformError: before anything is recorded, naming the bad id or reason.
@@ -82,33 +90,57 @@ def acknowledge(scope: IConstruct, rule_ids: str | Iterable[str], reason: str) -
             f"reason must explain the exception in at least {MIN_REASON_LENGTH} characters, "
             f"got {len(stripped)} ({shorten(reason)}) for {', '.join(ids)}"
         )
+    checkov = [match["check"] for match in map(_CHECKOV_ID.match, ids) if match]
+    resource = _checkov_resource(scope, checkov) if checkov else None
     validations = cdk.Validations.of(scope)
     for rule_id in ids:
-        validations.acknowledge(cdk.Acknowledgment(id=rule_id, reason=stripped))
+        if not _CHECKOV_ID.match(rule_id):
+            validations.acknowledge(cdk.Acknowledgment(id=rule_id, reason=stripped))
+    if resource is not None:
+        existing = resource.get_metadata(CHECKOV) or {}
+        skips = [*existing.get("skip", []), *({"id": check, "comment": stripped} for check in checkov)]
+        resource.add_metadata(CHECKOV, {**existing, "skip": skips})
+
+
+def _checkov_resource(scope: IConstruct, checks: list[str]) -> cdk.CfnResource:
+    try:
+        return cfn_resource(scope)
+    except TypeError:
+        raise MwaaPlatformError(
+            f"checkov skips ({', '.join(checks)}) live on one CloudFormation resource; {scope.node.path} is not one "
+            "and has none as its default child"
+        ) from None
 
 
 def acknowledge_across_packs(
-    scope: IConstruct, rule: str, reason: str, *, packs: Sequence[str] = COMPLIANCE_PACKS
+    scope: IConstruct, rule: str, reason: str, *, packs: Sequence[str] = COMPLIANCE_PACKS,
+    also: Sequence[str] = (),
 ) -> None:
     """Acknowledge the same rule in each of ``packs`` with one reason, through ``acknowledge``.
 
     ``rule`` is the rule name without its pack (``"LambdaInsideVPC"``, optionally with a finding
     such as ``"IAM5[Resource::*]"``); it becomes ``"<Pack>::<Pack>-<rule>"`` for every pack, so one
-    line records the audited exception in all of them. Default packs: the three compliance packs
-    (NIST 800-53 R5, HIPAA Security, PCI DSS 3.2.1).
+    line records the audited exception in all of them.
+
+    :param packs: the packs that have the rule. Default: the three compliance packs (NIST 800-53
+        R5, HIPAA Security, PCI DSS 3.2.1).
+    :param also: further ids for the same finding under another name, e.g. its checkov check
+        (``"checkov::CKV_AWS_117"``). Default: none.
     """
     if not packs:
         raise MwaaPlatformError(f"packs must name at least one cdk-nag pack for rule {shorten(rule)}, got none")
-    acknowledge(scope, [f"{pack}::{pack}-{rule}" for pack in packs], reason)
+    acknowledge(scope, [*(f"{pack}::{pack}-{rule}" for pack in packs), *also], reason)
 
 
 def _check_rule_id(rule_id: str) -> None:
+    if isinstance(rule_id, str) and _CHECKOV_ID.match(rule_id):
+        return
     match = _RULE_ID.match(rule_id) if isinstance(rule_id, str) else None
     packs = known_pack_names()
     if match is None or match["pack"] not in packs:
         raise MwaaPlatformError(
             f"rule_id must be pack-prefixed as '<Pack>::<Pack>-<Rule>[<finding>]' with Pack one of "
-            f"{', '.join(packs)}, got {shorten(rule_id)}"
+            f"{', '.join(packs)} (or 'checkov::CKV_AWS_<n>' for a checkov check), got {shorten(rule_id)}"
         )
 
 

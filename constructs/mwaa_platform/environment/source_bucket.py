@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Optional
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, FeatureFlags, RemovalPolicy
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from mwaa_platform.compliance.nag import acknowledge_across_packs
+from mwaa_platform.compliance.nag import acknowledge, acknowledge_across_packs
+
+#: aws-cdk-lib's flag for delivering server access logs through a bucket policy instead of an ACL.
+_LOG_DELIVERY_BY_POLICY = "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"
 
 
 class AirflowSourceBucket(Construct):
@@ -30,6 +33,7 @@ class AirflowSourceBucket(Construct):
         access_logs_bucket: Optional[s3.IBucket] = None,
         access_logs_prefix: str = "source-bucket/",
         noncurrent_version_expiration: Duration = Duration.days(90),
+        access_logs_retention: Duration = Duration.days(365),
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     ) -> None:
         """
@@ -38,13 +42,15 @@ class AirflowSourceBucket(Construct):
             SSL-only companion bucket (``AccessLogs``).
         :param access_logs_prefix: the key prefix of the access logs. Default: ``source-bucket/``.
         :param noncurrent_version_expiration: how long old artifact versions are kept. Default: 90 days.
+        :param access_logs_retention: how long the companion bucket keeps access logs (ignored
+            with ``access_logs_bucket``). Default: 365 days (PCI DSS keeps audit trails a year).
         :param removal_policy: of both buckets. Default:
             ``RETAIN_ON_UPDATE_OR_DELETE`` (kept on update and delete, removed when a first create fails,
             so a retry does not collide with a leftover).
         """
         super().__init__(scope, construct_id)
         if access_logs_bucket is None:
-            access_logs_bucket = self._create_access_logs_bucket(removal_policy)
+            access_logs_bucket = self._create_access_logs_bucket(removal_policy, access_logs_retention)
         self.access_logs_bucket = access_logs_bucket
         self.bucket = s3.Bucket(
             self,
@@ -71,7 +77,10 @@ class AirflowSourceBucket(Construct):
             "plugins are assets); cross-region replication would copy deployable artifacts, not data.",
         )
 
-    def _create_access_logs_bucket(self, removal_policy: RemovalPolicy) -> s3.Bucket:
+    def _create_access_logs_bucket(self, removal_policy: RemovalPolicy, retention: Duration) -> s3.Bucket:
+        # With log delivery through a bucket policy (the feature flag below), ACLs can be disabled;
+        # without it, S3 delivers through the log-delivery ACL, which needs ACLs enabled.
+        policy_delivery = FeatureFlags.of(self).is_enabled(_LOG_DELIVERY_BY_POLICY)
         logs_bucket = s3.Bucket(
             self,
             "AccessLogs",
@@ -80,8 +89,18 @@ class AirflowSourceBucket(Construct):
             enforce_ssl=True,
             # S3 server access log delivery supports only SSE-S3 on the target bucket.
             encryption=s3.BucketEncryption.S3_MANAGED,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            object_ownership=(s3.ObjectOwnership.BUCKET_OWNER_ENFORCED if policy_delivery
+                              else s3.ObjectOwnership.BUCKET_OWNER_PREFERRED),
+            lifecycle_rules=[s3.LifecycleRule(
+                id="ExpireAccessLogs", expiration=retention, noncurrent_version_expiration=Duration.days(30),
+            )],
             removal_policy=removal_policy,
+        )
+        acknowledge(
+            logs_bucket,
+            "checkov::CKV_AWS_18",
+            "This bucket is the access-log target of the source bucket; logging its own access would "
+            "write into itself or need a further bucket with the same question. It is private, SSL-only and versioned.",
         )
         acknowledge_across_packs(
             logs_bucket,

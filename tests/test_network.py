@@ -243,10 +243,10 @@ def test_no_security_group_admits_a_cidr():
     for rule in template.find_resources("AWS::EC2::SecurityGroupIngress").values():
         assert set(rule["Properties"]) & {"CidrIp", "CidrIpv6"} == set(), rule
     endpoint_sg = logical_id(stack, network.endpoint_security_group)
-    env_sg = logical_id(stack, stack.node.find_child("Env").security_groups[0])
+    clients_sg = logical_id(stack, network.endpoint_clients_security_group)
     assert rules_of(template, endpoint_sg) == sorted([
-        ("in", "tcp", 443, 443, json.dumps({"Fn::GetAtt": [env_sg, "GroupId"]}),
-         "HTTPS to the VPC endpoints from MWAA environment team-a"),
+        ("in", "tcp", 443, 443, json.dumps({"Fn::GetAtt": [clients_sg, "GroupId"]}),
+         "HTTPS to the VPC endpoints from the endpoint clients group"),
         ("out", "icmp", 252, 86, "255.255.255.255/32", "Disallow all traffic"),
     ], key=json.dumps)
 
@@ -270,37 +270,64 @@ def test_environment_security_group_rules_are_exact(two_environments):
     stack, network, dev, _, template = two_environments
     sg = logical_id(stack, dev.security_groups[0])
     me = json.dumps({"Fn::GetAtt": [sg, "GroupId"]})
-    endpoints = json.dumps({"Fn::GetAtt": [logical_id(stack, network.endpoint_security_group), "GroupId"]})
-    prefix_list = json.dumps({"Fn::GetAtt": [logical_id(stack, network.node.find_child("S3PrefixList").node.find_child("Resource")),
-                                             "PrefixListId"]})
     assert rules_of(template, sg) == sorted([
         ("in", "tcp", 443, 443, me, "MWAA web server (HTTPS) from other components of this environment"),
         ("in", "tcp", 5432, 5432, me, "MWAA metadata database (PostgreSQL) from other components of this environment"),
         ("out", "tcp", 443, 443, me, "MWAA web server (HTTPS) to other components of this environment"),
         ("out", "tcp", 5432, 5432, me, "MWAA metadata database (PostgreSQL) to other components of this environment"),
+    ], key=json.dumps)
+
+
+def test_the_endpoint_clients_group_admits_nothing_and_reaches_only_the_endpoints_and_s3(two_environments):
+    """Shared by every environment, so it must not let one environment reach another."""
+    stack, network, *_, template = two_environments
+    clients = logical_id(stack, network.endpoint_clients_security_group)
+    endpoints = json.dumps({"Fn::GetAtt": [logical_id(stack, network.endpoint_security_group), "GroupId"]})
+    prefix_list = json.dumps({"Fn::GetAtt": [logical_id(stack, network.node.find_child("S3PrefixList").node.find_child("Resource")),
+                                             "PrefixListId"]})
+    assert rules_of(template, clients) == sorted([
         ("out", "tcp", 443, 443, endpoints, "HTTPS to the VPC interface endpoints of AWS services"),
         ("out", "tcp", 443, 443, prefix_list, "HTTPS to Amazon S3 through its gateway endpoint"),
     ], key=json.dumps)
 
 
+def test_rules_through_an_environment_never_touch_the_shared_group():
+    stack, network = new_network()
+    dev = AirflowEnvironment(stack, "Dev", environment_name="team-dev", network=network)
+    AirflowEnvironment(stack, "Other", environment_name="other-team", network=network)
+    redshift = ec2.SecurityGroup(stack, "Redshift", vpc=network.vpc, allow_all_outbound=False)
+    redshift.connections.allow_from(dev, ec2.Port.tcp(5439), "Redshift from the dev environment")
+    dev.allow_egress_to(redshift, 5439, description="Redshift cluster")
+    template = Template.from_stack(stack)
+    clients = logical_id(stack, network.endpoint_clients_security_group)
+    assert all(rule[2] != 5439 for rule in rules_of(template, clients))
+    (ingress,) = [r["Properties"] for r in template.find_resources("AWS::EC2::SecurityGroupIngress").values()
+                  if r["Properties"]["FromPort"] == 5439]
+    assert ingress["SourceSecurityGroupId"] == {"Fn::GetAtt": [logical_id(stack, dev.security_groups[0]), "GroupId"]}
+
+
 def test_nat_egress_adds_https_to_anywhere_only():
     stack, network = new_network(nat_gateways=2)
     env = AirflowEnvironment(stack, "Env", environment_name="team-a", network=network)
-    rules = rules_of(Template.from_stack(stack), logical_id(stack, env.security_groups[0]))
+    template = Template.from_stack(stack)
+    rules = rules_of(template, logical_id(stack, network.endpoint_clients_security_group))
     assert ("out", "tcp", 443, 443, "0.0.0.0/0", "HTTPS to the internet through NAT (PyPI, external APIs)") in rules
-    assert len(rules) == 7
+    assert len(rules) == 3
+    assert len(rules_of(template, logical_id(stack, env.security_groups[0]))) == 4  # its own group: itself only
 
 
 def test_each_environment_gets_its_own_security_group_and_the_network_subnets(two_environments):
     stack, network, dev, prod, template = two_environments
     assert dev.security_groups[0] is not prod.security_groups[0]
     subnet_ids = [{"Ref": logical_id(stack, s)} for s in network.subnets]
+    clients = {"Fn::GetAtt": [logical_id(stack, network.endpoint_clients_security_group), "GroupId"]}
     for env in (dev, prod):
         template.has_resource_properties("AWS::MWAA::Environment", {
             "Name": env.environment_name,
-            "NetworkConfiguration": {"SubnetIds": subnet_ids,
-                                     "SecurityGroupIds": [{"Fn::GetAtt": [logical_id(stack, env.security_groups[0]), "GroupId"]}]},
+            "NetworkConfiguration": {"SubnetIds": subnet_ids, "SecurityGroupIds": [
+                {"Fn::GetAtt": [logical_id(stack, env.security_groups[0]), "GroupId"]}, clients]},
         })
+        assert env.connections.security_groups == [env.security_groups[0]]
 
 
 def test_allow_egress_to_opens_one_port_to_a_named_peer():
@@ -451,7 +478,8 @@ def test_network_publishes_its_ids_as_parameters(shared):
     template = Template.from_stack(network_stack)
     names = sorted(p["Properties"]["Name"] for p in template.find_resources("AWS::SSM::Parameter").values())
     assert names == sorted(f"/mwaa/shared/{n}" for n in
-                           ("vpc-id", "subnet-1-id", "subnet-2-id", "endpoint-security-group-id", "s3-prefix-list-id"))
+                           ("vpc-id", "subnet-1-id", "subnet-2-id", "endpoint-security-group-id", "s3-prefix-list-id",
+                            "endpoint-clients-security-group-id"))
     assert network.attributes == NetworkAttributes(
         parameter_prefix="/mwaa/shared", availability_zones=("eu-west-1a", "eu-west-1b"), internet_egress=False,
         endpoint_services=frozenset(REQUIRED | {"secretsmanager"}))
@@ -469,13 +497,16 @@ def test_team_stack_reads_parameters_and_imports_no_exports(shared):
         "/mwaa/shared/vpc-id": "AWS::SSM::Parameter::Value<AWS::EC2::VPC::Id>",
         "/mwaa/shared/subnet-1-id": "AWS::SSM::Parameter::Value<AWS::EC2::Subnet::Id>",
         "/mwaa/shared/subnet-2-id": "AWS::SSM::Parameter::Value<AWS::EC2::Subnet::Id>",
-        "/mwaa/shared/endpoint-security-group-id": "AWS::SSM::Parameter::Value<AWS::EC2::SecurityGroup::Id>",
-        "/mwaa/shared/s3-prefix-list-id": "AWS::SSM::Parameter::Value<String>",
+        "/mwaa/shared/endpoint-clients-security-group-id": "AWS::SSM::Parameter::Value<AWS::EC2::SecurityGroup::Id>",
     }
-    # the endpoint security group admits the team's environment from the team's own stack
-    ingress = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::EC2::SecurityGroupIngress"
-               and r["Properties"].get("Description", "").startswith("HTTPS to the VPC endpoints")]
-    assert len(ingress) == 1 and "Ref" in ingress[0]["GroupId"]
+    # the team stack adds no rule to any resource of the network: the endpoints admit the shared
+    # clients group, which the environment joins as its second group
+    for resource in template["Resources"].values():
+        if resource["Type"] in ("AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"):
+            assert "Ref" not in resource["Properties"]["GroupId"], resource
+    (environment,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::MWAA::Environment"]
+    groups = environment["Properties"]["NetworkConfiguration"]["SecurityGroupIds"]
+    assert len(groups) == 2 and "Ref" in groups[1]
     assert env.subnets is not None and len(env.subnets) == 2
 
 

@@ -37,6 +37,8 @@ NETWORK_STACK_STATEFUL = {
     "NetworkSubnet2IdParameterAD76C8A4": "AWS::SSM::Parameter",
     "NetworkEndpointSecurityGroupIdParameter0DA1F028": "AWS::SSM::Parameter",
     "NetworkS3PrefixListIdParameter576E8C8B": "AWS::SSM::Parameter",
+    "NetworkEndpointClientsFE811ED6": "AWS::EC2::SecurityGroup",
+    "NetworkEndpointClientsSecurityGroupIdParameterC9372FED": "AWS::SSM::Parameter",
 }
 
 

@@ -135,12 +135,16 @@ class AirflowEnvironmentBase(Construct):
 
     @property
     def connections(self) -> ec2.Connections:
-        """The environment's security groups, for ``allow_to`` / ``allow_from`` rules.
+        """The environment's own security groups, for ``allow_to`` / ``allow_from`` rules.
 
-        An import given no security groups has none, so rules through it open nothing.
+        A group the environment shares with others (the network's endpoint clients group) is left
+        out: a rule through it would open the port for every environment in the group. An import
+        given no security groups has none, so rules through it open nothing.
         """
         if getattr(self, "_connections", None) is None:
-            self._connections = ec2.Connections(security_groups=list(self.security_groups))
+            shared = getattr(self, "shared_security_groups", [])
+            own = [group for group in self.security_groups if not any(group is other for other in shared)]
+            self._connections = ec2.Connections(security_groups=own)
         return self._connections
 
     # --- grants -------------------------------------------------------------------------------

@@ -212,7 +212,11 @@ class AirflowEnvironment(AirflowEnvironmentBase):
         self.execution_role: iam.IRole = execution_role or self._role_construct.role  # type: ignore[union-attr]
         if secrets_backend is not None:
             self._grant_secrets(secrets_backend)
-        self.security_groups = given_groups or [self._create_security_group(network, vpc)]
+        self.security_groups = given_groups or self._create_security_groups(network, vpc)
+        #: Attached, but shared with other environments: never used for this environment's own rules.
+        self.shared_security_groups: list[ec2.ISecurityGroup] = (
+            [network.endpoint_clients_security_group] if network is not None and not given_groups else []
+        )
         self.subnets = selected
         self.log_groups = self._create_log_groups(log_retention, removal_policy)
         self.artifacts = AirflowArtifacts(
@@ -323,15 +327,17 @@ class AirflowEnvironment(AirflowEnvironmentBase):
         )
         return self._source_bucket_construct.bucket
 
-    def _create_security_group(self, network: Optional[AirflowNetworkBase], vpc: Optional[ec2.IVpc]) -> ec2.ISecurityGroup:
+    def _create_security_groups(
+        self, network: Optional[AirflowNetworkBase], vpc: Optional[ec2.IVpc]
+    ) -> list[ec2.ISecurityGroup]:
         if network is not None:
-            return network.new_environment_security_group(self, "SecurityGroup", environment_name=self.environment_name)
+            return network.environment_security_groups(self, "SecurityGroup", environment_name=self.environment_name)
         # A plain VPC: the library cannot know how it reaches AWS APIs, so HTTPS may go anywhere.
         assert vpc is not None  # _resolve_subnets saw exactly one of network and vpc
-        return environment_security_group(
+        return [environment_security_group(
             self, "SecurityGroup", vpc=vpc, environment_name=self.environment_name,
             egress=EgressTargets(internet="HTTPS to AWS service APIs (VPC endpoints or NAT)"),
-        )
+        )]
 
     def _create_log_groups(self, retention: logs.RetentionDays, removal_policy: RemovalPolicy) -> dict[str, logs.LogGroup]:
         return {

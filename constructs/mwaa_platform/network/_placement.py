@@ -88,6 +88,27 @@ def environment_security_group(
     for port, what in ((WEBSERVER_PORT, "web server (HTTPS)"), (DATABASE_PORT, "metadata database (PostgreSQL)")):
         group.add_ingress_rule(group, ec2.Port.tcp(port), f"MWAA {what} from other components of this environment")
         group.add_egress_rule(group, ec2.Port.tcp(port), f"MWAA {what} to other components of this environment")
+    _add_https_egress(group, egress)
+    return group
+
+
+def environment_security_group_clients(
+    scope: Construct, construct_id: str, *, vpc: ec2.IVpc, egress: EgressTargets
+) -> ec2.SecurityGroup:
+    """The shared group whose members may call the VPC endpoints: no ingress at all, HTTPS out to ``egress``.
+
+    With no ingress rule, membership grants nothing between members: environments of different
+    teams that share it still cannot reach each other.
+    """
+    group = ec2.SecurityGroup(
+        scope, construct_id, vpc=vpc, allow_all_outbound=False,
+        description="MWAA endpoint clients: no ingress; HTTPS out to the VPC endpoints and Amazon S3 only",
+    )
+    _add_https_egress(group, egress)
+    return group
+
+
+def _add_https_egress(group: ec2.SecurityGroup, egress: EgressTargets) -> None:
     https = ec2.Port.tcp(443)
     if egress.endpoints is not None:
         group.add_egress_rule(egress.endpoints, https, "HTTPS to the VPC interface endpoints of AWS services")
@@ -97,7 +118,6 @@ def environment_security_group(
         )
     if egress.internet is not None:
         group.add_egress_rule(ec2.Peer.any_ipv4(), https, egress.internet)
-    return group
 
 
 def allow_port(

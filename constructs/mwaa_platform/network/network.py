@@ -29,7 +29,12 @@ from mwaa_platform._internal.cfn import cfn_resource
 from mwaa_platform._internal.deploy_function import deploy_function
 from mwaa_platform.environment.key import AirflowKey
 from mwaa_platform.network.network_acl import private_subnet_acl
-from mwaa_platform.network._placement import EgressTargets, environment_security_group, environment_subnets
+from mwaa_platform.network._placement import (
+    EgressTargets,
+    environment_security_group,
+    environment_security_group_clients,
+    environment_subnets,
+)
 from mwaa_platform.network.vpc_endpoints import AirflowVpcEndpoints, check_endpoint_sets
 
 #: NAT gateways a new VPC may have: none, one shared, or one per AZ.
@@ -39,13 +44,17 @@ CIDR_PREFIX_RANGE = (16, 22)
 _PARAMETER_PREFIX = re.compile(r"^/[a-zA-Z0-9_.\-/]*[a-zA-Z0-9_.\-]$")
 
 #: The SSM parameters a shared network publishes under its prefix.
-PARAMETERS = ("vpc-id", "subnet-1-id", "subnet-2-id", "endpoint-security-group-id", "s3-prefix-list-id")
+PARAMETERS = ("vpc-id", "subnet-1-id", "subnet-2-id", "endpoint-security-group-id", "s3-prefix-list-id",
+              "endpoint-clients-security-group-id")
+#: The ones an environment in another stack reads (``SharedAirflowNetwork``).
+SHARED_PARAMETERS = ("vpc-id", "subnet-1-id", "subnet-2-id", "endpoint-clients-security-group-id")
 #: Their CloudFormation parameter types where one exists (a prefix list id has none).
 PARAMETER_TYPES = {
     "vpc-id": ssm.ParameterValueType.AWS_EC2_VPC_ID,
     "subnet-1-id": ssm.ParameterValueType.AWS_EC2_SUBNET_ID,
     "subnet-2-id": ssm.ParameterValueType.AWS_EC2_SUBNET_ID,
     "endpoint-security-group-id": ssm.ParameterValueType.AWS_EC2_SECURITYGROUP_ID,
+    "endpoint-clients-security-group-id": ssm.ParameterValueType.AWS_EC2_SECURITYGROUP_ID,
 }
 
 
@@ -63,35 +72,40 @@ class NetworkAttributes:
 
 
 class AirflowNetworkBase(Construct):
-    """What environments need from a network, whether created here or shared from another stack."""
+    """What environments need from a network, whether created here or shared from another stack.
+
+    ``endpoint_clients_security_group`` is the one group the VPC endpoints admit. It has no
+    ingress rule, so sharing it lets no member reach another; its egress is HTTPS to the endpoints
+    and to S3 (and anywhere with internet egress). Every environment gets it as its second group,
+    so onboarding a team adds no rule to any resource of the network.
+    """
 
     vpc: ec2.IVpc
     subnets: list[ec2.ISubnet]
-    endpoint_security_group: ec2.ISecurityGroup
-    s3_prefix_list_id: str
+    endpoint_clients_security_group: ec2.ISecurityGroup
     internet_egress: bool
     endpoint_services: frozenset[str]
 
     def new_environment_security_group(
         self, scope: Construct, construct_id: str, *, environment_name: str
     ) -> ec2.SecurityGroup:
-        """A new environment security group in ``scope``, admitted by the VPC endpoints.
+        """A new security group in ``scope`` for one environment's own components.
 
-        Ingress: itself on 443 and 5432. Egress: itself on 443 and 5432, HTTPS to the endpoint
-        security group and to the S3 prefix list, and HTTPS anywhere only with internet egress.
+        Ingress and egress: itself on 443 and 5432, nothing else. The environment reaches AWS
+        through ``endpoint_clients_security_group``, its second group.
         """
-        group = environment_security_group(
-            scope, construct_id, vpc=self.vpc, environment_name=environment_name,
-            egress=EgressTargets(
-                endpoints=self.endpoint_security_group,
-                s3_prefix_list_id=self.s3_prefix_list_id,
-                internet="HTTPS to the internet through NAT (PyPI, external APIs)" if self.internet_egress else None,
-            ),
+        return environment_security_group(
+            scope, construct_id, vpc=self.vpc, environment_name=environment_name, egress=EgressTargets()
         )
-        self.endpoint_security_group.add_ingress_rule(
-            group, ec2.Port.tcp(443), f"HTTPS to the VPC endpoints from MWAA environment {environment_name}"
-        )
-        return group
+
+    def environment_security_groups(
+        self, scope: Construct, construct_id: str, *, environment_name: str
+    ) -> list[ec2.ISecurityGroup]:
+        """The groups of a new environment: its own (created in ``scope``) and the endpoint clients group."""
+        return [
+            self.new_environment_security_group(scope, construct_id, environment_name=environment_name),
+            self.endpoint_clients_security_group,
+        ]
 
     def check_endpoint(self, service: str, needed_by: str) -> None:
         """Raise unless the network reaches ``service`` (an endpoint or internet egress)."""
@@ -189,9 +203,10 @@ class AirflowNetwork(AirflowNetworkBase):
             self, "Endpoints", vpc=self.vpc, subnets=self.subnets, endpoint_sets=sets,
             endpoint_policies=endpoint_policies,
         )
-        self.endpoint_security_group = self.endpoints.security_group
+        self.endpoint_security_group: ec2.ISecurityGroup = self.endpoints.security_group
         self.endpoint_services = self.endpoints.services
-        self.s3_prefix_list_id = self._s3_prefix_list_id()
+        self.s3_prefix_list_id: str = self._s3_prefix_list_id()
+        self.endpoint_clients_security_group = self._endpoint_clients()
         self.flow_log: Optional[ec2.FlowLog] = self._flow_log(flow_logs_retention) if flow_logs else None
         self.network_acl: Optional[ec2.NetworkAcl] = (
             private_subnet_acl(self, "PrivateSubnetAcl", vpc=self.vpc, subnets=self.vpc.isolated_subnets
@@ -254,6 +269,21 @@ class AirflowNetwork(AirflowNetworkBase):
                     "subnets are private and reach the internet only through that NAT.",
                 )
         return vpc
+
+    def _endpoint_clients(self) -> ec2.SecurityGroup:
+        """The one group the endpoints admit: no ingress, HTTPS out to the endpoints and S3 only."""
+        clients = environment_security_group_clients(
+            self, "EndpointClients", vpc=self.vpc,
+            egress=EgressTargets(
+                endpoints=self.endpoint_security_group,
+                s3_prefix_list_id=self.s3_prefix_list_id,
+                internet="HTTPS to the internet through NAT (PyPI, external APIs)" if self.internet_egress else None,
+            ),
+        )
+        self.endpoint_security_group.add_ingress_rule(
+            clients, ec2.Port.tcp(443), "HTTPS to the VPC endpoints from the endpoint clients group"
+        )
+        return clients
 
     def _restrict_default_security_group(self, vpc: ec2.Vpc) -> None:
         """Revoke the default security group's rules, with a handler that may touch only that group."""
@@ -358,6 +388,7 @@ class AirflowNetwork(AirflowNetworkBase):
             self.subnets[1].subnet_id,
             self.endpoint_security_group.security_group_id,
             self.s3_prefix_list_id,
+            self.endpoint_clients_security_group.security_group_id,
         )
         for name, value in zip(PARAMETERS, values):
             ssm.StringParameter(
@@ -396,7 +427,7 @@ class SharedAirflowNetwork(AirflowNetworkBase):
                 self, f"{prefix}/{name}", PARAMETER_TYPES.get(name, ssm.ParameterValueType.STRING)
             )
 
-        vpc_id, subnet_1, subnet_2, endpoint_sg, prefix_list = (read(name) for name in PARAMETERS)
+        vpc_id, subnet_1, subnet_2, clients_sg = (read(name) for name in SHARED_PARAMETERS)
         subnet_ids = [subnet_1, subnet_2]
         vpc = ec2.Vpc.from_vpc_attributes(
             self,
@@ -412,10 +443,9 @@ class SharedAirflowNetwork(AirflowNetworkBase):
         )
         self.vpc = vpc
         self.subnets = environment_subnets(vpc)
-        self.endpoint_security_group = ec2.SecurityGroup.from_security_group_id(
-            self, "EndpointSecurityGroup", endpoint_sg, allow_all_outbound=False, mutable=True
+        self.endpoint_clients_security_group = ec2.SecurityGroup.from_security_group_id(
+            self, "EndpointClientsSecurityGroup", clients_sg, allow_all_outbound=False, mutable=False
         )
-        self.s3_prefix_list_id = prefix_list
         self.internet_egress = attributes.internet_egress
         self.endpoint_services = frozenset(attributes.endpoint_services)
 

@@ -53,6 +53,6 @@ package-check: setup
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) node_modules cdk.out .pytest_cache
 
-## bench: synthesize generated registries of 1, 10 and 50 teams; write docs/performance.md
+## bench: synthesize generated registries of 1, 10, 50 and 200 teams; write docs/performance.md
 bench: setup
-	$(BIN)/python scripts/bench.py --sizes 1 10 50
+	$(BIN)/python scripts/bench.py --sizes 1 10 50 200

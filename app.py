@@ -4,8 +4,10 @@
 The registry is platform.yaml unless `-c registry=<path>` or MWAA_PLATFORM_REGISTRY names another.
 """
 
+import json
 import os
 import sys
+from pathlib import Path
 
 # jsii prints a Node end-of-life banner on every run under Node 20; the Makefile says the same.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20,22")
@@ -19,13 +21,21 @@ from stacks.registry import RegistryError, load_registry  # noqa: E402
 DEFAULT_REGISTRY = "platform.yaml"
 
 
+def cdk_json_context() -> dict:
+    """cdk.json's context (feature flags, zones), so `python app.py` synthesizes what `cdk synth` does.
+
+    Context given to the App is the lowest-precedence source: the CLI's own context still wins.
+    """
+    return json.loads((Path(__file__).resolve().parent / "cdk.json").read_text()).get("context", {})
+
+
 def build(app: cdk.App) -> Platform:
     path = app.node.try_get_context("registry") or os.environ.get("MWAA_PLATFORM_REGISTRY", DEFAULT_REGISTRY)
     return build_platform(app, load_registry(path))
 
 
 if __name__ == "__main__":
-    app = cdk.App()
+    app = cdk.App(context=cdk_json_context())
     try:
         build(app)  # the registry is validated before any construct is built
     except RegistryError as error:

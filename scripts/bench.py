@@ -95,6 +95,10 @@ def run(teams: int, workdir: Path) -> dict:
     passed = {report["pluginName"] for report in reports if report["conclusion"] == "success"}
     if not set(PACKS) <= passed:
         raise SystemExit(f"{teams} teams: nag packs did not all pass: {sorted(passed)}")
+    preflight_errors = [violation for report in reports if report["pluginName"] == "mwaa-platform-preflight"
+                        for violation in report["violations"] if violation.get("severity") == "error"]
+    if preflight_errors:
+        raise SystemExit(f"{teams} teams: preflight errors: {preflight_errors[:3]}")
     return {"teams": teams, "stacks": stacks, "wall": wall, "peak_mib": peak / 1024}
 
 
@@ -140,7 +144,8 @@ Measured by `make bench` (`scripts/bench.py`) on {date}: {cores} cores ({cpu}), 
 Node {node}. Each row is one fresh `python app.py` run, exactly what `cdk synth` runs, on a
 generated registry: every team gets an environment (classes mixed micro to large, dev and prod
 alternating), DAGs, requirements and web access; prod teams use the Secrets Manager backend. All
-four cdk-nag packs validate every stack, and CDK writes every template and the validation report.
+four cdk-nag packs and the preflight checks validate every stack (a run with a preflight error
+fails), and CDK writes every template and the validation report.
 
 Peak memory is the resident set of the whole process tree (Python and the jsii Node process),
 sampled every 20 ms. Marginal cost is the added wall time per added team against the row above.
@@ -150,6 +155,10 @@ sampled every 20 ms. Marginal cost is the added wall time per added team against
 {rows}
 
 Targets (issue 5): 50 teams under 60 s wall and under 3 GB peak RSS, with a flat marginal cost.
+The 200-team row also shows that the shared network takes any number of teams: no security group
+receives more than the 60 inbound rules EC2 allows by default (preflight rule
+`security-group-inbound-rules`); more than 10 environments in one account and Region is reported
+as a quota warning, as it should be.
 
 ## Where the time goes
 

@@ -25,7 +25,6 @@ from typing import Any, Literal, Optional
 import aws_cdk as cdk
 import botocore.session
 import jsii
-from constructs import IConstruct
 
 from mwaa_platform._internal.ec2_rules import EC2_DESCRIPTION, EC2_DESCRIPTION_CHARS, EC2_DESCRIPTION_MAX
 from mwaa_platform.errors import MwaaPlatformError, shorten
@@ -388,15 +387,14 @@ class PreflightChecks:
     """A policy-validation plugin running ``PREFLIGHT_RULES`` over all of an app's templates at once.
 
     Attach it with ``attach_preflight_checks(app)``. Errors fail ``cdk synth``; warnings are in
-    ``validation-report.json`` and printed to stderr.
+    ``validation-report.json`` and printed to stderr. CDK leaves a plugin with nothing to report
+    out of ``validation-report.json``.
     """
 
-    def __init__(self, app: IConstruct, *, quotas: Optional[Quotas] = None) -> None:
+    def __init__(self, *, quotas: Optional[Quotas] = None) -> None:
         """
-        :param app: the app whose stacks' accounts and Regions the checks use.
         :param quotas: the quotas to hold the app to. Default: AWS's default quotas (``Quotas()``).
         """
-        self._app = app
         self._quotas = quotas or Quotas()
 
     @property
@@ -412,15 +410,13 @@ class PreflightChecks:
         return list(PREFLIGHT_RULES)
 
     def validate(self, context: cdk.IPolicyValidationContext) -> cdk.PolicyValidationPluginReport:
-        environments = _stack_environments(self._app)
-        stacks = []
-        for template_path in context.template_paths:
-            file_name = Path(template_path).name
-            account, region = environments.get(file_name, (None, None))
-            stacks.append(StackTemplate(
-                name=file_name.removesuffix(".template.json"), template=json.loads(Path(template_path).read_text()),
-                account=account, region=region, path=template_path,
-            ))
+        stacks = [
+            StackTemplate(
+                name=stack.stack_construct_path, template=json.loads(Path(stack.template_path).read_text()),
+                account=stack.account_id, region=stack.region, path=stack.template_path,
+            )
+            for stack in context.stack_templates
+        ]
         findings = run_preflight(stacks, self._quotas)
         for finding in findings:
             if finding.severity == "warning":
@@ -440,23 +436,10 @@ class PreflightChecks:
         )
 
 
-def _stack_environments(app: IConstruct) -> dict[str, tuple[Optional[str], Optional[str]]]:
-    """Template file name -> (account, Region) of every stack in ``app``, where they are concrete."""
-    environments = {}
-    for construct in app.node.find_all():
-        if isinstance(construct, cdk.Stack):
-            account, region = construct.account, construct.region
-            environments[construct.template_file] = (
-                None if cdk.Token.is_unresolved(account) else account,
-                None if cdk.Token.is_unresolved(region) else region,
-            )
-    return environments
-
-
 def attach_preflight_checks(app: cdk.App, *, quotas: Optional[Quotas] = None) -> PreflightChecks:
     """Register ``PreflightChecks`` as a policy-validation plugin of ``app`` and return it."""
     if not isinstance(app, cdk.App):
         raise MwaaPlatformError(f"attach_preflight_checks takes the cdk.App, got {shorten(app)}")
-    plugin = PreflightChecks(app, quotas=quotas)
+    plugin = PreflightChecks(quotas=quotas)
     cdk.Validations.of(app).add_plugins(plugin)
     return plugin

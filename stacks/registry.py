@@ -29,6 +29,7 @@ from mwaa_platform.validation import (
     check_endpoint_sets,
     check_environment_name,
     check_maintenance_window,
+    check_principal_arns,
     default_airflow_version,
     lookup_environment_class,
     parse_airflow_version,
@@ -107,6 +108,7 @@ class TeamSettings:
     airflow_configuration_options: Mapping[str, str] = field(default_factory=dict)
     log_retention_days: int = 90
     tags: Mapping[str, str] = field(default_factory=dict)
+    artifact_writers: tuple[str, ...] = ()
 
     @property
     def cost_tags(self) -> dict[str, str]:
@@ -252,7 +254,8 @@ class _Reader:
         keys = {"name", "stage", "cost_center", "environment_class", "airflow_version", *CAPACITY_FIELDS,
                 "weekly_maintenance_window_start", "dags",
                 "requirements", "plugins", "startup_script", "web_access", "secrets_backend",
-                "airflow_configuration_options", "log_retention_days", "tags", *NOT_YET_SUPPORTED}
+                "airflow_configuration_options", "log_retention_days", "tags", "artifact_writers",
+                *NOT_YET_SUPPORTED}
         where = self.team_where(index, entry.get("name") if isinstance(entry, dict) else None)
         entry = self.mapping(where, "team entry", entry, keys)
         name = self.name(where, entry.get("name"))
@@ -282,6 +285,7 @@ class _Reader:
             check_artifact_paths(**paths)
             window = entry.get("weekly_maintenance_window_start")
             check_maintenance_window(window)
+            writers = tuple(check_principal_arns("artifact_writers", entry.get("artifact_writers", [])))
             backend = self.secrets_backend(where, secrets)
         return TeamSettings(
             name=name,
@@ -296,6 +300,7 @@ class _Reader:
             secrets_backend=backend,
             airflow_configuration_options={str(k): self.string(where, f"airflow_configuration_options.{k}", v)
                                            for k, v in options.items()},
+            artifact_writers=writers,
             log_retention_days=self.integer(where, "log_retention_days", entry.get("log_retention_days", 90),
                                             choices=_LOG_RETENTION_DAYS),
             tags=self.tags(where, entry.get("tags", {})),
@@ -315,7 +320,8 @@ class _Reader:
             return None
         if value is True:
             return SecretsManagerBackend()
-        fields = set(SecretsManagerBackend.__dataclass_fields__)
+        # the key is a construct, given in code; the registry names prefixes and patterns only
+        fields = set(SecretsManagerBackend.__dataclass_fields__) - {"key"}
         return SecretsManagerBackend(**self.mapping(where, "secrets_backend", value, fields))
 
     def web_access(self, where: str, value: Any) -> tuple[WebAccess, ...]:

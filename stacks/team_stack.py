@@ -50,6 +50,7 @@ class TeamStack(Stack):
             requirements=team.requirements,
             plugins=team.plugins,
             startup_script=team.startup_script,
+            artifact_writers=team.artifact_writers,
         )
         # one managed policy per Airflow role, attached to every role granted it
         for grant in team.web_access:

@@ -147,3 +147,80 @@ def load_handler(name: str):
     if str(HANDLERS_DIR) not in sys.path:
         sys.path.insert(0, str(HANDLERS_DIR))
     return importlib.import_module(name)
+
+
+# --- a small IAM policy evaluator ----------------------------------------------------------------
+
+
+def _as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _matches(patterns: Any, value: str) -> bool:
+    import fnmatch
+
+    return any(fnmatch.fnmatchcase(value, pattern) for pattern in _as_list(patterns))
+
+
+def _conditions_hold(conditions: dict, context: dict) -> bool:
+    """The condition operators the library's policies use, on the keys in ``context``."""
+    for operator, entries in (conditions or {}).items():
+        for key, expected in entries.items():
+            actual = context.get(key)
+            if operator in ("ArnNotEquals", "StringNotEquals"):
+                if actual is None or actual in _as_list(expected):
+                    return False
+            elif operator == "Bool":
+                if actual is None or str(actual).lower() not in [str(v).lower() for v in _as_list(expected)]:
+                    return False
+            elif operator in ("ArnEquals", "StringEquals", "ArnLike", "StringLike"):
+                if actual is None or not _matches(expected, actual):
+                    return False
+            else:
+                raise NotImplementedError(f"condition operator {operator} in a tested policy")
+    return True
+
+
+def iam_decision(statements: Iterable[dict], *, action: str, resource: str, context: dict | None = None) -> str:
+    """"allow", "deny" or "implicit-deny" for one request, as IAM decides it (explicit deny wins).
+
+    ``statements`` must be resolved to literal strings (see ``resolve_literals``); ``context``
+    holds condition keys such as ``aws:PrincipalArn``.
+    """
+    context = context or {}
+    decision = "implicit-deny"
+    for statement in statements:
+        if not _matches(statement.get("Action", []), action) or not _matches(statement.get("Resource", []), resource):
+            continue
+        if not _conditions_hold(statement.get("Condition", {}), context):
+            continue
+        if statement["Effect"] == "Deny":
+            return "deny"
+        decision = "allow"
+    return decision
+
+
+def resolve_literals(value: Any, template: dict, account: str = TEST_ACCOUNT, region: str = TEST_REGION) -> Any:
+    """``value`` with pseudo parameters, Fn::Join and GetAtt Arn of roles/buckets made literal."""
+    if isinstance(value, list):
+        return [resolve_literals(item, template, account, region) for item in value]
+    if isinstance(value, dict):
+        if len(value) == 1:
+            (function, argument), = value.items()
+            if function == "Ref" and isinstance(argument, str):
+                return {"AWS::Partition": "aws", "AWS::Region": region, "AWS::AccountId": account,
+                        "AWS::URLSuffix": "amazonaws.com"}.get(argument, f"ref:{argument}")
+            if function == "Fn::Join":
+                return argument[0].join(str(resolve_literals(part, template, account, region)) for part in argument[1])
+            if function == "Fn::GetAtt":
+                logical_id, attribute = argument
+                resource_type = template["Resources"][logical_id]["Type"]
+                if attribute == "Arn" and resource_type == "AWS::IAM::Role":
+                    return f"arn:aws:iam::{account}:role/{logical_id}"
+                if attribute == "Arn" and resource_type == "AWS::S3::Bucket":
+                    return f"arn:aws:s3:::{logical_id.lower()}"
+                if attribute == "Arn" and resource_type == "AWS::KMS::Key":
+                    return f"arn:aws:kms:{region}:{account}:key/{logical_id}"
+                return f"{logical_id}.{attribute}"
+        return {key: resolve_literals(item, template, account, region) for key, item in value.items()}
+    return value

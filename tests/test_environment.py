@@ -213,7 +213,7 @@ def test_configuration_helpers_merge_into_one_map():
         "metrics.statsd_allow_list": "scheduler,executor",
         "secrets.backend": "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend",
         "secrets.backend_kwargs": json.dumps(
-            {"connections_prefix": "airflow/connections", "variables_prefix": "airflow/variables",
+            {"connections_prefix": "airflow/team-a/connections", "variables_prefix": "airflow/team-a/variables",
              "connections_lookup_pattern": "^team_a_"}, separators=(",", ":")),
         "secrets.cache_ttl_seconds": "600",
         "secrets.use_cache": "True",

@@ -156,6 +156,43 @@ def test_a_raised_quota_is_honoured():
     assert run_preflight(stacks, Quotas(inbound_rules_per_security_group=100)) == []
 
 
+# --- shared-secret-prefix ----------------------------------------------------------------------
+
+
+def environment_reading(name, connections, variables, region="eu-west-1", stack_name=None):
+    kwargs = json.dumps({"connections_prefix": connections, "variables_prefix": variables})
+    return stack({"Env": {"Type": "AWS::MWAA::Environment", "Properties": {
+        "Name": name, "AirflowConfigurationOptions": {"secrets.backend_kwargs": kwargs}}}},
+        name=stack_name or name, region=region)
+
+
+def test_two_environments_reading_one_prefix_fail_naming_both():
+    findings = run_preflight([
+        environment_reading("payments-prod", "airflow/connections", "airflow/payments/variables"),
+        environment_reading("analytics-dev", "airflow/connections", "airflow/analytics/variables"),
+    ])
+    (finding,) = findings
+    assert finding.rule == "shared-secret-prefix"
+    assert "environment analytics-dev reads secrets under 'airflow/connections', which overlaps" in finding.message
+    assert "of environment payments-prod (payments-prod/Env)" in finding.message
+
+
+def test_a_prefix_nested_in_another_environments_prefix_fails():
+    findings = run_preflight([
+        environment_reading("a", "airflow/a/connections", "airflow/a/variables"),
+        environment_reading("b", "airflow/a/connections/b", "airflow/b/variables"),
+    ])
+    assert rules(findings) == [("shared-secret-prefix", "error")]
+
+
+def test_own_prefixes_and_other_regions_pass():
+    assert run_preflight([
+        environment_reading("a", "airflow/a/connections", "airflow/a/variables"),
+        environment_reading("ab", "airflow/ab/connections", "airflow/ab/variables"),  # no '/' boundary: distinct
+        environment_reading("c", "airflow/a/connections", "airflow/a/variables", region="us-east-1", stack_name="c"),
+    ]) == []
+
+
 # --- mwaa-environments-quota --------------------------------------------------------------------
 
 
@@ -174,7 +211,7 @@ def test_more_environments_than_the_default_quota_is_a_warning_not_an_error():
 
 def test_every_rule_is_exercised_here():
     tested = {"ec2-description-charset", "physical-name-length", "retain-fixed-name", "duplicate-physical-name",
-              "security-group-inbound-rules", "mwaa-environments-quota"}
+              "security-group-inbound-rules", "shared-secret-prefix", "mwaa-environments-quota"}
     assert set(PREFLIGHT_RULES) == tested
 
 

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from harness import REPO_ROOT, new_app
+from mwaa_platform import SecretsManagerBackend
 from stacks.platform import build_platform
 from stacks.registry import DEFAULT_ACCOUNT, RegistryError, load_registry, retention
 
@@ -164,7 +165,10 @@ def test_account_and_region_come_from_the_environment_when_the_registry_omits_th
 def test_secrets_backend_true_uses_the_defaults(tmp_path):
     document = edited(lambda d: team(d, 0).update(secrets_backend=True))
     platform = load_registry(write(tmp_path, document))
-    assert platform.teams[0].secrets_backend.connections_prefix == "airflow/connections"
+    backend = platform.teams[0].secrets_backend
+    assert backend == SecretsManagerBackend()
+    assert backend.for_environment("analytics-dev").prefixes == ("airflow/analytics-dev/connections",
+                                                                 "airflow/analytics-dev/variables")
 
 
 @pytest.mark.parametrize("days, name", [(1, "ONE_DAY"), (90, "THREE_MONTHS"), (365, "ONE_YEAR"), (3653, "TEN_YEARS")])
@@ -213,3 +217,13 @@ def test_declared_zones_are_checked(tmp_path, zones, message):
     path = write(tmp_path, edited(lambda d: d["platform"].update(availability_zones=zones)))
     with pytest.raises(RegistryError, match=r"platform.yaml: platform: " + message):
         load_registry(path, environ=REAL)
+
+
+def test_artifact_writers_reach_the_team_and_are_checked(tmp_path):
+    ci = "arn:aws:iam::123456789012:role/analytics-ci"
+    platform = load_registry(write(tmp_path, edited(lambda d: team(d, 0).update(artifact_writers=[ci]))))
+    assert platform.teams[0].artifact_writers == (ci,)
+    bad = write(tmp_path, edited(lambda d: team(d, 0).update(artifact_writers=["analytics-ci"])), name="bad.yaml")
+    with pytest.raises(RegistryError, match=r"bad.yaml: team 'analytics' \(teams\[0\]\): artifact_writers entries must be "
+                                            r"IAM role or user ARNs .*got 'analytics-ci'"):
+        load_registry(bad)

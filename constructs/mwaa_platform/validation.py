@@ -15,6 +15,7 @@ from mwaa_platform.environment.validation import (
     check_choice,
     check_environment_name,
     check_maintenance_window,
+    check_principal_arns,
     check_security_groups,
 )
 from mwaa_platform.errors import MwaaPlatformError, shorten
@@ -31,6 +32,7 @@ __all__ = [
     "check_endpoint_sets",
     "check_environment_name",
     "check_maintenance_window",
+    "check_principal_arns",
     "check_security_groups",
     "default_airflow_version",
     "lookup_environment_class",

@@ -357,6 +357,47 @@ def check_environment_quota(stacks: Iterable[StackTemplate], quotas: Quotas) -> 
                           "increase before deploying, share environments, or use another account or Region")
 
 
+# --- rule: one Secrets Manager prefix per environment -----------------------------------------------
+
+
+def _secret_prefixes(stack: StackTemplate, resource: Mapping[str, Any]) -> list[str]:
+    options = resource.get("Properties", {}).get("AirflowConfigurationOptions") or {}
+    kwargs = options.get("secrets.backend_kwargs") if isinstance(options, dict) else None
+    if not isinstance(kwargs, str):
+        return []
+    try:
+        parsed = json.loads(kwargs)
+    except ValueError:
+        return []
+    if not isinstance(parsed, dict):
+        return []
+    return [parsed[key] for key in ("connections_prefix", "variables_prefix") if isinstance(parsed.get(key), str)]
+
+
+def _overlap(one: str, other: str) -> bool:
+    """Whether a grant on ``one/*`` reaches secrets under ``other/`` or the reverse."""
+    return one == other or one.startswith(other + "/") or other.startswith(one + "/")
+
+
+def check_secret_prefixes(stacks: Iterable[StackTemplate], quotas: Quotas) -> Iterator[Finding]:
+    claims: dict[tuple, list[tuple[StackTemplate, str, str, str]]] = defaultdict(list)
+    for stack in stacks:
+        for logical_id, resource in stack.resources.items():
+            if resource.get("Type") == "AWS::MWAA::Environment":
+                name = literal(resource.get("Properties", {}).get("Name"), stack) or logical_id
+                for prefix in _secret_prefixes(stack, resource):
+                    claims[(stack.account, stack.region)].append((stack, logical_id, name, prefix))
+    for owners in claims.values():
+        for index, (stack, logical_id, name, prefix) in enumerate(owners):
+            for other_stack, other_id, other_name, other_prefix in owners[:index]:
+                if other_name != name and _overlap(prefix, other_prefix):
+                    yield Finding("shared-secret-prefix", "error", stack, logical_id,
+                                  "Properties/AirflowConfigurationOptions/secrets.backend_kwargs",
+                                  f"environment {name} reads secrets under {prefix!r}, which overlaps {other_prefix!r} "
+                                  f"of environment {other_name} ({other_stack.name}/{other_id}): each could read the "
+                                  "other's connections; give each environment its own prefix")
+
+
 #: rule name -> (check, what it enforces). The order is the report's.
 PREFLIGHT_RULES: dict[str, tuple[Callable[[Iterable[StackTemplate], Quotas], Iterator[Finding]], str]] = {
     "ec2-description-charset": (check_ec2_descriptions,
@@ -368,6 +409,8 @@ PREFLIGHT_RULES: dict[str, tuple[Callable[[Iterable[StackTemplate], Quotas], Ite
                                 "no two resources of the app claim one physical name in one account and Region"),
     "security-group-inbound-rules": (check_inbound_rules,
                                      "inbound rules per security group across the app within the EC2 quota"),
+    "shared-secret-prefix": (check_secret_prefixes,
+                             "no two environments of one account and Region read secrets under one prefix"),
     "mwaa-environments-quota": (check_environment_quota,
                                 "MWAA environments per account and Region within the default quota (warning)"),
 }

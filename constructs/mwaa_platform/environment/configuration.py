@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
 from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from constructs import IConstruct
 
 from mwaa_platform.errors import MwaaPlatformError, shorten
@@ -74,33 +75,42 @@ def _as_text(value: object) -> str:
 
 @dataclass(frozen=True)
 class SecretsManagerBackend:
-    """Read Airflow connections and variables from AWS Secrets Manager.
+    """Read Airflow connections and variables from AWS Secrets Manager, under this environment's own prefixes.
 
-    Lookup patterns are regular expressions matched against connection ids / variable keys; only
-    matches call Secrets Manager, which cuts API calls and cost. The execution role may read only
-    secrets under the two prefixes.
+    The prefixes are the access boundary: the execution role may read only secrets under them, so
+    each environment gets its own (``airflow/<environment>/connections`` by default), and two
+    environments of one account and Region that would share a prefix fail the preflight check
+    ``shared-secret-prefix``. Lookup patterns are regular expressions matched against connection
+    ids / variable keys; only matches call Secrets Manager, which cuts API calls and cost. They
+    are filters inside Airflow, not access boundaries: DAG code can call Secrets Manager directly.
 
-    :param connections_prefix: where connections live. Default: ``airflow/connections``.
-    :param variables_prefix: where variables live. Default: ``airflow/variables``.
+    :param connections_prefix: where connections live. Default: ``airflow/<environment>/connections``.
+    :param variables_prefix: where variables live. Default: ``airflow/<environment>/variables``.
     :param connections_lookup_pattern: only connection ids matching it are looked up. Default:
         every connection id is looked up.
     :param variables_lookup_pattern: only variable keys matching it are looked up. Default: every
         variable key is looked up.
     :param use_cache: Airflow's secrets cache (Airflow 2.7+). Default: True.
     :param cache_ttl_seconds: how long a cached secret is used. Default: Airflow's own (900 s).
+    :param key: the customer managed key the secrets are encrypted with; the execution role gets
+        ``kms:Decrypt`` on it through Secrets Manager only. Default: none (the AWS managed key
+        ``aws/secretsmanager``, which needs no grant).
     """
 
-    connections_prefix: str = "airflow/connections"
-    variables_prefix: str = "airflow/variables"
+    connections_prefix: Optional[str] = None
+    variables_prefix: Optional[str] = None
     connections_lookup_pattern: Optional[str] = None
     variables_lookup_pattern: Optional[str] = None
     use_cache: bool = True
     cache_ttl_seconds: Optional[int] = None
+    key: Optional[kms.IKey] = None
 
     def __post_init__(self) -> None:
         for name in ("connections_prefix", "variables_prefix"):
             value = getattr(self, name)
-            if not isinstance(value, str) or not _SECRET_PREFIX.match(value) or value.endswith("/"):
+            if value is not None and (
+                not isinstance(value, str) or not _SECRET_PREFIX.match(value) or value.endswith("/")
+            ):
                 raise MwaaPlatformError(
                     f"secrets backend {name} must be a Secrets Manager name prefix without a trailing '/', "
                     f"of letters, digits and /_+=.@-, got {shorten(value)}"
@@ -111,14 +121,35 @@ class SecretsManagerBackend:
                 try:
                     re.compile(value)
                 except (re.error, TypeError) as error:
-                    raise MwaaPlatformError(f"secrets backend {name} must be a regular expression, got {shorten(value)}: {error}") from None
+                    raise MwaaPlatformError(
+                        f"secrets backend {name} must be a regular expression, got {shorten(value)}: {error}"
+                    ) from None
         if self.cache_ttl_seconds is not None and (
-            isinstance(self.cache_ttl_seconds, bool) or not isinstance(self.cache_ttl_seconds, int) or self.cache_ttl_seconds < 1
+            isinstance(self.cache_ttl_seconds, bool) or not isinstance(self.cache_ttl_seconds, int)
+            or self.cache_ttl_seconds < 1
         ):
-            raise MwaaPlatformError(f"secrets backend cache_ttl_seconds must be a positive integer, got {shorten(self.cache_ttl_seconds)}")
+            raise MwaaPlatformError(
+                f"secrets backend cache_ttl_seconds must be a positive integer, got {shorten(self.cache_ttl_seconds)}"
+            )
+
+    def for_environment(self, environment_name: str) -> "SecretsManagerBackend":
+        """This backend with the default prefixes filled in for ``environment_name``."""
+        return replace(
+            self,
+            connections_prefix=self.connections_prefix or f"airflow/{environment_name}/connections",
+            variables_prefix=self.variables_prefix or f"airflow/{environment_name}/variables",
+        )
+
+    @property
+    def prefixes(self) -> tuple[str, str]:
+        """(connections prefix, variables prefix); resolve with ``for_environment`` first."""
+        if self.connections_prefix is None or self.variables_prefix is None:
+            raise MwaaPlatformError("secrets backend prefixes are not resolved: call for_environment(name) first")
+        return self.connections_prefix, self.variables_prefix
 
     def options(self) -> dict[str, str]:
-        kwargs = {"connections_prefix": self.connections_prefix, "variables_prefix": self.variables_prefix}
+        connections, variables = self.prefixes
+        kwargs = {"connections_prefix": connections, "variables_prefix": variables}
         if self.connections_lookup_pattern is not None:
             kwargs["connections_lookup_pattern"] = self.connections_lookup_pattern
         if self.variables_lookup_pattern is not None:
@@ -140,15 +171,25 @@ class SecretsManagerBackend:
                 service="secretsmanager", resource="secret", resource_name=f"{prefix}/*",
                 arn_format=ArnFormat.COLON_RESOURCE_NAME,
             )
-            for prefix in (self.connections_prefix, self.variables_prefix)
+            for prefix in self.prefixes
         ]
 
-    def read_statement(self, scope: IConstruct) -> iam.PolicyStatement:
-        return iam.PolicyStatement(
+    def read_statements(self, scope: IConstruct) -> list[iam.PolicyStatement]:
+        """What the Amazon provider's backend calls: GetSecretValue (and DescribeSecret) on the
+        prefixes, and kms:Decrypt through Secrets Manager on ``key`` when there is one."""
+        statements = [iam.PolicyStatement(
             sid="ReadAirflowSecrets",
             actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
             resources=self.secret_arns(scope),
-        )
+        )]
+        if self.key is not None:
+            statements.append(iam.PolicyStatement(
+                sid="DecryptAirflowSecrets",
+                actions=["kms:Decrypt"],
+                resources=[self.key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{Stack.of(scope).region}.amazonaws.com"}},
+            ))
+        return statements
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ from mwaa_platform.environment.validation import (
     check_constraint_line,
     check_environment_name,
     check_maintenance_window,
+    check_principal_arns,
     check_security_groups,
     resolve_log_levels,
 )
@@ -123,6 +124,7 @@ class AirflowEnvironment(AirflowEnvironmentBase):
         plugins: Optional[str] = None,
         startup_script: Optional[str] = None,
         prune_dags: bool = True,
+        artifact_writers: Sequence[str] = (),
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         tags: Optional[Mapping[str, str]] = None,
     ) -> None:
@@ -152,7 +154,8 @@ class AirflowEnvironment(AirflowEnvironmentBase):
         :param airflow_configuration_options: Airflow options as ``section.option: value``. A key
             set differently by another option (``secrets_backend``, ...) raises. Default: none.
         :param secrets_backend: read connections and variables from Secrets Manager, with read
-            access on exactly its prefixes. Default: off.
+            access on exactly its prefixes (``airflow/<environment_name>/connections`` and
+            ``.../variables`` unless it names others). Default: off.
         :param statsd_allow_list: metric name prefixes to publish. Default: every metric.
         :param celery_concurrency: tasks per worker. Default: the class's default.
         :param log_levels: per log type, a level from CRITICAL to DEBUG. Default: INFO for all five.
@@ -168,6 +171,10 @@ class AirflowEnvironment(AirflowEnvironmentBase):
         :param plugins: a local plugins.zip. Default: none.
         :param startup_script: a local startup shell script. Default: none.
         :param prune_dags: delete DAG objects the folder no longer has. Default: True.
+        :param artifact_writers: ARNs of IAM roles (or users) that may also write the source
+            bucket's objects, e.g. the team's CI role and a break-glass role. Every other principal,
+            account administrators included, is denied writes and deletes by the bucket policy.
+            Default: none: only this environment's artifact handler writes.
         :param removal_policy: of the key, bucket and log groups. Default:
             ``RETAIN_ON_UPDATE_OR_DELETE`` (kept on update and delete, removed when a first create fails,
             so a retry does not collide with a leftover).
@@ -189,6 +196,7 @@ class AirflowEnvironment(AirflowEnvironmentBase):
                 artifacts=dict(dags=dags, requirements=requirements, plugins=plugins, startup_script=startup_script),
             )
             selected = _resolve_subnets(network, vpc, subnets, secrets_backend)
+            writers = check_principal_arns("artifact_writers", artifact_writers)
             given_groups = check_security_groups(security_groups)
             key = _resolve_key(self, key, source_bucket)
 
@@ -211,7 +219,7 @@ class AirflowEnvironment(AirflowEnvironmentBase):
             )
         self.execution_role: iam.IRole = execution_role or self._role_construct.role  # type: ignore[union-attr]
         if secrets_backend is not None:
-            self._grant_secrets(secrets_backend)
+            self._grant_secrets(secrets_backend.for_environment(environment_name))
         self.security_groups = given_groups or self._create_security_groups(network, vpc)
         #: Attached, but shared with other environments: never used for this environment's own rules.
         self.shared_security_groups: list[ec2.ISecurityGroup] = (
@@ -223,6 +231,7 @@ class AirflowEnvironment(AirflowEnvironmentBase):
             self, "Artifacts", bucket=self.source_bucket, key=self.key, dags=dags, requirements=requirements,
             plugins=plugins, startup_script=startup_script, prune_dags=prune_dags, log_retention=log_retention,
         )
+        self._restrict_artifact_writes(writers)
         self.resource = self._create_environment(
             runtime, webserver_access_mode=webserver_access_mode, endpoint_management=endpoint_management,
             weekly_maintenance_window_start=weekly_maintenance_window_start,
@@ -311,15 +320,32 @@ class AirflowEnvironment(AirflowEnvironmentBase):
         return False
 
     def _grant_secrets(self, backend: SecretsManagerBackend) -> None:
-        if self.add_to_role_policy(backend.read_statement(self)) and self._role_construct is not None:
+        attached = [self.add_to_role_policy(statement) for statement in backend.read_statements(self)]
+        if all(attached) and self._role_construct is not None:
+            connections, variables = backend.prefixes
             acknowledge(
                 self._role_construct.policy,
                 [wildcard_resource_finding(self, arn) for arn in backend.secret_arns(self)],
-                "Secrets Manager appends a random suffix to every secret ARN; the wildcard admits only the "
-                "secrets under this environment's configured connections and variables prefixes.",
+                f"Secrets Manager appends a random suffix to every secret ARN. The wildcards admit only secrets "
+                f"under {connections}/ and {variables}/, prefixes no other environment of this account and "
+                "Region may use (preflight rule shared-secret-prefix).",
             )
 
     # --- create steps -----------------------------------------------------------------------
+
+    def _restrict_artifact_writes(self, writers: list[str]) -> None:
+        """Only the artifact handler and ``writers`` may write the source bucket's objects."""
+        arns = [self.artifacts.role.role_arn, *writers]
+        bucket = getattr(self, "_source_bucket_construct", None)
+        if bucket is not None:
+            bucket.restrict_object_writes(arns)
+            return
+        Annotations.of(self).add_warning_v2(
+            "mwaa-platform:source-bucket-writable",
+            f"source_bucket {self.source_bucket.node.path} is not managed here, so its policy cannot be restricted: "
+            "deny s3:PutObject and s3:DeleteObject* on its objects to every principal but the artifact handler's "
+            "role and your deployers (see AirflowSourceBucket.restrict_object_writes).",
+        )
 
     def _create_source_bucket(self, removal_policy: RemovalPolicy) -> s3.IBucket:
         self._source_bucket_construct = AirflowSourceBucket(
@@ -442,7 +468,7 @@ def _resolve_runtime(
         check_constraint_line(requirements, version)
     configuration = AirflowConfiguration(airflow_configuration_options)
     if secrets_backend is not None:
-        configuration.update(secrets_backend.options(), source="secrets_backend")
+        configuration.update(secrets_backend.for_environment(environment_name).options(), source="secrets_backend")
     if statsd_allow_list is not None:
         configuration.update(statsd_allow_list_options(statsd_allow_list), source="statsd_allow_list")
     if celery_concurrency is not None:

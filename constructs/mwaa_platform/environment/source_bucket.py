@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Optional
 
 from aws_cdk import Duration, FeatureFlags, RemovalPolicy
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from mwaa_platform.compliance.nag import acknowledge, acknowledge_across_packs
+from mwaa_platform.errors import MwaaPlatformError
+
+#: Object writes and deletes the source bucket denies to everyone but its deployers.
+OBJECT_WRITE_ACTIONS = (
+    "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectTagging", "s3:DeleteObjectTagging",
+    "s3:PutObjectVersionTagging", "s3:DeleteObjectVersionTagging", "s3:RestoreObject",
+)
 
 #: aws-cdk-lib's flag for delivering server access logs through a bucket policy instead of an ACL.
 _LOG_DELIVERY_BY_POLICY = "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"
@@ -76,6 +85,27 @@ class AirflowSourceBucket(Construct):
             "The source bucket is rebuilt from the repository by every deployment (DAGs, requirements, "
             "plugins are assets); cross-region replication would copy deployable artifacts, not data.",
         )
+
+    def restrict_object_writes(self, writer_arns: Sequence[str]) -> iam.PolicyStatement:
+        """Deny every object write and delete in the bucket to all principals but ``writer_arns``.
+
+        DAGs, plugins and requirements run with the execution role's permissions and secrets, so
+        who may write them is as sensitive as the role itself. IAM principals of the account with
+        ``s3:PutObject`` on ``*`` are denied here too; only the listed roles (the artifact
+        handler's, a team's CI role, a break-glass role) may write.
+        """
+        if not writer_arns:
+            raise MwaaPlatformError(f"{self.node.path}: writer_arns must name at least one principal, got none")
+        statement = iam.PolicyStatement(
+            sid="OnlyDeployersWriteArtifacts",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=list(OBJECT_WRITE_ACTIONS),
+            resources=[self.bucket.arn_for_objects("*")],
+            conditions={"ArnNotEquals": {"aws:PrincipalArn": list(writer_arns)}},
+        )
+        self.bucket.add_to_resource_policy(statement)
+        return statement
 
     def _create_access_logs_bucket(self, removal_policy: RemovalPolicy, retention: Duration) -> s3.Bucket:
         # With log delivery through a bucket policy (the feature flag below), ACLs can be disabled;

@@ -25,6 +25,7 @@ __all__ = [
     "check_constraint_line",
     "check_environment_name",
     "check_maintenance_window",
+    "check_principal_arns",
     "check_security_groups",
     "resolve_log_levels",
 ]
@@ -117,3 +118,19 @@ def check_security_groups(
             f"environment), got {len(listed)}"
         )
     return listed
+
+
+_PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
+
+
+def check_principal_arns(field: str, arns: Sequence[str]) -> list[str]:
+    """IAM role or user ARNs (tokens pass), for policy conditions on ``aws:PrincipalArn``."""
+    if isinstance(arns, str) or not isinstance(arns, (list, tuple)):
+        raise MwaaPlatformError(f"{field} must be a list of IAM role or user ARNs, got {shorten(arns)}")
+    for arn in arns:
+        if not _is_token(arn) and (not isinstance(arn, str) or not _PRINCIPAL_ARN.match(arn)):
+            raise MwaaPlatformError(
+                f"{field} entries must be IAM role or user ARNs like arn:aws:iam::111122223333:role/ci-deployer, "
+                f"got {shorten(arn)}"
+            )
+    return list(arns)

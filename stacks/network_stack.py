@@ -26,6 +26,8 @@ class NetworkStack(Stack):
             nat_gateways=settings.nat_gateways,
             endpoint_sets=platform.endpoint_sets,
             endpoint_policies=settings.endpoint_policies,
+            data_perimeter=settings.data_perimeter,
+            perimeter_accounts=settings.perimeter_accounts or (platform.account,),
             network_acls=settings.network_acls,
             flow_logs_retention=retention(settings.flow_logs_retention_days),
             parameter_prefix=platform.parameter_prefix,

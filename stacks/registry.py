@@ -24,6 +24,7 @@ from mwaa_platform.errors import MwaaPlatformError, shorten
 from mwaa_platform.validation import (
     AIRFLOW_ROLES,
     NAT_GATEWAY_CHOICES,
+    check_account_ids,
     check_artifact_paths,
     check_cidr,
     check_endpoint_sets,
@@ -74,6 +75,8 @@ class NetworkSettings:
     nat_gateways: int = 0
     endpoint_sets: tuple[str, ...] = ()
     endpoint_policies: bool = True
+    data_perimeter: bool = True
+    perimeter_accounts: tuple[str, ...] = ()
     network_acls: bool = False
     flow_logs_retention_days: int = 365
 
@@ -236,11 +239,14 @@ class _Reader:
         with self.library_errors(where):
             check_cidr(cidr)
             sets = check_endpoint_sets(sets)
+            accounts = tuple(check_account_ids("perimeter_accounts", settings.get("perimeter_accounts", [])))
         return NetworkSettings(
             cidr=cidr,
             nat_gateways=nat,
             endpoint_sets=sets,
             endpoint_policies=self.boolean(where, "endpoint_policies", settings.get("endpoint_policies", True)),
+            data_perimeter=self.boolean(where, "data_perimeter", settings.get("data_perimeter", True)),
+            perimeter_accounts=accounts,
             network_acls=self.boolean(where, "network_acls", settings.get("network_acls", False)),
             flow_logs_retention_days=retention,
         )

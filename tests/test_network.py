@@ -222,12 +222,58 @@ def test_endpoint_policies_scope_account_callers_and_leave_service_called_endpoi
         assert policies[name] == {"Version": "2012-10-17", "Statement": [{
             "Sid": "OnlyThisAccountsPrincipals", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": f"{prefix}:*",
             "Resource": "*", "Condition": {"StringEquals": {"aws:PrincipalAccount": "123456789012"}}}]}, name
-    for name in ("ecr.api", "ecr.dkr", "airflow.api", "airflow.env", "airflow.ops"):
+    for name in ("airflow.api", "airflow.env", "airflow.ops"):
         assert policies[name] is None, name
 
 
+PULL_ONLY = {"Version": "2012-10-17", "Statement": [{
+    "Sid": "PullImagesOnly", "Effect": "Allow", "Principal": {"AWS": "*"}, "Resource": "*",
+    "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetAuthorizationToken",
+               "ecr:GetDownloadUrlForLayer"]}]}
+
+
+def perimeter_policies(template):
+    ecr = {}
+    for endpoint in template.find_resources("AWS::EC2::VPCEndpoint").values():
+        service = endpoint["Properties"]["ServiceName"]
+        if isinstance(service, str) and ".ecr." in service:
+            policy = endpoint["Properties"].get("PolicyDocument")
+            ecr[service.rsplit(".", 2)[-2] + "." + service.rsplit(".", 1)[-1]] = policy and norm_policy(policy)
+    (gateway,) = template.find_resources("AWS::EC2::VPCEndpoint", {"Properties": {"VpcEndpointType": "Gateway"}}).values()
+    return ecr, gateway["Properties"].get("PolicyDocument")
+
+
+def norm_policy(policy):
+    return {**policy, "Statement": [{**s, "Action": sorted(s["Action"]) if isinstance(s["Action"], list) else s["Action"]}
+                                    for s in policy["Statement"]]}
+
+
+def test_the_data_perimeter_is_on_by_default_as_documented():
+    _, _, template = network_template()
+    ecr, gateway = perimeter_policies(template)
+    assert ecr == {"ecr.api": PULL_ONLY, "ecr.dkr": PULL_ONLY}
+    assert gateway == {"Version": "2012-10-17", "Statement": [
+        {"Sid": "PlatformAccountsBuckets", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:*",
+         "Resource": "*", "Condition": {"StringEquals": {"aws:ResourceAccount": ["123456789012"]}}},
+        {"Sid": "EcrImageLayers", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:GetObject",
+         "Resource": "arn:aws:s3:::prod-eu-west-1-starport-layer-bucket/*"},
+    ]}
+
+
+def test_the_perimeter_names_every_platform_account_and_can_be_switched_off():
+    _, _, template = network_template(perimeter_accounts=["111122223333", "444455556666"])
+    _, gateway = perimeter_policies(template)
+    assert gateway["Statement"][0]["Condition"] == {
+        "StringEquals": {"aws:ResourceAccount": ["111122223333", "444455556666"]}}
+    _, _, template = network_template(data_perimeter=False)
+    ecr, gateway = perimeter_policies(template)
+    assert gateway is None and ecr == {"ecr.api": None, "ecr.dkr": None}
+    with pytest.raises(ValueError, match=r"perimeter_accounts entries must be 12-digit AWS account ids \(quoted in YAML\), got 1234"):
+        network_template(perimeter_accounts=[1234])
+
+
 def test_endpoint_policies_can_be_switched_off():
-    _, _, template = network_template(endpoint_policies=False)
+    _, _, template = network_template(endpoint_policies=False, data_perimeter=False)
     for endpoint in template.find_resources("AWS::EC2::VPCEndpoint").values():
         assert "PolicyDocument" not in endpoint["Properties"]
 

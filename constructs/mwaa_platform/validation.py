@@ -20,12 +20,13 @@ from mwaa_platform.environment.validation import (
 )
 from mwaa_platform.errors import MwaaPlatformError, shorten
 from mwaa_platform.network.network import NAT_GATEWAY_CHOICES, check_cidr
-from mwaa_platform.network.vpc_endpoints import check_endpoint_sets
+from mwaa_platform.network.vpc_endpoints import check_account_ids, check_endpoint_sets
 
 __all__ = [
     "AIRFLOW_ROLES",
     "NAT_GATEWAY_CHOICES",
     "MwaaPlatformError",
+    "check_account_ids",
     "check_artifact_paths",
     "check_choice",
     "check_cidr",

@@ -35,7 +35,7 @@ from mwaa_platform.network._placement import (
     environment_security_group_clients,
     environment_subnets,
 )
-from mwaa_platform.network.vpc_endpoints import AirflowVpcEndpoints, check_endpoint_sets
+from mwaa_platform.network.vpc_endpoints import AirflowVpcEndpoints, check_account_ids, check_endpoint_sets
 
 #: NAT gateways a new VPC may have: none, one shared, or one per AZ.
 NAT_GATEWAY_CHOICES = (0, 1, 2)
@@ -135,6 +135,8 @@ class AirflowNetwork(AirflowNetworkBase):
         internet_egress: Optional[bool] = None,
         endpoint_sets: Sequence[str] = (),
         endpoint_policies: bool = True,
+        data_perimeter: bool = True,
+        perimeter_accounts: Sequence[str] = (),
         network_acls: bool = False,
         flow_logs: bool = True,
         flow_logs_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
@@ -155,6 +157,11 @@ class AirflowNetwork(AirflowNetworkBase):
             ``batch``, ``eks``). Default: only the endpoints every environment needs.
         :param endpoint_policies: attach account-scoped endpoint policies where safe for MWAA.
             Default: True.
+        :param data_perimeter: restrict the S3 gateway endpoint to the buckets of
+            ``perimeter_accounts`` plus the Region's ECR image-layer bucket, and the ECR endpoints to image pulls.
+            Default: True.
+        :param perimeter_accounts: accounts whose buckets the S3 gateway reaches. Default: this
+            stack's account.
         :param network_acls: put the new VPC's private subnets behind a network ACL admitting
             only 443/5432 from the private subnets and return traffic. Default: False.
         :param flow_logs: log all VPC traffic to an encrypted log group. Default: True.
@@ -166,6 +173,7 @@ class AirflowNetwork(AirflowNetworkBase):
         # --- validate everything before creating anything -------------------------------
         with validating(scope, construct_id):
             sets = check_endpoint_sets(endpoint_sets)
+            check_account_ids("perimeter_accounts", perimeter_accounts)
             if vpc is None:
                 check_cidr(cidr)
                 if subnets is not None:
@@ -201,7 +209,7 @@ class AirflowNetwork(AirflowNetworkBase):
         self.subnets = chosen or environment_subnets(self.vpc)
         self.endpoints = AirflowVpcEndpoints(
             self, "Endpoints", vpc=self.vpc, subnets=self.subnets, endpoint_sets=sets,
-            endpoint_policies=endpoint_policies,
+            endpoint_policies=endpoint_policies, data_perimeter=data_perimeter, perimeter_accounts=perimeter_accounts,
         )
         self.endpoint_security_group: ec2.ISecurityGroup = self.endpoints.security_group
         self.endpoint_services = self.endpoints.services

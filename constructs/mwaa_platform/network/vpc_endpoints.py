@@ -8,10 +8,11 @@ security groups added to it, never from a CIDR.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Stack
+from aws_cdk import Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
@@ -111,6 +112,8 @@ class AirflowVpcEndpoints(Construct):
         subnets: Sequence[ec2.ISubnet],
         endpoint_sets: Sequence[str] = (),
         endpoint_policies: bool = True,
+        data_perimeter: bool = True,
+        perimeter_accounts: Sequence[str] = (),
     ) -> None:
         """
         :param vpc: the VPC to create the endpoints in.
@@ -119,9 +122,15 @@ class AirflowVpcEndpoints(Construct):
         :param endpoint_sets: optional sets from ``ENDPOINT_SETS``. Default: the required set only.
         :param endpoint_policies: attach the account-scoped policy where ``EndpointService``
             says it is safe. Default: True.
+        :param data_perimeter: restrict the S3 gateway endpoint to buckets owned by
+            ``perimeter_accounts`` plus the Region's ECR image-layer bucket, and the ECR endpoints to
+            image pulls (``docs/network.md``, "Data perimeter"). Default: True.
+        :param perimeter_accounts: the accounts whose buckets the S3 gateway reaches. Default:
+            this stack's account.
         """
         with validating(scope, construct_id):
             services = endpoint_services(endpoint_sets)
+            accounts = check_account_ids("perimeter_accounts", perimeter_accounts)
         super().__init__(scope, construct_id)
         account = Stack.of(self).account
         placement = ec2.SubnetSelection(subnets=list(subnets))
@@ -136,6 +145,9 @@ class AirflowVpcEndpoints(Construct):
         self.s3_gateway = ec2.GatewayVpcEndpoint(
             self, "S3GatewayEndpoint", vpc=vpc, service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[placement]
         )
+        if data_perimeter:
+            for statement in s3_perimeter_statements(self, accounts or [account]):
+                self.s3_gateway.add_to_policy(statement)
         self.interface_endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {}
         for service in services:
             endpoint = ec2.InterfaceVpcEndpoint(
@@ -148,7 +160,9 @@ class AirflowVpcEndpoints(Construct):
                 open=False,
                 private_dns_enabled=True,
             )
-            if endpoint_policies and service.account_scoped_policy:
+            if data_perimeter and service.iam_prefix == "ecr":
+                endpoint.add_to_policy(ecr_pull_statement())
+            elif endpoint_policies and service.account_scoped_policy:
                 endpoint.add_to_policy(
                     iam.PolicyStatement(
                         sid="OnlyThisAccountsPrincipals",
@@ -160,3 +174,50 @@ class AirflowVpcEndpoints(Construct):
                 )
             self.interface_endpoints[service.name] = endpoint
         self.services = frozenset(self.interface_endpoints)
+
+
+#: What pulling an image from ECR calls; the perimeter's ECR endpoints allow nothing else.
+ECR_PULL_ACTIONS = (
+    "ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability",
+)
+
+
+def s3_perimeter_statements(scope: Construct, accounts: Sequence[str]) -> list[iam.PolicyStatement]:
+    """The S3 gateway's data perimeter (user guide: vpc-security): the platform accounts' buckets,
+    and reads of the Region's ECR image layers, which ECR serves from an AWS-owned bucket."""
+    stack = Stack.of(scope)
+    return [
+        iam.PolicyStatement(
+            sid="PlatformAccountsBuckets",
+            principals=[iam.AnyPrincipal()],
+            actions=["s3:*"],
+            resources=["*"],
+            conditions={"StringEquals": {"aws:ResourceAccount": list(accounts)}},
+        ),
+        iam.PolicyStatement(
+            sid="EcrImageLayers",
+            principals=[iam.AnyPrincipal()],
+            actions=["s3:GetObject"],
+            resources=[f"arn:{stack.partition}:s3:::prod-{stack.region}-starport-layer-bucket/*"],
+        ),
+    ]
+
+
+def ecr_pull_statement() -> iam.PolicyStatement:
+    """ECR through PrivateLink: image pulls only, so nothing can be pushed out through it."""
+    return iam.PolicyStatement(
+        sid="PullImagesOnly", principals=[iam.AnyPrincipal()], actions=list(ECR_PULL_ACTIONS), resources=["*"],
+    )
+
+
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+
+
+def check_account_ids(field: str, accounts: Sequence[str]) -> list[str]:
+    """12-digit AWS account ids (tokens pass)."""
+    if isinstance(accounts, str) or not isinstance(accounts, (list, tuple)):
+        raise MwaaPlatformError(f"{field} must be a list of 12-digit AWS account ids, got {shorten(accounts)}")
+    for account in accounts:
+        if not (isinstance(account, str) and (Token.is_unresolved(account) or _ACCOUNT_ID.match(account))):
+            raise MwaaPlatformError(f"{field} entries must be 12-digit AWS account ids (quoted in YAML), got {shorten(account)}")
+    return list(dict.fromkeys(accounts))

@@ -14,7 +14,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20,22
 
 import aws_cdk as cdk  # noqa: E402
 
-from mwaa_platform import attach_nag_packs, attach_preflight_checks  # noqa: E402
+from mwaa_platform import MwaaPlatformError, attach_nag_packs, attach_preflight_checks  # noqa: E402
 from stacks.platform import Platform, build_platform  # noqa: E402
 from stacks.registry import RegistryError, load_registry  # noqa: E402
 
@@ -38,7 +38,7 @@ if __name__ == "__main__":
     app = cdk.App(context=cdk_json_context())
     try:
         build(app)  # the registry is validated before any construct is built
-    except RegistryError as error:
+    except (RegistryError, MwaaPlatformError) as error:  # a user's mistake: a message, never a traceback
         sys.exit(f"error: {error}")
     attach_nag_packs(app)
     attach_preflight_checks(app)

@@ -30,7 +30,9 @@ from mwaa_platform.validation import (
     check_endpoint_sets,
     check_environment_name,
     check_maintenance_window,
+    check_policy_name,
     check_principal_arns,
+    check_web_ingress,
     default_airflow_version,
     lookup_environment_class,
     parse_airflow_version,
@@ -83,8 +85,21 @@ class NetworkSettings:
 
 @dataclass(frozen=True)
 class WebAccess:
-    role_name: str
+    """A web-login grant: to a plain IAM role by name, or as a named policy for Identity Center."""
+
     airflow_role: AirflowRole
+    role_name: Optional[str] = None
+    policy_name: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class WebIngress:
+    """A network path to the private web server: exactly one of the three peers."""
+
+    description: Optional[str] = None
+    security_group_id: Optional[str] = None
+    prefix_list_id: Optional[str] = None
+    cidr: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +127,7 @@ class TeamSettings:
     log_retention_days: int = 90
     tags: Mapping[str, str] = field(default_factory=dict)
     artifact_writers: tuple[str, ...] = ()
+    web_ingress: tuple[WebIngress, ...] = ()
 
     @property
     def cost_tags(self) -> dict[str, str]:
@@ -260,7 +276,7 @@ class _Reader:
         keys = {"name", "stage", "cost_center", "environment_class", "airflow_version", *CAPACITY_FIELDS,
                 "weekly_maintenance_window_start", "dags",
                 "requirements", "plugins", "startup_script", "web_access", "secrets_backend",
-                "airflow_configuration_options", "log_retention_days", "tags", "artifact_writers",
+                "airflow_configuration_options", "log_retention_days", "tags", "artifact_writers", "web_ingress",
                 *NOT_YET_SUPPORTED}
         where = self.team_where(index, entry.get("name") if isinstance(entry, dict) else None)
         entry = self.mapping(where, "team entry", entry, keys)
@@ -303,6 +319,7 @@ class _Reader:
             stack_name=f"{platform_name}-{name}-{stage}",
             weekly_maintenance_window_start=window,
             web_access=self.web_access(where, entry.get("web_access", [])),
+            web_ingress=self.web_ingress(where, entry.get("web_ingress", [])),
             secrets_backend=backend,
             airflow_configuration_options={str(k): self.string(where, f"airflow_configuration_options.{k}", v)
                                            for k, v in options.items()},
@@ -332,20 +349,58 @@ class _Reader:
 
     def web_access(self, where: str, value: Any) -> tuple[WebAccess, ...]:
         if not isinstance(value, list):
-            raise self.fail(where, f"web_access must be a list of {{role_name, airflow_role}}, got {value!r}")
+            raise self.fail(where, f"web_access must be a list of {{role_name or policy_name, airflow_role}}, "
+                                   f"got {shorten(value)}")
         grants = []
         for index, item in enumerate(value):
-            item = self.mapping(where, f"web_access[{index}]", item, {"role_name", "airflow_role"})
-            name = self.string(where, f"web_access[{index}].role_name", item.get("role_name"))
-            if not _ROLE_NAME.match(name):
-                raise self.fail(where, f"web_access[{index}].role_name must be the name of an IAM role in the platform "
-                                       f"account (1-64 letters, digits and +=,.@_-; no path or ARN), got {name!r}")
-            role = self.string(where, f"web_access[{index}].airflow_role", item.get("airflow_role", "Viewer"))
+            field = f"web_access[{index}]"
+            item = self.mapping(where, field, item, {"role_name", "policy_name", "airflow_role"})
+            if ("role_name" in item) == ("policy_name" in item):
+                raise self.fail(where, f"{field} needs exactly one of role_name (a plain IAM role to attach to) or "
+                                       "policy_name (a policy an IAM Identity Center permission set references), got "
+                                       f"{shorten(sorted(item))}")
+            role = self.string(where, f"{field}.airflow_role", item.get("airflow_role", "Viewer"))
             if role not in AIRFLOW_ROLES:
-                raise self.fail(where, f"web_access[{index}].airflow_role must be one of {', '.join(AIRFLOW_ROLES)}, "
-                                       f"got {role!r}")
-            grants.append(WebAccess(role_name=name, airflow_role=cast(AirflowRole, role)))
+                raise self.fail(where, f"{field}.airflow_role must be one of {', '.join(AIRFLOW_ROLES)}, got {shorten(role)}")
+            if "role_name" in item:
+                name = self.string(where, f"{field}.role_name", item["role_name"])
+                if not _ROLE_NAME.match(name):
+                    raise self.fail(where, f"{field}.role_name must be the name of an IAM role in the platform account "
+                                           f"(1-64 letters, digits and +=,.@_-; no path or ARN), got {shorten(name)}")
+                if name.startswith("AWSReservedSSO_"):
+                    raise self.fail(where, f"{field}.role_name {shorten(name)} is an IAM Identity Center role, which IAM "
+                                           "cannot change; use policy_name and reference it from the permission set")
+                grants.append(WebAccess(role_name=name, airflow_role=cast(AirflowRole, role)))
+            else:
+                policy = self.string(where, f"{field}.policy_name", item["policy_name"])
+                with self.library_errors(where):
+                    check_policy_name(f"{field}.policy_name", policy)
+                grants.append(WebAccess(policy_name=policy, airflow_role=cast(AirflowRole, role)))
         return tuple(grants)
+
+    def web_ingress(self, where: str, value: Any) -> tuple[WebIngress, ...]:
+        if not isinstance(value, list):
+            raise self.fail(where, f"web_ingress must be a list of peers, got {shorten(value)}")
+        peers = []
+        kinds = ("security_group_id", "prefix_list_id", "cidr")
+        for index, item in enumerate(value):
+            field = f"web_ingress[{index}]"
+            item = self.mapping(where, field, item, {*kinds, "description"})
+            given = [kind for kind in kinds if kind in item]
+            if len(given) != 1:
+                raise self.fail(where, f"{field} needs exactly one of {', '.join(kinds)}, got {shorten(sorted(item))}")
+            text = self.string(where, f"{field}.{given[0]}", item[given[0]])
+            pattern = {"security_group_id": r"sg-[0-9a-f]{8,17}", "prefix_list_id": r"pl-[0-9a-f]{8,17}",
+                       "cidr": r"[0-9a-f.:]+/\d{1,3}"}[given[0]]
+            if not re.fullmatch(pattern, text):
+                raise self.fail(where, f"{field}.{given[0]} must match {pattern}, got {shorten(text)}")
+            description = item.get("description")
+            if description is not None:
+                description = self.string(where, f"{field}.description", description)
+            with self.library_errors(where):
+                check_web_ingress(text if given[0] == "cidr" else None, description, "the team")
+            peers.append(WebIngress(description=description, **{given[0]: text}))
+        return tuple(peers)
 
     # --- typed fields ---------------------------------------------------------------------------
 

@@ -141,3 +141,71 @@ def test_the_evaluator_itself_tells_deny_from_allow():
     assert iam_decision(statements, action="s3:PutObject", resource="arn:aws:s3:::b/k",
                         context={"aws:PrincipalArn": "arn:aws:iam::1:role/no"}) == "deny"
     assert iam_decision(statements, action="s3:GetObject", resource="arn:aws:s3:::c/k") == "implicit-deny"
+
+
+# --- a way to the UI ------------------------------------------------------------------------------
+
+
+def web_rules(stack, env):
+    own = stack.get_logical_id(env.security_groups[0].node.default_child)
+    template = Template.from_stack(stack).to_json()
+    return [r["Properties"] for r in template["Resources"].values()
+            if r["Type"] == "AWS::EC2::SecurityGroupIngress" and r["Properties"]["GroupId"] == {"Fn::GetAtt": [own, "GroupId"]}
+            and r["Properties"]["FromPort"] == 443 and "SourceSecurityGroupId" not in r["Properties"]] + [
+        rule for r in template["Resources"].values() if r["Type"] == "AWS::EC2::SecurityGroup"
+        and r is template["Resources"][own] for rule in r["Properties"].get("SecurityGroupIngress", [])
+        if "SourceSecurityGroupId" not in rule]
+
+
+def test_allow_web_from_admits_https_from_a_prefix_list_or_a_described_cidr_only():
+    from aws_cdk import aws_ec2 as ec2
+
+    stack = new_stack()
+    network = AirflowNetwork(stack, "Network")
+    env = AirflowEnvironment(stack, "Env", environment_name="team-a", network=network)
+    env.allow_web_from(ec2.Peer.prefix_list("pl-0123456789abcdef0"))
+    env.allow_web_from(ec2.Peer.ipv4("10.8.0.0/16"), description="corporate VPN")
+    with pytest.raises(MwaaPlatformError, match=r"^Test/Env: allow_web_from refuses 0.0.0.0/0"):
+        env.allow_web_from(ec2.Peer.any_ipv4(), description="everyone")
+    with pytest.raises(MwaaPlatformError, match=r"allow_web_from refuses ::/0"):
+        env.allow_web_from(ec2.Peer.any_ipv6(), description="everyone")
+    with pytest.raises(MwaaPlatformError, match=r"allow_web_from\(10.9.0.0/16\) needs a description"):
+        env.allow_web_from(ec2.Peer.ipv4("10.9.0.0/16"))
+    rules = sorted((r.get("SourcePrefixListId") or r.get("CidrIp"), r["FromPort"], r["Description"])
+                   for r in web_rules(stack, env))
+    assert rules == [("10.8.0.0/16", 443, "corporate VPN"), ("pl-0123456789abcdef0", 443, "Airflow UI (HTTPS) for team-a")]
+
+
+def test_allow_web_from_a_bastion_security_group_adds_the_matching_egress():
+    from aws_cdk import aws_ec2 as ec2
+
+    stack = new_stack()
+    network = AirflowNetwork(stack, "Network")
+    env = AirflowEnvironment(stack, "Env", environment_name="team-a", network=network)
+    bastion = ec2.SecurityGroup(stack, "Bastion", vpc=network.vpc, allow_all_outbound=False)
+    env.allow_web_from(bastion)
+    template = Template.from_stack(stack)
+    template.has_resource_properties("AWS::EC2::SecurityGroupIngress", {
+        "FromPort": 443, "Description": "Airflow UI (HTTPS) for team-a",
+        "SourceSecurityGroupId": {"Fn::GetAtt": [stack.get_logical_id(bastion.node.default_child), "GroupId"]},
+        "GroupId": {"Fn::GetAtt": [stack.get_logical_id(env.security_groups[0].node.default_child), "GroupId"]}})
+
+
+def test_identity_center_gets_a_fixed_name_policy_instead_of_an_attachment():
+    stack = new_stack()
+    network = AirflowNetwork(stack, "Network")
+    env = AirflowEnvironment(stack, "Env", environment_name="team-a", network=network)
+    policy = env.grant_web_login_policy("User")
+    assert env.grant_web_login_policy("User") is policy
+    env.grant_web_login_policy("Viewer", policy_name="team-a-readers")
+    policies = Template.from_stack(stack).find_resources("AWS::IAM::ManagedPolicy", {"Properties": {
+        "Description": Match.string_like_regexp("Identity Center")}})
+    by_name = {p["Properties"]["ManagedPolicyName"]: p["Properties"] for p in policies.values()}
+    assert set(by_name) == {"team-a-airflow-user-web-login", "team-a-readers"}
+    user = by_name["team-a-airflow-user-web-login"]
+    assert "Roles" not in user  # a permission set references it by name; nothing is attached
+    assert user["PolicyDocument"]["Statement"] == [{
+        "Action": "airflow:CreateWebLoginToken", "Effect": "Allow",
+        "Resource": f"arn:aws:airflow:{TEST_REGION}:{TEST_ACCOUNT}:role/team-a/User"}]
+    with pytest.raises(MwaaPlatformError, match=r"policy_name must be 1-128 letters, digits .*got 'team a'"):
+        env.grant_web_login_policy("Op", policy_name="team a")

@@ -80,8 +80,20 @@ CASES = [
     pytest.param(lambda d: team(d, 0)["web_access"][0].update(role_name="arn:aws:iam::123456789012:role/x"),
                  r"web_access\[0\].role_name must be the name of an IAM role in the platform account.*got 'arn:aws:iam",
                  id="arn-not-name"),
+    pytest.param(lambda d: team(d, 0)["web_access"][0].update(policy_name="x"),
+                 r"web_access\[0\] needs exactly one of role_name .* or policy_name", id="role-and-policy"),
+    pytest.param(lambda d: team(d, 0)["web_access"][0].update(role_name="AWSReservedSSO_Analysts_0123456789abcdef"),
+                 r"is an IAM Identity Center role, which IAM cannot change; use policy_name", id="sso-role"),
+    pytest.param(lambda d: team(d, 0).update(web_ingress=[{"cidr": "0.0.0.0/0", "description": "everyone"}]),
+                 r"team 'analytics' \(teams\[0\]\): allow_web_from refuses 0.0.0.0/0", id="web-from-anywhere"),
+    pytest.param(lambda d: team(d, 0).update(web_ingress=[{"cidr": "10.8.0.0/16"}]),
+                 r"allow_web_from\(10.8.0.0/16\) needs a description saying whose range it is", id="cidr-no-description"),
+    pytest.param(lambda d: team(d, 0).update(web_ingress=[{"security_group_id": "vpn"}]),
+                 r"web_ingress\[0\].security_group_id must match sg-", id="bad-sg-id"),
+    pytest.param(lambda d: team(d, 0).update(web_ingress=[{"cidr": "10.8.0.0/16", "prefix_list_id": "pl-12345678"}]),
+                 r"web_ingress\[0\] needs exactly one of security_group_id, prefix_list_id, cidr", id="two-peers"),
     pytest.param(lambda d: team(d, 0)["web_access"][0].update(role_arn="x"),
-                 r"unknown key 'role_arn' in web_access\[0\]; allowed: airflow_role, role_name", id="web-access-key"),
+                 r"unknown key 'role_arn' in web_access\[0\]; allowed: airflow_role, policy_name, role_name", id="web-access-key"),
     pytest.param(lambda d: team(d, 1).update(weekly_maintenance_window_start="SUN:03:15"),
                  r"team 'payments' \(teams\[1\]\): weekly_maintenance_window_start must be DAY:HH:MM.*got 'SUN:03:15'",
                  id="bad-maintenance-window"),
@@ -227,3 +239,17 @@ def test_artifact_writers_reach_the_team_and_are_checked(tmp_path):
     with pytest.raises(RegistryError, match=r"bad.yaml: team 'analytics' \(teams\[0\]\): artifact_writers entries must be "
                                             r"IAM role or user ARNs .*got 'analytics-ci'"):
         load_registry(bad)
+
+
+def test_identity_center_policies_and_web_ingress_from_the_registry(tmp_path):
+    from aws_cdk.assertions import Template
+
+    def edit(document):
+        team(document, 0)["web_access"].append({"policy_name": "analytics-dev-viewers", "airflow_role": "Viewer"})
+        team(document, 0)["web_ingress"] = [{"prefix_list_id": "pl-0123456789abcdef0", "description": "corporate VPN"}]
+    app = new_app()
+    platform = build_platform(app, load_registry(write(tmp_path, edited(edit))))
+    template = Template.from_stack(platform.teams["analytics"])
+    template.has_resource_properties("AWS::IAM::ManagedPolicy", {"ManagedPolicyName": "analytics-dev-viewers"})
+    template.has_resource_properties("AWS::EC2::SecurityGroupIngress", {
+        "SourcePrefixListId": "pl-0123456789abcdef0", "FromPort": 443, "ToPort": 443, "Description": "corporate VPN"})

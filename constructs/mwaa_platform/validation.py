@@ -15,10 +15,12 @@ from mwaa_platform.environment.validation import (
     check_choice,
     check_environment_name,
     check_maintenance_window,
+    check_policy_name,
     check_principal_arns,
     check_security_groups,
 )
 from mwaa_platform.errors import MwaaPlatformError, shorten
+from mwaa_platform.network._placement import check_web_ingress
 from mwaa_platform.network.network import NAT_GATEWAY_CHOICES, check_cidr
 from mwaa_platform.network.vpc_endpoints import check_account_ids, check_endpoint_sets
 
@@ -33,8 +35,10 @@ __all__ = [
     "check_endpoint_sets",
     "check_environment_name",
     "check_maintenance_window",
+    "check_policy_name",
     "check_principal_arns",
     "check_security_groups",
+    "check_web_ingress",
     "default_airflow_version",
     "lookup_environment_class",
     "parse_airflow_version",

@@ -22,7 +22,12 @@ from typing_extensions import Unpack
 
 from mwaa_platform._internal.arns import airflow_role_arn, environment_arn
 from mwaa_platform.environment.options import AIRFLOW_ROLES, AirflowRole
-from mwaa_platform.environment.validation import check_choice, check_environment_name, check_security_groups
+from mwaa_platform.environment.validation import (
+    check_choice,
+    check_environment_name,
+    check_policy_name,
+    check_security_groups,
+)
 from mwaa_platform.errors import MwaaPlatformError, construct_path, shorten, validating
 
 __all__ = [
@@ -95,6 +100,10 @@ class IAirflowEnvironment(Protocol):
     def connections(self) -> ec2.Connections: ...
 
     def grant_web_login(self, grantee: iam.IGrantable, airflow_role: AirflowRole = "Viewer") -> iam.Grant: ...
+
+    def grant_web_login_policy(
+        self, airflow_role: AirflowRole = "Viewer", *, policy_name: Optional[str] = None
+    ) -> iam.ManagedPolicy: ...
 
     def grant_invoke_rest_api(self, grantee: iam.IGrantable, airflow_role: AirflowRole = "Viewer") -> iam.Grant: ...
 
@@ -170,7 +179,8 @@ class AirflowEnvironmentBase(Construct):
         (``WebLogin<airflow_role>``) allowing only ``airflow:CreateWebLoginToken`` on this
         environment's ``airflow_role`` instead. Calling it again for the same Airflow role attaches
         the same policy to the further roles. The roles must be in this stack's account and be
-        modifiable: IAM Identity Center roles (``AWSReservedSSO_*``) are not.
+        modifiable: IAM Identity Center roles (``AWSReservedSSO_*``) are not; use
+        ``grant_web_login_policy`` for them.
         """
         resource = self._airflow_role_arn(airflow_role)
         if not isinstance(roles, (list, tuple)) or not roles:
@@ -186,6 +196,35 @@ class AirflowEnvironmentBase(Construct):
         return iam.ManagedPolicy(
             self, construct_id, roles=list(roles),
             description=f"Open the Airflow UI of MWAA environment {self.environment_name} as {airflow_role}",
+            statements=[iam.PolicyStatement(actions=["airflow:CreateWebLoginToken"], resources=[resource])],
+        )
+
+    def grant_web_login_policy(
+        self, airflow_role: AirflowRole = "Viewer", *, policy_name: Optional[str] = None
+    ) -> iam.ManagedPolicy:
+        """A customer managed policy with a fixed name, for IAM Identity Center permission sets.
+
+        Identity Center's roles (``AWSReservedSSO_*``) cannot be changed, so a policy cannot be
+        attached to them (``grant_web_login_to_roles`` fails there with "UnmodifiableEntity").
+        Instead a permission set references a customer managed policy *by name*, which must exist
+        in every account the set is provisioned to: this creates it, allowing only
+        ``airflow:CreateWebLoginToken`` on this environment's ``airflow_role``.
+
+        :param policy_name: the policy's name, to put in the permission set. Default:
+            ``<environment>-airflow-<role>-web-login`` (e.g. ``analytics-dev-airflow-user-web-login``).
+        """
+        resource = self._airflow_role_arn(airflow_role)
+        name = policy_name or f"{self.environment_name}-airflow-{airflow_role.lower()}-web-login"
+        with validating(self):
+            check_policy_name("policy_name", name)
+        construct_id = f"WebLoginPolicy{airflow_role}"
+        existing = self.node.try_find_child(construct_id)
+        if isinstance(existing, iam.ManagedPolicy):
+            return existing
+        return iam.ManagedPolicy(
+            self, construct_id, managed_policy_name=name,
+            description=f"Open the Airflow UI of MWAA environment {self.environment_name} as {airflow_role} "
+                        "(for IAM Identity Center permission sets)",
             statements=[iam.PolicyStatement(actions=["airflow:CreateWebLoginToken"], resources=[resource])],
         )
 

@@ -52,7 +52,14 @@ from mwaa_platform.environment.validation import (
     resolve_log_levels,
 )
 from mwaa_platform.errors import MwaaPlatformError, validating
-from mwaa_platform.network._placement import EgressTargets, allow_port, environment_security_group, environment_subnets
+from mwaa_platform.network._placement import (
+    WEBSERVER_PORT,
+    EgressTargets,
+    allow_port,
+    check_web_peer,
+    environment_security_group,
+    environment_subnets,
+)
 from mwaa_platform.network.network import AirflowNetworkBase
 
 __all__ = ["LOG_TYPES", "AirflowEnvironment"]
@@ -296,6 +303,21 @@ class AirflowEnvironment(AirflowEnvironmentBase):
         """
         with validating(self):
             allow_port(self.connections, peer, port, description)
+
+    def allow_web_from(self, peer: Union[ec2.IConnectable, ec2.IPeer], *, description: Optional[str] = None) -> None:
+        """Admit HTTPS to the private web server (the Airflow UI and REST API) from ``peer``.
+
+        ``peer`` is a security group (a bastion's, a load balancer's), a prefix list (a corporate
+        VPN's) or a CIDR. A CIDR needs a ``description`` saying whose range it is; ``0.0.0.0/0`` and
+        ``::/0`` are refused. People still need an IAM web-login grant (``grant_web_login``) to open
+        the UI: the network path alone opens nothing.
+
+        :param description: the rule's description. Default for a security group or prefix list:
+            "Airflow UI (HTTPS) for <environment>"; required for a CIDR.
+        """
+        with validating(self):
+            text = check_web_peer(peer, description, self.environment_name)
+            self.connections.allow_from(peer, ec2.Port.tcp(WEBSERVER_PORT), text)
 
     def add_to_role_policy(self, statement: iam.PolicyStatement) -> bool:
         """Give the execution role another permission (into its managed policy when we made it).

@@ -25,6 +25,7 @@ __all__ = [
     "check_constraint_line",
     "check_environment_name",
     "check_maintenance_window",
+    "check_policy_name",
     "check_principal_arns",
     "check_security_groups",
     "resolve_log_levels",
@@ -134,3 +135,12 @@ def check_principal_arns(field: str, arns: Sequence[str]) -> list[str]:
                 f"got {shorten(arn)}"
             )
     return list(arns)
+
+
+_POLICY_NAME = re.compile(r"^[\w+=,.@-]{1,128}$")
+
+
+def check_policy_name(field: str, name: str) -> None:
+    """An IAM managed policy name: 1-128 letters, digits and _+=,.@- (IAM API: CreatePolicy)."""
+    if not isinstance(name, str) or not _POLICY_NAME.match(name):
+        raise MwaaPlatformError(f"{field} must be 1-128 letters, digits and _+=,.@- (an IAM policy name), got {shorten(name)}")

@@ -134,3 +134,29 @@ def allow_port(
         raise MwaaPlatformError("description must say what the port is for, got an empty description")
     check_ec2_description("description", description.strip())
     connections.allow_to(peer, ec2.Port.tcp(port), description.strip())
+
+
+#: Peers the web server never admits: the whole internet.
+_ANYWHERE = ("0.0.0.0/0", "::/0")
+
+
+def check_web_peer(
+    peer: ec2.IConnectable | ec2.IPeer, description: Optional[str], environment_name: str
+) -> str:
+    """The description of a rule admitting ``peer`` to the web server; raise for a peer that may not be."""
+    config = peer.to_ingress_rule_config() if hasattr(peer, "to_ingress_rule_config") else None
+    return check_web_ingress(config and (config.cidr_ip or config.cidr_ipv6), description, environment_name)
+
+
+def check_web_ingress(cidr: Optional[str], description: Optional[str], environment_name: str) -> str:
+    """The description of a web server rule from ``cidr`` (None: a security group or prefix list)."""
+    if cidr in _ANYWHERE:
+        raise MwaaPlatformError(
+            f"allow_web_from refuses {cidr}: the Airflow UI is reached through a VPN, a bastion or a load balancer "
+            "(docs/web-access.md), never from the whole internet"
+        )
+    if cidr and not (description and description.strip()):
+        raise MwaaPlatformError(f"allow_web_from({cidr}) needs a description saying whose range it is (e.g. 'corporate VPN')")
+    text = (description or f"Airflow UI (HTTPS) for {environment_name}").strip()
+    check_ec2_description("description", text)
+    return text

@@ -29,6 +29,8 @@ class NetworkStack(Stack):
             data_perimeter=settings.data_perimeter,
             perimeter_accounts=settings.perimeter_accounts or (platform.account,),
             network_acls=settings.network_acls,
+            dns_firewall=settings.dns_firewall,
+            dns_allowed_domains=settings.dns_allowed_domains,
             flow_logs_retention=retention(settings.flow_logs_retention_days),
             parameter_prefix=platform.parameter_prefix,
         )

@@ -27,6 +27,7 @@ from mwaa_platform.validation import (
     check_account_ids,
     check_artifact_paths,
     check_cidr,
+    check_domains,
     check_endpoint_sets,
     check_environment_name,
     check_maintenance_window,
@@ -80,6 +81,8 @@ class NetworkSettings:
     data_perimeter: bool = True
     perimeter_accounts: tuple[str, ...] = ()
     network_acls: bool = False
+    dns_firewall: bool = False
+    dns_allowed_domains: tuple[str, ...] = ()
     flow_logs_retention_days: int = 365
 
 
@@ -256,6 +259,10 @@ class _Reader:
             check_cidr(cidr)
             sets = check_endpoint_sets(sets)
             accounts = tuple(check_account_ids("perimeter_accounts", settings.get("perimeter_accounts", [])))
+            domains = tuple(check_domains("dns_allowed_domains", settings.get("dns_allowed_domains", [])))
+        firewall = self.boolean(where, "dns_firewall", settings.get("dns_firewall", False))
+        if domains and not firewall:
+            raise self.fail(where, "dns_allowed_domains applies to the DNS firewall: set dns_firewall: true as well")
         return NetworkSettings(
             cidr=cidr,
             nat_gateways=nat,
@@ -264,6 +271,8 @@ class _Reader:
             data_perimeter=self.boolean(where, "data_perimeter", settings.get("data_perimeter", True)),
             perimeter_accounts=accounts,
             network_acls=self.boolean(where, "network_acls", settings.get("network_acls", False)),
+            dns_firewall=firewall,
+            dns_allowed_domains=domains,
             flow_logs_retention_days=retention,
         )
 

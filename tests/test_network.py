@@ -589,3 +589,48 @@ def test_grant_web_login_to_roles_attaches_one_managed_policy():
         "Roles": ["analysts", "leads"],
         "PolicyDocument": {"Statement": [{"Action": "airflow:CreateWebLoginToken", "Effect": "Allow",
                                           "Resource": "arn:aws:airflow:eu-west-1:123456789012:role/team-a/User"}]}})
+
+
+# --- DNS controls ------------------------------------------------------------------------------------
+
+
+def test_dns_firewall_is_off_by_default():
+    _, _, template = network_template()
+    template.resource_count_is("AWS::Route53Resolver::FirewallRuleGroup", 0)
+    template.resource_count_is("AWS::Route53Resolver::ResolverQueryLoggingConfig", 0)
+
+
+def test_dns_firewall_answers_aws_domains_and_blocks_the_rest_and_logs_every_query(tmp_path):
+    stack, network, template = network_template(nat_gateways=1, dns_firewall=True,
+                                                dns_allowed_domains=["pypi.org", "files.pythonhosted.org"])
+    lists = {logical: r["Properties"]["Domains"] for logical, r in
+             template.find_resources("AWS::Route53Resolver::FirewallDomainList").items()}
+    allowed = next(domains for domains in lists.values() if "*.amazonaws.com" in domains)
+    assert allowed == ["amazonaws.com", "*.amazonaws.com", "on.aws", "*.on.aws", "*.internal", "pypi.org",
+                       "files.pythonhosted.org"]
+    everything = next(logical for logical, domains in lists.items() if domains == ["*"])
+    (group,) = template.find_resources("AWS::Route53Resolver::FirewallRuleGroup").values()
+    rules = sorted(group["Properties"]["FirewallRules"], key=lambda rule: rule["Priority"])
+    assert [(r["Action"], r.get("BlockResponse")) for r in rules] == [("ALLOW", None), ("BLOCK", "NODATA")]
+    assert rules[1]["FirewallDomainListId"] == {"Fn::GetAtt": [everything, "Id"]}
+    vpc = {"Ref": logical_id(stack, network.vpc)}
+    template.has_resource_properties("AWS::Route53Resolver::FirewallRuleGroupAssociation", {"VpcId": vpc})
+    template.has_resource_properties("AWS::Route53Resolver::ResolverQueryLoggingConfigAssociation", {"ResourceId": vpc})
+    (config,) = template.find_resources("AWS::Route53Resolver::ResolverQueryLoggingConfig").values()
+    log_group = config["Properties"]["DestinationArn"]["Fn::GetAtt"][0]
+    log = template.find_resources("AWS::Logs::LogGroup")[log_group]
+    assert log["DeletionPolicy"] == "RetainExceptOnCreate" and "KmsKeyId" in log["Properties"]
+    assert_nag_clean(stack)
+    path = tmp_path / "dns.template.json"
+    path.write_text(json.dumps(template.to_json()))
+    assert_cfn_lint_clean([path])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"dns_firewall": True, "dns_allowed_domains": ["not a domain"]},
+     r"dns_allowed_domains entries must be domain names such as pypi.org .*got 'not a domain'"),
+    ({"dns_allowed_domains": ["pypi.org"]}, r"dns_allowed_domains applies to the DNS firewall: set dns_firewall=True"),
+])
+def test_dns_options_are_checked(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        new_network(**kwargs)

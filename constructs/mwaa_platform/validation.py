@@ -21,6 +21,7 @@ from mwaa_platform.environment.validation import (
 )
 from mwaa_platform.errors import MwaaPlatformError, shorten
 from mwaa_platform.network._placement import check_web_ingress
+from mwaa_platform.network.dns_firewall import check_domains
 from mwaa_platform.network.network import NAT_GATEWAY_CHOICES, check_cidr
 from mwaa_platform.network.vpc_endpoints import check_account_ids, check_endpoint_sets
 
@@ -32,6 +33,7 @@ __all__ = [
     "check_artifact_paths",
     "check_choice",
     "check_cidr",
+    "check_domains",
     "check_endpoint_sets",
     "check_environment_name",
     "check_maintenance_window",

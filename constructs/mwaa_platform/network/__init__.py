@@ -4,6 +4,7 @@
 and flow logs; ``SharedAirflowNetwork`` attaches another stack to it through SSM parameters.
 """
 
+from mwaa_platform.network.dns_firewall import AWS_SERVICE_DOMAINS, AirflowDnsFirewall
 from mwaa_platform.network.network import (
     CIDR_PREFIX_RANGE,
     NAT_GATEWAY_CHOICES,
@@ -15,10 +16,12 @@ from mwaa_platform.network.network import (
 from mwaa_platform.network.vpc_endpoints import ENDPOINT_SETS, REQUIRED_SERVICES, AirflowVpcEndpoints, EndpointService
 
 __all__ = [
+    "AWS_SERVICE_DOMAINS",
     "CIDR_PREFIX_RANGE",
     "ENDPOINT_SETS",
     "NAT_GATEWAY_CHOICES",
     "REQUIRED_SERVICES",
+    "AirflowDnsFirewall",
     "AirflowNetwork",
     "AirflowNetworkBase",
     "AirflowVpcEndpoints",

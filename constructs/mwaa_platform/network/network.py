@@ -28,6 +28,7 @@ from mwaa_platform.compliance.nag import acknowledge, acknowledge_across_packs
 from mwaa_platform._internal.cfn import cfn_resource
 from mwaa_platform._internal.deploy_function import deploy_function
 from mwaa_platform.environment.key import AirflowKey
+from mwaa_platform.network.dns_firewall import AirflowDnsFirewall, check_domains
 from mwaa_platform.network.network_acl import private_subnet_acl
 from mwaa_platform.network._placement import (
     EgressTargets,
@@ -138,6 +139,8 @@ class AirflowNetwork(AirflowNetworkBase):
         data_perimeter: bool = True,
         perimeter_accounts: Sequence[str] = (),
         network_acls: bool = False,
+        dns_firewall: bool = False,
+        dns_allowed_domains: Sequence[str] = (),
         flow_logs: bool = True,
         flow_logs_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         key: Optional[kms.IKey] = None,
@@ -164,6 +167,11 @@ class AirflowNetwork(AirflowNetworkBase):
             stack's account.
         :param network_acls: put the new VPC's private subnets behind a network ACL admitting
             only 443/5432 from the private subnets and return traffic. Default: False.
+        :param dns_firewall: filter the VPC's DNS with Route 53 Resolver DNS Firewall (answer only AWS
+            service domains and ``dns_allowed_domains``, NODATA for the rest) and log every query.
+            Default: False.
+        :param dns_allowed_domains: with ``dns_firewall``, further domains to answer, e.g. ``pypi.org``
+            with NAT. Default: none.
         :param flow_logs: log all VPC traffic to an encrypted log group. Default: True.
         :param flow_logs_retention: retention of the flow logs. Default: one year.
         :param key: the key for flow logs and handler logs. Default: a new rotating key.
@@ -174,6 +182,9 @@ class AirflowNetwork(AirflowNetworkBase):
         with validating(scope, construct_id):
             sets = check_endpoint_sets(endpoint_sets)
             check_account_ids("perimeter_accounts", perimeter_accounts)
+            check_domains("dns_allowed_domains", dns_allowed_domains)
+            if dns_allowed_domains and not dns_firewall:
+                raise MwaaPlatformError("dns_allowed_domains applies to the DNS firewall: set dns_firewall=True as well")
             if vpc is None:
                 check_cidr(cidr)
                 if subnets is not None:
@@ -220,6 +231,11 @@ class AirflowNetwork(AirflowNetworkBase):
             private_subnet_acl(self, "PrivateSubnetAcl", vpc=self.vpc, subnets=self.vpc.isolated_subnets
                                + self.vpc.private_subnets)
             if network_acls else None
+        )
+        self.dns_firewall: Optional[AirflowDnsFirewall] = (
+            AirflowDnsFirewall(self, "DnsFirewall", vpc=self.vpc, key=self.key, allowed_domains=dns_allowed_domains,
+                               log_retention=flow_logs_retention)
+            if dns_firewall else None
         )
         self.parameter_prefix = parameter_prefix
         if parameter_prefix is not None:

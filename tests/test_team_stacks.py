@@ -96,3 +96,17 @@ def test_team_stacks_export_nothing_and_import_nothing(platform):
         template = _template(platform, stack.stack_name)
         assert "Fn::ImportValue" not in json.dumps(template)
         assert not any("Export" in output for output in template.get("Outputs", {}).values())
+
+
+def test_team_stacks_add_no_rule_to_any_network_resource(platform):
+    """Onboarding a team changes nothing in the network stack: its rules name only its own groups."""
+    team_stacks = [s.stack_name for s in platform.assembly.stacks
+                   if any(r["Type"] == "AWS::MWAA::Environment"
+                          for r in _template(platform, s.stack_name)["Resources"].values())]
+    assert team_stacks
+    for name in team_stacks:
+        template = _template(platform, name)
+        for logical_id, resource in template["Resources"].items():
+            if resource["Type"] in ("AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"):
+                group = resource["Properties"]["GroupId"]
+                assert "Fn::GetAtt" in group and group["Fn::GetAtt"][0] in template["Resources"], (name, logical_id)

@@ -113,6 +113,26 @@ def deploy_function(
     return DeployFunction(function=function, role=role, policy=policy, log_group=log_group)
 
 
+def deploy_time_resource(
+    scope: Construct,
+    construct_id: str,
+    *,
+    handler: str,
+    description: str,
+    key: kms.IKey,
+    statement: iam.PolicyStatement,
+    resource_type: str,
+    properties: Mapping[str, str],
+) -> tuple[DeployFunction, CustomResource]:
+    """A construct ``construct_id`` holding one handler, allowed ``statement``, and its one custom resource."""
+    holder = Construct(scope, construct_id)
+    function = deploy_function(
+        holder, handler=handler, description=description, key=key, log_retention=logs.RetentionDays.THREE_MONTHS,
+    )
+    function.policy.add_statements(statement)
+    return function, function.custom_resource(holder, "Resource", resource_type=resource_type, properties=properties)
+
+
 #: PCI DSS 3.2.1 has no LambdaConcurrency or LambdaDLQ rule.
 _PACKS_WITH_LAMBDA_RUNTIME_RULES = ("NIST.800.53.R5", "HIPAA.Security")
 

@@ -243,6 +243,44 @@ class AirflowEnvironmentBase(Construct):
             resource_arns=[environment_arn(self, self.environment_name)],
         )
 
+    # --- imports ------------------------------------------------------------------------------
+
+    @classmethod
+    def from_environment_name(
+        cls,
+        scope: Construct,
+        construct_id: str,
+        environment_name: str,
+        *,
+        execution_role: Optional[iam.IRole] = None,
+        security_groups: Optional[Sequence[ec2.ISecurityGroup]] = None,
+    ) -> "AirflowEnvironmentBase":
+        """An environment defined in another stack or app, in this stack's account and Region.
+
+        :param execution_role: its execution role, so that grants to the environment attach.
+            Default: unknown; grants are dropped with a warning naming what was dropped.
+        :param security_groups: its security groups, so it can be a ``connections`` peer.
+            Default: none; rules through ``connections`` open nothing.
+        """
+        try:
+            check_environment_name(environment_name)
+            groups = check_security_groups(security_groups, allow_empty=True)
+        except MwaaPlatformError as error:
+            raise error.at(construct_path(scope, construct_id)) from None
+        imported = _ImportedAirflowEnvironment(
+            scope, construct_id, environment_name=environment_name, execution_role=execution_role,
+            security_groups=groups,
+        )
+        unknown = [what for what, given in (("execution_role", execution_role), ("security_groups", groups))
+                   if not given]
+        if unknown:
+            Annotations.of(imported).add_info(
+                f"Imported MWAA environment {environment_name} without {' and '.join(unknown)}: grants to it are "
+                "dropped with a warning, and connections rules through it open nothing; pass them to use the "
+                "environment fully."
+            )
+        return imported
+
     # --- metrics ------------------------------------------------------------------------------
 
     def metric(
@@ -347,30 +385,3 @@ class _ImportedAirflowEnvironment(AirflowEnvironmentBase):
         self.environment_name = environment_name
         self.execution_role = execution_role
         self.security_groups = list(security_groups)
-
-
-def import_environment(
-    scope: Construct,
-    construct_id: str,
-    *,
-    environment_name: str,
-    execution_role: Optional[iam.IRole] = None,
-    security_groups: Optional[Sequence[ec2.ISecurityGroup]] = None,
-) -> AirflowEnvironmentBase:
-    """Validate, then build the import (``AirflowEnvironment.from_environment_attributes`` calls this)."""
-    where = construct_path(scope, construct_id)
-    try:
-        check_environment_name(environment_name)
-        groups = check_security_groups(security_groups, allow_empty=True)
-    except MwaaPlatformError as error:
-        raise error.at(where) from None
-    imported = _ImportedAirflowEnvironment(
-        scope, construct_id, environment_name=environment_name, execution_role=execution_role, security_groups=groups,
-    )
-    unknown = [what for what, given in (("execution_role", execution_role), ("security_groups", groups)) if not given]
-    if unknown:
-        Annotations.of(imported).add_info(
-            f"Imported MWAA environment {environment_name} without {' and '.join(unknown)}: grants to it are dropped "
-            "with a warning, and connections rules through it open nothing; pass them to use the environment fully."
-        )
-    return imported

@@ -19,7 +19,7 @@ from mwaa_platform._internal.service_model import enum_values
 from mwaa_platform.compliance.nag import acknowledge, wildcard_resource_finding
 from mwaa_platform.environment import airflow_version as versions
 from mwaa_platform.environment.artifacts import AirflowArtifacts, check_artifact_paths
-from mwaa_platform.environment.base import AirflowEnvironmentBase, import_environment
+from mwaa_platform.environment.base import AirflowEnvironmentBase
 from mwaa_platform.environment.configuration import (
     AirflowConfiguration,
     CeleryConcurrency,
@@ -246,28 +246,6 @@ class AirflowEnvironment(AirflowEnvironmentBase):
         )
         for tag_key, tag_value in (tags or {}).items():
             Tags.of(self).add(tag_key, tag_value)
-
-    @classmethod
-    def from_environment_name(
-        cls,
-        scope: Construct,
-        construct_id: str,
-        environment_name: str,
-        *,
-        execution_role: Optional[iam.IRole] = None,
-        security_groups: Optional[Sequence[ec2.ISecurityGroup]] = None,
-    ) -> AirflowEnvironmentBase:
-        """An environment defined in another stack or app, in this stack's account and Region.
-
-        :param execution_role: its execution role, so that grants to the environment attach.
-            Default: unknown; grants are dropped with a warning naming what was dropped.
-        :param security_groups: its security groups, so it can be a ``connections`` peer.
-            Default: none; using ``connections`` raises.
-        """
-        return import_environment(
-            scope, construct_id, environment_name=environment_name, execution_role=execution_role,
-            security_groups=security_groups,
-        )
 
     # --- attributes -------------------------------------------------------------------------
 

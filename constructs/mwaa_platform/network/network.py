@@ -26,7 +26,7 @@ from constructs import Construct
 from mwaa_platform.errors import MwaaPlatformError, construct_path, shorten, validating
 from mwaa_platform.compliance.nag import acknowledge, acknowledge_across_packs
 from mwaa_platform._internal.cfn import cfn_resource
-from mwaa_platform._internal.deploy_function import deploy_function
+from mwaa_platform._internal.deploy_function import deploy_time_resource
 from mwaa_platform.environment.key import AirflowKey
 from mwaa_platform.network.dns_firewall import AirflowDnsFirewall, check_domains
 from mwaa_platform.network.network_acl import private_subnet_acl
@@ -312,25 +312,17 @@ class AirflowNetwork(AirflowNetworkBase):
     def _restrict_default_security_group(self, vpc: ec2.Vpc) -> None:
         """Revoke the default security group's rules, with a handler that may touch only that group."""
         stack = Stack.of(self)
-        scope = Construct(self, "RestrictDefaultSecurityGroup")
-        handler = deploy_function(
-            scope,
+        deploy_time_resource(
+            self, "RestrictDefaultSecurityGroup",
             handler="restrict_default_sg",
             description="Revokes the default rules of the MWAA VPC default security group",
             key=self.key,
-            log_retention=logs.RetentionDays.THREE_MONTHS,
-        )
-        handler.policy.add_statements(
-            iam.PolicyStatement(
+            statement=iam.PolicyStatement(
                 sid="RevokeDefaultGroupRules",
                 actions=["ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress"],
                 resources=[stack.format_arn(service="ec2", resource="security-group",
                                             resource_name=vpc.vpc_default_security_group)],
-            )
-        )
-        handler.custom_resource(
-            scope,
-            "Resource",
+            ),
             resource_type="Custom::MwaaRestrictDefaultSecurityGroup",
             properties={"DefaultSecurityGroupId": vpc.vpc_default_security_group, "Account": stack.account},
         )
@@ -342,28 +334,22 @@ class AirflowNetwork(AirflowNetworkBase):
         )
 
     def _s3_prefix_list_id(self) -> str:
-        lookup = Construct(self, "S3PrefixList")
-        handler = deploy_function(
-            lookup,
+        handler, resource = deploy_time_resource(
+            self, "S3PrefixList",
             handler="prefix_list",
             description="Looks up the id of the S3 prefix list for security group egress rules",
             key=self.key,
-            log_retention=logs.RetentionDays.THREE_MONTHS,
-        )
-        handler.policy.add_statements(
-            iam.PolicyStatement(sid="DescribePrefixLists", actions=["ec2:DescribeManagedPrefixLists"], resources=["*"])
+            statement=iam.PolicyStatement(
+                sid="DescribePrefixLists", actions=["ec2:DescribeManagedPrefixLists"], resources=["*"]
+            ),
+            resource_type="Custom::MwaaPrefixList",
+            properties={"PrefixListName": f"com.amazonaws.{Stack.of(self).region}.s3"},
         )
         acknowledge(
             handler.policy,
             "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
             "ec2:DescribeManagedPrefixLists supports no resource-level permissions; it is read-only and the "
             "handler calls it once per deployment to find the S3 prefix list id.",
-        )
-        resource = handler.custom_resource(
-            lookup,
-            "Resource",
-            resource_type="Custom::MwaaPrefixList",
-            properties={"PrefixListName": f"com.amazonaws.{Stack.of(self).region}.s3"},
         )
         return resource.get_att_string("PrefixListId")
 

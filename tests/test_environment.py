@@ -476,3 +476,26 @@ def test_micro_and_large_environments_pass_all_packs_and_cfn_lint(tmp_path):
     template = tmp_path / "Test.template.json"
     template.write_text(json.dumps(Template.from_stack(stack).to_json()))
     assert_cfn_lint_clean([template])
+
+
+def test_several_dag_folders_sync_each_under_its_own_prefix(tmp_path):
+    for team in ("analytics", "payments"):
+        (tmp_path / team).mkdir()
+        (tmp_path / team / "dag.py").write_text(f"# {team}\n")
+    env = make_env(dags={"analytics": str(tmp_path / "analytics"), "payments": str(tmp_path / "payments")})
+    template = Template.from_stack(cdk.Stack.of(env))
+    syncs = template.find_resources("Custom::MwaaDagSync")
+    assert sorted(r["Properties"]["DestinationPrefix"] for r in syncs.values()) == ["dags/analytics", "dags/payments"]
+    (environment,) = template.find_resources("AWS::MWAA::Environment").values()
+    assert environment["Properties"]["DagS3Path"] == "dags"
+    assert set(syncs) <= set(environment["DependsOn"])
+
+
+@pytest.mark.parametrize("dags, message", [
+    ({"Analytics Team": "."}, r"dags names become S3 prefixes dags/<name>: .*got 'Analytics Team'"),
+    ({}, r"dags must be a folder or a non-empty mapping"),
+    ({"analytics": "/does/not/exist"}, r"dags\['analytics'\] must be an existing directory, got '/does/not/exist'"),
+])
+def test_dag_folder_mappings_are_checked(dags, message):
+    with pytest.raises(ValueError, match=message):
+        make_env(dags=dags)

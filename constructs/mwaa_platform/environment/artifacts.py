@@ -11,7 +11,9 @@ untouched; a changed file produces exactly one new version and one environment u
 from __future__ import annotations
 
 import os
-from typing import Optional
+import re
+from collections.abc import Mapping
+from typing import Optional, Union
 
 from aws_cdk import CustomResource, Stack
 from aws_cdk import aws_iam as iam
@@ -26,16 +28,36 @@ from mwaa_platform.compliance.nag import acknowledge, wildcard_resource_finding
 from mwaa_platform._internal.deploy_function import deploy_function
 
 DAGS_PREFIX = "dags"
+#: A DAG folder, or several under their own prefixes (``{"analytics": "teams/analytics/dags"}``).
+DagFolders = Union[str, Mapping[str, str]]
+_DAG_SUBPREFIX = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+def dag_folders(dags: Optional[DagFolders]) -> dict[str, str]:
+    """S3 prefix -> local folder: ``dags`` for one folder, ``dags/<name>`` for each of several."""
+    if dags is None:
+        return {}
+    if isinstance(dags, str):
+        return {DAGS_PREFIX: dags}
+    if not isinstance(dags, Mapping) or not dags:
+        raise MwaaPlatformError(f"dags must be a folder or a non-empty mapping of name to folder, got {shorten(dags)}")
+    for name in dags:
+        if not isinstance(name, str) or not _DAG_SUBPREFIX.match(name):
+            raise MwaaPlatformError(
+                f"dags names become S3 prefixes dags/<name>: 1-63 lowercase letters, digits, '-' and '_', got {shorten(name)}"
+            )
+    return {f"{DAGS_PREFIX}/{name}": folder for name, folder in dags.items()}
 REQUIREMENTS_KEY = "requirements/requirements.txt"
 PLUGINS_KEY = "plugins/plugins.zip"
 STARTUP_SCRIPT_KEY = "startup/startup.sh"
 
 
 def check_artifact_paths(
-    *, dags: Optional[str], requirements: Optional[str], plugins: Optional[str], startup_script: Optional[str]
+    *, dags: Optional[DagFolders], requirements: Optional[str], plugins: Optional[str], startup_script: Optional[str]
 ) -> None:
     """Raise for a missing artifact path, before any construct is created."""
-    _existing("dags", dags, directory=True)
+    for prefix, folder in dag_folders(dags).items():
+        _existing("dags" if prefix == DAGS_PREFIX else f"dags[{prefix.split('/', 1)[1]!r}]", folder, directory=True)
     _existing("requirements", requirements, directory=False)
     _existing("plugins", plugins, directory=False)
     _existing("startup_script", startup_script, directory=False)
@@ -63,7 +85,7 @@ class AirflowArtifacts(Construct):
         *,
         bucket: s3.IBucket,
         key: kms.IKey,
-        dags: Optional[str] = None,
+        dags: Optional[DagFolders] = None,
         requirements: Optional[str] = None,
         plugins: Optional[str] = None,
         startup_script: Optional[str] = None,
@@ -73,7 +95,9 @@ class AirflowArtifacts(Construct):
         """
         :param bucket: the environment's source bucket.
         :param key: the key of the bucket and of the handler's logs.
-        :param dags: a local folder synced to ``dags/``. Default: none.
+        :param dags: a local folder synced to ``dags/``, or a mapping of names to folders, each synced
+            to ``dags/<name>/`` and pruned only there (one team's files never overwrite or delete
+            another's on a shared environment). Default: none.
         :param requirements: a local requirements.txt, copied to ``requirements/requirements.txt``. Default: none.
         :param plugins: a local plugins.zip, copied to ``plugins/plugins.zip``. Default: none.
         :param startup_script: a local shell script, copied to ``startup/startup.sh``. Default: none.
@@ -104,7 +128,7 @@ class AirflowArtifacts(Construct):
             )
         )
 
-        self.dag_sync: Optional[CustomResource] = None
+        self.dag_syncs: list[CustomResource] = []
         self.dags_s3_path: Optional[str] = None
         self.requirements_s3_path: Optional[str] = None
         self.requirements_version: Optional[str] = None
@@ -113,8 +137,11 @@ class AirflowArtifacts(Construct):
         self.startup_script_s3_path: Optional[str] = None
         self.startup_script_version: Optional[str] = None
 
-        if dags is not None:
-            self._sync_dags(dags, prune_dags)
+        folders = dag_folders(dags)
+        for prefix, folder in folders.items():
+            self._sync_dags(prefix, folder, prune_dags)
+        if folders:
+            self._allow_dag_sync()
         if requirements is not None:
             self.requirements_s3_path = REQUIREMENTS_KEY
             self.requirements_version = self._versioned_object("Requirements", requirements, REQUIREMENTS_KEY)
@@ -156,11 +183,19 @@ class AirflowArtifacts(Construct):
         )
         return resource.get_att_string("VersionId")
 
-    def _sync_dags(self, directory: str, prune: bool) -> None:
-        asset = s3_assets.Asset(self, "DagsAsset", path=directory, exclude=["__pycache__", "*.pyc"])
-        self.dag_sync = self._copy_from_asset(
-            "Dags", "Custom::MwaaDagSync", asset, DestinationPrefix=DAGS_PREFIX, Prune="true" if prune else "false"
-        )
+    @property
+    def dag_sync(self) -> Optional[CustomResource]:
+        """The DAG sync of a single folder (the first of several)."""
+        return self.dag_syncs[0] if self.dag_syncs else None
+
+    def _sync_dags(self, prefix: str, directory: str, prune: bool) -> None:
+        suffix = "".join(part.capitalize() for part in re.split(r"[-_/]", prefix.removeprefix(DAGS_PREFIX)) if part)
+        asset = s3_assets.Asset(self, f"DagsAsset{suffix}", path=directory, exclude=["__pycache__", "*.pyc"])
+        self.dag_syncs.append(self._copy_from_asset(
+            f"Dags{suffix}", "Custom::MwaaDagSync", asset, DestinationPrefix=prefix, Prune="true" if prune else "false"
+        ))
+
+    def _allow_dag_sync(self) -> None:
         self.policy.add_statements(
             iam.PolicyStatement(
                 sid="SyncDagPrefix",

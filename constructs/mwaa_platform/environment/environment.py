@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 from aws_cdk import Annotations, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_ec2 as ec2
@@ -18,7 +18,7 @@ from constructs import Construct
 from mwaa_platform._internal.service_model import enum_values
 from mwaa_platform.compliance.nag import acknowledge, wildcard_resource_finding
 from mwaa_platform.environment import airflow_version as versions
-from mwaa_platform.environment.artifacts import AirflowArtifacts, check_artifact_paths
+from mwaa_platform.environment.artifacts import AirflowArtifacts, DagFolders, check_artifact_paths
 from mwaa_platform.environment.base import AirflowEnvironmentBase
 from mwaa_platform.environment.configuration import (
     AirflowConfiguration,
@@ -126,7 +126,7 @@ class AirflowEnvironment(AirflowEnvironmentBase):
         key: Optional[kms.IKey] = None,
         source_bucket: Optional[s3.IBucket] = None,
         execution_role: Optional[iam.IRole] = None,
-        dags: Optional[str] = None,
+        dags: Optional[DagFolders] = None,
         requirements: Optional[str] = None,
         plugins: Optional[str] = None,
         startup_script: Optional[str] = None,
@@ -173,7 +173,8 @@ class AirflowEnvironment(AirflowEnvironmentBase):
             ``key``). Default: a new ``AirflowSourceBucket``.
         :param execution_role: an existing execution role, used as is. Default: a new
             ``AirflowExecutionRole`` with AWS's least-privilege policy.
-        :param dags: a local folder synced to ``dags/``. Default: no DAGs deployed.
+        :param dags: a local folder synced to ``dags/``, or a mapping of names to folders synced to
+            ``dags/<name>/`` each (teams sharing an environment). Default: no DAGs deployed.
         :param requirements: a local requirements.txt. Default: none.
         :param plugins: a local plugins.zip. Default: none.
         :param startup_script: a local startup shell script. Default: none.
@@ -423,8 +424,8 @@ class AirflowEnvironment(AirflowEnvironmentBase):
             resource.node.add_dependency(log_group)
         if self._role_construct is not None:
             resource.node.add_dependency(self._role_construct.policy)
-        if artifacts.dag_sync is not None:
-            resource.node.add_dependency(artifacts.dag_sync)
+        for dag_sync in artifacts.dag_syncs:
+            resource.node.add_dependency(dag_sync)
         return resource
 
 
@@ -447,7 +448,7 @@ def _resolve_runtime(
     statsd_allow_list: Optional[Sequence[str]],
     celery_concurrency: Optional[CeleryConcurrency],
     log_levels: Optional[Mapping[LogType, str]],
-    artifacts: Mapping[str, Optional[str]],
+    artifacts: Mapping[str, Any],
 ) -> _Runtime:
     check_environment_name(environment_name)
     env_class = lookup_environment_class(environment_class)

@@ -15,7 +15,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 18,20,22
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION ?= 1
 export CDK_DISABLE_CLI_TELEMETRY ?= true
 
-.PHONY: synth test setup package-check bench clean
+.PHONY: synth test setup package-check bench clean registry-docs
 
 ## synth: set up, then synthesize the example platform into cdk.out/ (no AWS credentials needed)
 synth: setup
@@ -52,6 +52,10 @@ package-check: setup
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) node_modules cdk.out .pytest_cache
+
+## registry-docs: regenerate docs/registry.schema.json and the reference part of docs/registry.md
+registry-docs: setup
+	$(BIN)/python scripts/registry_docs.py
 
 ## bench: synthesize generated registries of 1, 10, 50 and 200 teams; write docs/performance.md
 bench: setup

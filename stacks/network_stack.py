@@ -1,4 +1,4 @@
-"""The shared network stack: one private network every team environment attaches to."""
+"""The network of one account and Region: one private network every environment there attaches to."""
 
 from __future__ import annotations
 
@@ -8,14 +8,16 @@ from aws_cdk import Stack
 from constructs import Construct
 
 from mwaa_platform import AirflowNetwork, NetworkAttributes
-from stacks.registry import PlatformSettings, retention
+from stacks.registry import NetworkSpec, PlatformSettings, retention
 
 
 class NetworkStack(Stack):
-    """An ``AirflowNetwork`` whose ids are published as SSM parameters for the team stacks."""
+    """An ``AirflowNetwork`` whose ids are published as SSM parameters for the environment stacks."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, platform: PlatformSettings, **kwargs: Any) -> None:
-        # every team stack depends on the network: deleting it by accident takes all of them down
+    def __init__(
+        self, scope: Construct, construct_id: str, *, platform: PlatformSettings, spec: NetworkSpec, **kwargs: Any
+    ) -> None:
+        # every environment stack depends on the network: deleting it by accident takes all of them down
         super().__init__(scope, construct_id, description=f"{platform.name}: shared MWAA network",
                          termination_protection=True, **kwargs)
         settings = platform.network
@@ -24,10 +26,10 @@ class NetworkStack(Stack):
             "Network",
             cidr=settings.cidr,
             nat_gateways=settings.nat_gateways,
-            endpoint_sets=platform.endpoint_sets,
+            endpoint_sets=spec.endpoint_sets,
             endpoint_policies=settings.endpoint_policies,
             data_perimeter=settings.data_perimeter,
-            perimeter_accounts=settings.perimeter_accounts or (platform.account,),
+            perimeter_accounts=platform.perimeter_accounts,
             network_acls=settings.network_acls,
             dns_firewall=settings.dns_firewall,
             dns_allowed_domains=settings.dns_allowed_domains,

@@ -1,481 +1,565 @@
 """The team registry (platform.yaml): load it, validate all of it, then hand typed settings to the stacks.
 
-Nothing is built from a registry with an error in it. Every error names the file, the team and
-the field, the bad value and what is allowed, e.g.::
+Nothing is built from a registry with an error in it, and every error is reported in one run.
+Each names the file, where (platform, stage, team and stage, shared environment), the field, the
+bad value and what is allowed::
 
-    platform.yaml: team 'payments' (teams[1]): max_workers must be between 1 and 1 for mw1.micro, got 3
+    platform.yaml: team 'payments' (teams[1]) stage 'prod': max_workers must be between 1 and 25 for mw1.large, got 40
+
+The structure and the field checks are the pydantic models of ``stacks/registry_schema.py``
+(which reuse the library's own checks); what spans entries (stage references, shared
+environments, names, files, secret prefixes) is checked here. The single-stage format of
+mwaa-platform 0.1 is read too, converted to stages (``docs/registry.md``, "Migration").
 """
 
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Optional, cast
+from typing import Any, Optional, Union
 
+import botocore.session
 import yaml
 from aws_cdk import aws_logs as logs
+from pydantic import BaseModel, ValidationError
 
-from mwaa_platform import SecretsManagerBackend
-from mwaa_platform.environment import AirflowRole
+from mwaa_platform import AirflowConfiguration, SecretsManagerBackend
 from mwaa_platform.errors import MwaaPlatformError, shorten
 from mwaa_platform.validation import (
-    AIRFLOW_ROLES,
-    NAT_GATEWAY_CHOICES,
-    check_account_ids,
+    CONSTRAINT_REQUIRED_FROM,
     check_artifact_paths,
-    check_cidr,
-    check_domains,
-    check_endpoint_sets,
+    check_constraint_line,
     check_environment_name,
-    check_maintenance_window,
-    check_policy_name,
-    check_principal_arns,
-    check_web_ingress,
     default_airflow_version,
-    lookup_environment_class,
     parse_airflow_version,
-    resolve_capacity,
+)
+from stacks.registry_schema import (
+    LOG_RETENTION_DAYS,
+    EnvironmentSettings,
+    Registry,
+    SecretsBackend,
+    SharedEnvironment,
+    Stage,
+    Team,
+    TeamEnvironment,
+    WebAccess,
+    WebIngress,
 )
 
-#: Used when neither the registry nor CDK_DEPLOY_ACCOUNT / CDK_DEPLOY_REGION name one: synthesis
-#: needs no credentials. Deploying needs the real account (see README.md).
+#: Used when neither a stage nor CDK_DEPLOY_ACCOUNT / CDK_DEPLOY_REGION name one: synthesis needs
+#: no credentials. Deploying needs the real account (see docs/deploying.md).
 DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_REGION = "eu-west-1"
-STAGES = ("dev", "prod")
-#: Registry keys reserved for constructs that have not landed yet; a value fails loudly.
-NOT_YET_SUPPORTED = ("alerts", "compute", "cross_account")
-#: Capacity overrides, passed through to AirflowEnvironment by name.
-CAPACITY_FIELDS = ("schedulers", "min_workers", "max_workers", "min_webservers", "max_webservers")
+#: The most errors listed in one report; the rest are counted.
+MAX_REPORTED_ERRORS = 50
 
-#: Platform and team names: they become stack names, tags and parts of environment names.
-_NAME = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
-_NAME_MAX = 40
-_ACCOUNT = re.compile(r"^\d{12}$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
-_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
-_TAG_KEY = re.compile(r"^[\w .:/=+@-]{1,128}$")
-_LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-                       3288, 3653)
+__all__ = [
+    "DEFAULT_ACCOUNT", "DEFAULT_REGION", "EnvironmentSpec", "NetworkSpec", "PlatformSettings", "RegistryError",
+    "StageSettings", "TeamAccessSpec", "WebAccess", "WebIngress", "load_registry", "retention",
+]
 
 
 def retention(days: int) -> logs.RetentionDays:
     """The CDK enum member for a CloudWatch Logs retention in days (members are in ascending order)."""
     members = [member for member in logs.RetentionDays if member.name != "INFINITE"]
-    assert len(members) == len(_LOG_RETENTION_DAYS), "aws-cdk-lib changed RetentionDays; update _LOG_RETENTION_DAYS"
-    return dict(zip(_LOG_RETENTION_DAYS, members))[days]
+    assert len(members) == len(LOG_RETENTION_DAYS), "aws-cdk-lib changed RetentionDays; update LOG_RETENTION_DAYS"
+    return dict(zip(LOG_RETENTION_DAYS, members))[days]
 
 
 class RegistryError(ValueError):
-    """The registry file is invalid; the message says where and why."""
+    """The registry file is invalid; the message lists every problem, each saying where and why."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        self.problems = problems
+        shown = [f"{path}: {problem}" for problem in problems[:MAX_REPORTED_ERRORS]]
+        if len(problems) > MAX_REPORTED_ERRORS:
+            shown.append(f"{path}: ... and {len(problems) - MAX_REPORTED_ERRORS} more")
+        head = "" if len(problems) == 1 else f"{len(problems)} problems in the registry:\n"
+        super().__init__(head + "\n".join(shown))
+
+
+# --- typed settings the stacks are built from ------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class NetworkSettings:
-    cidr: str = "10.0.0.0/16"
-    nat_gateways: int = 0
-    endpoint_sets: tuple[str, ...] = ()
-    endpoint_policies: bool = True
-    data_perimeter: bool = True
-    perimeter_accounts: tuple[str, ...] = ()
-    network_acls: bool = False
-    dns_firewall: bool = False
-    dns_allowed_domains: tuple[str, ...] = ()
-    flow_logs_retention_days: int = 365
-
-
-@dataclass(frozen=True)
-class WebAccess:
-    """A web-login grant: to a plain IAM role by name, or as a named policy for Identity Center."""
-
-    airflow_role: AirflowRole
-    role_name: Optional[str] = None
-    policy_name: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class WebIngress:
-    """A network path to the private web server: exactly one of the three peers."""
-
-    description: Optional[str] = None
-    security_group_id: Optional[str] = None
-    prefix_list_id: Optional[str] = None
-    cidr: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class TeamSettings:
+class StageSettings:
     name: str
-    stage: str
-    cost_center: str
-    environment_class: str
-    airflow_version: str
-    environment_name: str
-    stack_name: str
-    schedulers: Optional[int] = None
-    min_workers: Optional[int] = None
-    max_workers: Optional[int] = None
-    min_webservers: Optional[int] = None
-    max_webservers: Optional[int] = None
-    weekly_maintenance_window_start: Optional[str] = None
-    dags: Optional[str] = None
-    requirements: Optional[str] = None
-    plugins: Optional[str] = None
-    startup_script: Optional[str] = None
-    web_access: tuple[WebAccess, ...] = ()
-    secrets_backend: Optional[SecretsManagerBackend] = None
-    airflow_configuration_options: Mapping[str, str] = field(default_factory=dict)
-    log_retention_days: int = 90
-    tags: Mapping[str, str] = field(default_factory=dict)
-    artifact_writers: tuple[str, ...] = ()
-    web_ingress: tuple[WebIngress, ...] = ()
+    account: str
+    region: str
+    availability_zones: Optional[tuple[str, ...]]
+    production: bool
 
     @property
-    def cost_tags(self) -> dict[str, str]:
-        """Tags on every taggable resource of the team's stack, for cost attribution."""
-        return {**self.tags, "team": self.name, "cost-center": self.cost_center, "stage": self.stage}
+    def availability_zones_context_key(self) -> str:
+        """The context key CDK reads the zones of this stage's account and Region from."""
+        return f"availability-zones:account={self.account}:region={self.region}"
+
+
+@dataclass(frozen=True)
+class EnvironmentSpec:
+    """One MWAA environment to build: a team's own, or a shared one with its teams' DAG folders."""
+
+    name: str
+    stage: StageSettings
+    environment_name: str
+    stack_name: str
+    settings: EnvironmentSettings
+    cost_tags: Mapping[str, str]
+    dags: Union[None, str, Mapping[str, str]]
+    web_access: tuple[WebAccess, ...]
+    secrets_backend: Optional[SecretsManagerBackend]
+    shared_by: tuple[str, ...] = ()
+
+    @property
+    def airflow_version(self) -> str:
+        return self.settings.airflow_version or default_airflow_version()
+
+    @property
+    def environment_class(self) -> str:
+        return self.settings.environment_class or "mw1.small"
+
+
+@dataclass(frozen=True)
+class TeamAccessSpec:
+    """A team on a shared environment: its own stack holds what is the team's (web access today)."""
+
+    team: str
+    stage: StageSettings
+    environment: EnvironmentSpec
+    stack_name: str
+    web_access: tuple[WebAccess, ...]
+    cost_tags: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """The network of one account and Region, shared by every stage deploying there."""
+
+    account: str
+    region: str
+    stack_name: str
+    availability_zones: Optional[tuple[str, ...]]
+    endpoint_sets: tuple[str, ...]
+    production: bool
 
 
 @dataclass(frozen=True)
 class PlatformSettings:
     name: str
-    account: str
-    region: str
-    #: The zones of account/region, so synthesis needs no lookup; None: cdk.json's context names them.
-    availability_zones: Optional[tuple[str, ...]]
-    network: NetworkSettings
     tags: Mapping[str, str]
-    teams: tuple[TeamSettings, ...]
+    network: Any  # registry_schema.Network
+    stages: tuple[StageSettings, ...]
+    environments: tuple[EnvironmentSpec, ...]
+    team_access: tuple[TeamAccessSpec, ...]
     source: Path
-
-    @property
-    def availability_zones_context_key(self) -> str:
-        """The context key CDK reads the zones of the platform's account and Region from."""
-        return f"availability-zones:account={self.account}:region={self.region}"
-
-    @property
-    def network_stack_name(self) -> str:
-        return f"{self.name}-network"
+    perimeter_accounts: tuple[str, ...] = field(default=())
+    #: Read from the single-stage format: its one network keeps the stack name <platform>-network,
+    #: so upgrading does not create a second network (and replace every environment).
+    single_stage_format: bool = False
 
     @property
     def parameter_prefix(self) -> str:
         return f"/{self.name}/network"
 
     @property
-    def endpoint_sets(self) -> tuple[str, ...]:
-        """The configured sets plus what the teams use (the Secrets Manager backend)."""
-        sets = list(self.network.endpoint_sets)
-        if any(team.secrets_backend is not None for team in self.teams):
-            sets.append("secretsmanager")
-        return tuple(dict.fromkeys(sets))
+    def networks(self) -> tuple[NetworkSpec, ...]:
+        """One network per account and Region, with the endpoint sets its environments need."""
+        specs: dict[tuple[str, str], NetworkSpec] = {}
+        for stage in self.stages:
+            key = (stage.account, stage.region)
+            environments = [env for env in self.environments if (env.stage.account, env.stage.region) == key]
+            if not environments and not any((a.stage.account, a.stage.region) == key for a in self.team_access):
+                continue
+            sets = list(self.network.endpoint_sets)
+            if any(env.secrets_backend is not None for env in environments):
+                sets.append("secretsmanager")
+            previous = specs.get(key)
+            specs[key] = NetworkSpec(
+                account=stage.account, region=stage.region,
+                stack_name=previous.stack_name if previous else (
+                    f"{self.name}-network" if self.single_stage_format else f"{self.name}-network-{stage.name}"),
+                availability_zones=stage.availability_zones if previous is None else previous.availability_zones,
+                endpoint_sets=tuple(dict.fromkeys([*(previous.endpoint_sets if previous else ()), *sets])),
+                production=stage.production or bool(previous and previous.production),
+            )
+        return tuple(specs.values())
 
 
-# --- loading -------------------------------------------------------------------------------------
+# --- loading ---------------------------------------------------------------------------------------
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """A safe loader that refuses anchors and aliases: a few lines of aliases can expand to gigabytes."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "YAML aliases (*name) are not supported in the registry; write the value out", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+def _scalars(node: yaml.Node, path: tuple = ()) -> Iterator[tuple[tuple, str]]:
+    """(location, the scalar as written) for every scalar, to explain YAML's type surprises."""
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            yield from _scalars(value, (*path, key.value))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            yield from _scalars(item, (*path, index))
+    elif isinstance(node, yaml.ScalarNode):
+        yield path, node.value
+
+
+def _read(path: Path) -> tuple[Any, dict[tuple, str]]:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise RegistryError(path, ["registry file not found"]) from None
+    try:
+        loader = _NoAliasLoader(text)
+        try:
+            node = loader.get_single_node()
+            document = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as error:
+        raise RegistryError(path, [f"not valid YAML: {error}"]) from None
+    return document, (dict(_scalars(node)) if node is not None else {})
 
 
 def load_registry(path: str | os.PathLike[str], environ: Mapping[str, str] = os.environ) -> PlatformSettings:
-    """Read and validate the registry at ``path``; raise ``RegistryError`` on the first problem."""
+    """Read and validate the registry at ``path``; raise ``RegistryError`` listing every problem."""
     path = Path(path)
+    document, written = _read(path)
+    if not isinstance(document, dict):
+        raise RegistryError(path, [f"the registry must be a mapping with stages and teams, got {shorten(document)}"])
+    document, migrated = migrate(document, environ)
     try:
-        document = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise RegistryError(f"{path}: registry file not found") from None
-    except yaml.YAMLError as error:
-        raise RegistryError(f"{path}: not valid YAML: {error}") from None
-    return _Reader(path).platform(document, environ)
+        registry = Registry.model_validate(document)
+    except ValidationError as errors:
+        raise RegistryError(path, [_describe(error, document, written, migrated) for error in errors.errors()]) from None
+    return _Resolver(path, registry, environ, single_stage_format=migrated).platform()
 
 
-class _Reader:
-    def __init__(self, path: Path) -> None:
+def migrate(document: dict[str, Any], environ: Mapping[str, str]) -> tuple[dict[str, Any], bool]:
+    """The 0.1 single-stage format (``platform.account``, teams with ``stage``) in today's form.
+
+    Every team entry becomes a team with one environment in its stage, and every stage used
+    deploys to the platform's account and Region. Returns (document, whether it was converted).
+    """
+    if "stages" in document or not isinstance(document.get("teams"), list):
+        return document, False
+    platform = dict(document.get("platform") or {}) if isinstance(document.get("platform"), dict) else {}
+    where = {key: platform.pop(key) for key in ("account", "region", "availability_zones") if key in platform}
+    teams: list[Any] = []
+    stages: dict[str, Any] = {}
+    for entry in document["teams"]:
+        if not isinstance(entry, dict):
+            teams.append(entry)
+            continue
+        entry = dict(entry)
+        stage = entry.pop("stage", "dev")
+        team = {key: entry.pop(key) for key in ("name", "cost_center", "alerts", "compute", "cross_account")
+                if key in entry}
+        if isinstance(stage, str):
+            stages.setdefault(stage, dict(where))
+        team["environments"] = {stage: entry}
+        teams.append(team)
+    converted = {**{k: v for k, v in document.items() if k != "teams"}, "platform": platform,
+                 "stages": stages or {"dev": dict(where)}, "teams": teams}
+    return converted, True
+
+
+# --- errors ------------------------------------------------------------------------------------------
+
+
+def _where(loc: tuple, document: Mapping[str, Any]) -> tuple[str, tuple]:
+    """("team 'x' (teams[0]) stage 'dev': ", the rest of the location) for an error location."""
+    def name_at(collection: str, index: Any) -> str:
+        items = document.get(collection)
+        item = items[index] if isinstance(items, list) and isinstance(index, int) and index < len(items) else None
+        name = item.get("name") if isinstance(item, dict) else None
+        return f"{shorten(name)} " if isinstance(name, str) else ""
+
+    if loc[:1] == ("teams",) and len(loc) >= 2:
+        where = f"team {name_at('teams', loc[1])}(teams[{loc[1]}])"
+        if loc[2:3] == ("environments",) and len(loc) >= 4:
+            return f"{where} stage {shorten(loc[3])}: ", loc[4:]
+        return f"{where}: ", loc[2:]
+    if loc[:1] == ("shared_environments",) and len(loc) >= 2:
+        return f"shared environment {name_at('shared_environments', loc[1])}(shared_environments[{loc[1]}]): ", loc[2:]
+    if loc[:1] == ("stages",) and len(loc) >= 2:
+        return f"stages.{loc[1]}: ", loc[2:]
+    if loc[:2] == ("platform", "network"):
+        return "platform.network: ", loc[2:]
+    if loc[:1] == ("platform",):
+        return "platform: ", loc[1:]
+    return "", loc
+
+
+def _field(rest: tuple) -> str:
+    text = ""
+    for part in rest:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _model_at(loc: tuple) -> Optional[type[BaseModel]]:
+    """The model whose fields are allowed at ``loc`` (for 'unknown key' messages)."""
+    current: Any = Registry
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel) and isinstance(part, str):
+            info = current.model_fields.get(part)
+            current = info.annotation if info is not None else None
+        elif getattr(current, "__origin__", None) in (list, dict):
+            current = current.__args__[-1]  # list[X] by index, dict[str, X] by key
+        else:
+            return None
+    current = _unwrap(current)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unwrap(annotation: Any) -> Any:
+    """X from Optional[X] or X | bool, preferring a model; containers as they are."""
+    args = getattr(annotation, "__args__", None)
+    if args is None or getattr(annotation, "__origin__", None) in (list, dict):
+        return annotation
+    models = [arg for arg in args if isinstance(arg, type) and issubclass(arg, BaseModel)]
+    others = [arg for arg in args if arg is not type(None)]
+    return models[0] if models else (others[0] if len(others) == 1 else annotation)
+
+
+def _describe(error: Mapping[str, Any], document: Mapping[str, Any], written: Mapping[tuple, str],
+              migrated: bool) -> str:
+    """One registry error from one pydantic error: where, the field, what is wrong, the value."""
+    loc = tuple(error["loc"])
+    # pydantic adds the tag of a union member ("SecretsBackend", "bool") to the location
+    loc = tuple(part for part in loc if part not in ("SecretsBackend", "bool"))
+    where, rest = _where(loc, document)
+    field_name = _field(rest)
+    value = error.get("input")
+    kind = error["type"]
+    source = written.get(loc) if not migrated else None
+    if kind == "extra_forbidden":
+        parent = _model_at(loc[:-1])
+        allowed = ", ".join(sorted(parent.model_fields)) if parent else "see docs/registry.md"
+        container = _field(rest[:-1]) or {"": "the registry"}.get(where, "this entry")
+        return f"{where}unknown key {shorten(loc[-1])} in {container}; allowed: {allowed}"
+    if kind == "missing":
+        return f"{where}{field_name} is required"
+    if kind == "value_error":
+        cause = error.get("ctx", {}).get("error")
+        message = cause.message if isinstance(cause, MwaaPlatformError) else str(cause or error["msg"])
+        # a model-level check names its own field; a field-level one gets the field in front
+        if rest and not message.startswith(str(rest[-1])) and field_name and field_name not in message:
+            message = f"{field_name} {message}, got {shorten(value)}"
+        return f"{where}{message}"
+    if kind in ("string_type", "int_type", "bool_type", "dict_type", "list_type", "model_type", "literal_error",
+                "string_pattern_mismatch", "int_parsing"):
+        expected = {"string_type": "a string", "int_type": "an integer", "bool_type": "true or false",
+                    "dict_type": "a mapping", "list_type": "a list", "model_type": "a mapping"}.get(kind)
+        message = f"{field_name} must be {expected}" if expected else f"{field_name} {error['msg'][0].lower()}{error['msg'][1:]}"
+        surprise = _yaml_surprise(kind, value, source)
+        return f"{where}{message}, got {shorten(value)}{surprise}"
+    return f"{where}{field_name}: {error['msg']}, got {shorten(value)}"
+
+
+def _yaml_surprise(kind: str, value: Any, source: Optional[str]) -> str:
+    """Why YAML read the value as it did, and the fix: quote it."""
+    if kind != "string_type" and not (kind == "int_type" and isinstance(value, bool)):
+        return ""
+    if isinstance(value, bool):
+        return f" (YAML reads {source or str(value).lower()} as a boolean; quote it: \"{source or value}\")"
+    if isinstance(value, (int, float)):
+        written = source if source is not None else str(value)
+        if written != str(value):
+            return f" (YAML reads {written} as the number {value}; quote it: \"{written}\")"
+        return f" (YAML reads {written} as a number; quote it: \"{written}\")"
+    return ""
+
+
+# --- resolving: what spans entries ------------------------------------------------------------------
+
+
+class _Resolver:
+    def __init__(self, path: Path, registry: Registry, environ: Mapping[str, str], *, single_stage_format: bool) -> None:
+        self.single_stage_format = single_stage_format
         self.path = path
         self.base = path.resolve().parent
+        self.registry = registry
+        self.environ = environ
+        self.problems: list[str] = []
 
-    def fail(self, where: str, message: str) -> RegistryError:
-        return RegistryError(f"{self.path}: {where}{message}")
-
-    # --- platform level -----------------------------------------------------------------------
-
-    def platform(self, document: Any, environ: Mapping[str, str]) -> PlatformSettings:
-        top = self.mapping("", "the registry", document, {"platform", "teams"})
-        settings = self.mapping("", "platform", top.get("platform", {}),
-                                {"name", "account", "region", "availability_zones", "network", "tags"})
-        where = "platform: "
-        name = self.name(where, settings.get("name", "mwaa-platform"))
-        account = self.string(where, "account", settings.get("account", environ.get("CDK_DEPLOY_ACCOUNT", DEFAULT_ACCOUNT)))
-        if not _ACCOUNT.match(account):
-            raise self.fail(where, f"account must be a 12-digit AWS account id, got {account!r}")
-        region = self.string(where, "region", settings.get("region", environ.get("CDK_DEPLOY_REGION", DEFAULT_REGION)))
-        if not _REGION.match(region):
-            raise self.fail(where, f"region must be an AWS region name like eu-west-1, got {region!r}")
-        zones = self.availability_zones(where, region, settings.get("availability_zones"))
-        network = self.network(settings.get("network", {}))
-        tags = self.tags(where, settings.get("tags", {}))
-
-        entries = top.get("teams")
-        if not isinstance(entries, list) or not entries:
-            raise self.fail("", f"teams must be a non-empty list of team entries, got {entries!r}")
-        teams: list[TeamSettings] = []
-        seen: dict[str, int] = {}
-        for index, entry in enumerate(entries):
-            team = self.team(index, entry, name)
-            if team.name in seen:
-                raise self.fail(self.team_where(index, team.name),
-                                f"name {team.name!r} is already used by teams[{seen[team.name]}]; team names must be unique")
-            seen[team.name] = index
-            teams.append(team)
-        return PlatformSettings(name=name, account=account, region=region, availability_zones=zones, network=network,
-                                tags=tags, teams=tuple(teams), source=self.path)
-
-    def availability_zones(self, where: str, region: str, value: Any) -> Optional[tuple[str, ...]]:
-        """Two or more distinct zone names of ``region``, or None (then context must name them)."""
-        if value is None:
-            return None
-        if not isinstance(value, list) or len(value) < 2 or len(set(map(str, value))) != len(value):
-            raise self.fail(where, f"availability_zones must list at least two different zones of {region}, "
-                                   f"got {shorten(value)}")
-        for zone in value:
-            if not isinstance(zone, str) or not re.fullmatch(re.escape(region) + r"[a-z]", zone):
-                raise self.fail(where, f"availability_zones entries must be zone names of {region} such as "
-                                       f"{region}a, got {shorten(zone)}")
-        return tuple(value)
-
-    def network(self, value: Any) -> NetworkSettings:
-        where = "platform.network: "
-        keys = set(NetworkSettings.__dataclass_fields__)
-        settings = self.mapping("", "platform.network", value, keys)
-        defaults = NetworkSettings()
-        nat = self.integer(where, "nat_gateways", settings.get("nat_gateways", defaults.nat_gateways),
-                           choices=NAT_GATEWAY_CHOICES)
-        sets = settings.get("endpoint_sets", [])
-        if not isinstance(sets, list):
-            raise self.fail(where, f"endpoint_sets must be a list, got {sets!r}")
-        retention = self.integer(where, "flow_logs_retention_days",
-                                 settings.get("flow_logs_retention_days", defaults.flow_logs_retention_days),
-                                 choices=_LOG_RETENTION_DAYS)
-        cidr = self.string(where, "cidr", settings.get("cidr", defaults.cidr))
-        with self.library_errors(where):
-            check_cidr(cidr)
-            sets = check_endpoint_sets(sets)
-            accounts = tuple(check_account_ids("perimeter_accounts", settings.get("perimeter_accounts", [])))
-            domains = tuple(check_domains("dns_allowed_domains", settings.get("dns_allowed_domains", [])))
-        firewall = self.boolean(where, "dns_firewall", settings.get("dns_firewall", False))
-        if domains and not firewall:
-            raise self.fail(where, "dns_allowed_domains applies to the DNS firewall: set dns_firewall: true as well")
-        return NetworkSettings(
-            cidr=cidr,
-            nat_gateways=nat,
-            endpoint_sets=sets,
-            endpoint_policies=self.boolean(where, "endpoint_policies", settings.get("endpoint_policies", True)),
-            data_perimeter=self.boolean(where, "data_perimeter", settings.get("data_perimeter", True)),
-            perimeter_accounts=accounts,
-            network_acls=self.boolean(where, "network_acls", settings.get("network_acls", False)),
-            dns_firewall=firewall,
-            dns_allowed_domains=domains,
-            flow_logs_retention_days=retention,
+    def platform(self) -> PlatformSettings:
+        registry = self.registry
+        stages = {name: self.stage(name, stage) for name, stage in registry.stages.items()}
+        self.unique_names()
+        shared = {(env.name, env.stage): env for env in registry.shared_environments}
+        environments: list[EnvironmentSpec] = []
+        access: list[TeamAccessSpec] = []
+        placements: dict[tuple[str, str], list[tuple[Team, TeamEnvironment]]] = {}
+        for index, team in enumerate(registry.teams):
+            for stage_name, entry in team.environments.items():
+                where = f"team {team.name!r} (teams[{index}]) stage {stage_name!r}: "
+                stage = stages.get(stage_name)
+                if stage is None:
+                    self.fail(where, f"stage {stage_name!r} is not declared in stages ({', '.join(stages)})")
+                    continue
+                if entry.shared is not None:
+                    if (entry.shared, stage_name) not in shared:
+                        names = sorted(name for name, on in shared if on == stage_name)
+                        self.fail(where, f"shared {entry.shared!r} is not a shared environment of stage {stage_name!r} "
+                                         f"(there: {', '.join(names) or 'none'})")
+                        continue
+                    placements.setdefault((entry.shared, stage_name), []).append((team, entry))
+                    self.paths(where, dags=entry.dags)
+                    continue
+                environments.append(self.environment(where, team.name, stage, entry, team_tags=team.tags,
+                                                     cost_center=team.cost_center, dags=entry.dags))
+        for index, shared_env in enumerate(registry.shared_environments):
+            where = f"shared environment {shared_env.name!r} (shared_environments[{index}]): "
+            stage = stages.get(shared_env.stage)
+            if stage is None:
+                self.fail(where, f"stage {shared_env.stage!r} is not declared in stages ({', '.join(stages)})")
+                continue
+            teams = placements.get((shared_env.name, shared_env.stage), [])
+            dags = {team.name: str(self.base / entry.dags) for team, entry in teams if entry.dags is not None}
+            spec = self.environment(where, shared_env.name, stage, shared_env, team_tags={},
+                                    cost_center=shared_env.cost_center, dags=None, dag_folders=dags or None,
+                                    shared_by=tuple(team.name for team, _ in teams))
+            environments.append(spec)
+            for team, entry in teams:
+                if entry.web_access:
+                    access.append(TeamAccessSpec(
+                        team=team.name, stage=stage, environment=spec, stack_name=f"{registry.platform.name}-{team.name}-{stage.name}",
+                        web_access=tuple(entry.web_access),
+                        cost_tags={**team.tags, **entry.tags, "team": team.name, "cost-center": team.cost_center,
+                                   "stage": stage.name},
+                    ))
+        self.secret_prefixes(environments)
+        if self.problems:
+            raise RegistryError(self.path, self.problems)
+        accounts = tuple(dict.fromkeys(stage.account for stage in stages.values()))
+        return PlatformSettings(
+            name=registry.platform.name, tags=registry.platform.tags, network=registry.platform.network,
+            stages=tuple(stages.values()), environments=tuple(environments), team_access=tuple(access),
+            source=self.path, perimeter_accounts=tuple(registry.platform.network.perimeter_accounts) or accounts,
+            single_stage_format=self.single_stage_format,
         )
 
-    # --- team level -----------------------------------------------------------------------------
+    def fail(self, where: str, message: str) -> None:
+        self.problems.append(f"{where}{message}")
 
-    def team_where(self, index: int, name: Any) -> str:
-        return f"team {name!r} (teams[{index}]): " if isinstance(name, str) else f"teams[{index}]: "
+    def stage(self, name: str, stage: Stage) -> StageSettings:
+        where = f"stages.{name}: "
+        account = stage.account or self.environ.get("CDK_DEPLOY_ACCOUNT", DEFAULT_ACCOUNT)
+        region = stage.region or self.environ.get("CDK_DEPLOY_REGION", DEFAULT_REGION)
+        if not (len(account) == 12 and account.isdigit()):
+            self.fail(where, f"account must be a 12-digit AWS account id, got {shorten(account)}")
+        regions = mwaa_regions()
+        if region not in regions:
+            self.fail(where, f"region must be a Region where MWAA runs (botocore knows {len(regions)}, e.g. "
+                             f"eu-west-1, us-east-1), got {shorten(region)}")
+        zones = tuple(stage.availability_zones) if stage.availability_zones else None
+        if zones and not all(zone.startswith(region) for zone in zones):
+            self.fail(where, f"availability_zones must be zones of {region}, got {shorten(list(zones))}")
+        production = stage.production if stage.production is not None else name == "prod"
+        return StageSettings(name=name, account=account, region=region, availability_zones=zones, production=production)
 
-    def team(self, index: int, entry: Any, platform_name: str) -> TeamSettings:
-        keys = {"name", "stage", "cost_center", "environment_class", "airflow_version", *CAPACITY_FIELDS,
-                "weekly_maintenance_window_start", "dags",
-                "requirements", "plugins", "startup_script", "web_access", "secrets_backend",
-                "airflow_configuration_options", "log_retention_days", "tags", "artifact_writers", "web_ingress",
-                *NOT_YET_SUPPORTED}
-        where = self.team_where(index, entry.get("name") if isinstance(entry, dict) else None)
-        entry = self.mapping(where, "team entry", entry, keys)
-        name = self.name(where, entry.get("name"))
-        for key in NOT_YET_SUPPORTED:
-            if entry.get(key):
-                raise self.fail(where, f"{key} is not yet supported by this version of mwaa-platform; remove it "
-                                       "(it is reserved so that it is never silently ignored)")
-        stage = self.string(where, "stage", entry.get("stage", "dev"))
-        if stage not in STAGES:
-            raise self.fail(where, f"stage must be one of {', '.join(STAGES)}, got {stage!r}")
-        environment_name = f"{name}-{stage}"
-        cost_center = self.string(where, "cost_center", entry.get("cost_center"))
-        counts = {
-            key: self.integer(where, key, entry[key]) if key in entry else None
-            for key in CAPACITY_FIELDS
-        }
-        version = self.string(where, "airflow_version", entry.get("airflow_version", default_airflow_version()))
-        class_name = self.string(where, "environment_class", entry.get("environment_class", "mw1.small"))
-        paths = {key: self.path_field(where, key, entry.get(key))
-                 for key in ("dags", "requirements", "plugins", "startup_script")}
-        secrets = entry.get("secrets_backend")
-        options = self.mapping(where, "airflow_configuration_options", entry.get("airflow_configuration_options", {}), None)
-        with self.library_errors(where):
+    def unique_names(self) -> None:
+        seen: dict[str, str] = {}
+        for index, team in enumerate(self.registry.teams):
+            self.claim(seen, team.name, f"team {team.name!r} (teams[{index}]): ", f"teams[{index}]")
+        for index, env in enumerate(self.registry.shared_environments):
+            self.claim(seen, env.name, f"shared environment {env.name!r} (shared_environments[{index}]): ",
+                       f"shared_environments[{index}]")
+
+    def claim(self, seen: dict[str, str], name: str, where: str, at: str) -> None:
+        if name in seen:
+            self.fail(where, f"name {name!r} is already used by {seen[name]}; team and shared environment names "
+                             "must be unique")
+        else:
+            seen[name] = at
+
+    def resolve(self, value: Optional[str]) -> Optional[str]:
+        return None if value is None else str(self.base / value)
+
+    def paths(self, where: str, **paths: Optional[str]) -> dict[str, Optional[str]]:
+        resolved = {key: self.resolve(value) for key, value in paths.items()}
+        try:
+            check_artifact_paths(**{"dags": None, "requirements": None, "plugins": None, "startup_script": None,
+                                    **resolved})
+        except MwaaPlatformError as error:
+            self.fail(where, error.message)
+        return resolved
+
+    def environment(
+        self, where: str, name: str, stage: StageSettings, entry: EnvironmentSettings, *, team_tags: Mapping[str, str],
+        cost_center: str, dags: Optional[str], dag_folders: Optional[Mapping[str, str]] = None,
+        shared_by: tuple[str, ...] = (),
+    ) -> EnvironmentSpec:
+        environment_name = f"{name}-{stage.name}"
+        try:
             check_environment_name(environment_name)
-            parse_airflow_version(version)
-            resolve_capacity(lookup_environment_class(class_name), **counts)
-            check_artifact_paths(**paths)
-            window = entry.get("weekly_maintenance_window_start")
-            check_maintenance_window(window)
-            writers = tuple(check_principal_arns("artifact_writers", entry.get("artifact_writers", [])))
-            backend = self.secrets_backend(where, secrets)
-        return TeamSettings(
-            name=name,
-            stage=stage,
-            cost_center=cost_center,
-            environment_class=class_name,
-            airflow_version=version,
-            environment_name=environment_name,
-            stack_name=f"{platform_name}-{name}-{stage}",
-            weekly_maintenance_window_start=window,
-            web_access=self.web_access(where, entry.get("web_access", [])),
-            web_ingress=self.web_ingress(where, entry.get("web_ingress", [])),
-            secrets_backend=backend,
-            airflow_configuration_options={str(k): self.string(where, f"airflow_configuration_options.{k}", v)
-                                           for k, v in options.items()},
-            artifact_writers=writers,
-            log_retention_days=self.integer(where, "log_retention_days", entry.get("log_retention_days", 90),
-                                            choices=_LOG_RETENTION_DAYS),
-            tags=self.tags(where, entry.get("tags", {})),
-            schedulers=counts["schedulers"],
-            min_workers=counts["min_workers"],
-            max_workers=counts["max_workers"],
-            min_webservers=counts["min_webservers"],
-            max_webservers=counts["max_webservers"],
-            dags=paths["dags"],
-            requirements=paths["requirements"],
-            plugins=paths["plugins"],
-            startup_script=paths["startup_script"],
+        except MwaaPlatformError as error:
+            self.fail(where, error.message)
+        paths = self.paths(where, dags=dags, requirements=entry.requirements, plugins=entry.plugins,
+                           startup_script=entry.startup_script)
+        backend = self.secrets_backend(where, entry.secrets_backend, environment_name, entry)
+        resolved_entry = entry.model_copy(update={"requirements": paths["requirements"], "plugins": paths["plugins"],
+                                                  "startup_script": paths["startup_script"]})
+        self.constraint_line(where, resolved_entry)
+        return EnvironmentSpec(
+            name=name, stage=stage, environment_name=environment_name,
+            stack_name=f"{self.registry.platform.name}-{name}-{stage.name}", settings=resolved_entry,
+            cost_tags={**team_tags, **entry.tags, "team": name, "cost-center": cost_center, "stage": stage.name},
+            dags=dag_folders if dag_folders is not None else paths["dags"],
+            web_access=tuple(entry.web_access), secrets_backend=backend, shared_by=shared_by,
         )
 
-    def secrets_backend(self, where: str, value: Any) -> Optional[SecretsManagerBackend]:
+    def secrets_backend(self, where: str, value: Union[None, bool, SecretsBackend], environment_name: str,
+                        entry: EnvironmentSettings) -> Optional[SecretsManagerBackend]:
         if value is None or value is False:
             return None
-        if value is True:
-            return SecretsManagerBackend()
-        # the key is a construct, given in code; the registry names prefixes and patterns only
-        fields = set(SecretsManagerBackend.__dataclass_fields__) - {"key"}
-        return SecretsManagerBackend(**self.mapping(where, "secrets_backend", value, fields))
-
-    def web_access(self, where: str, value: Any) -> tuple[WebAccess, ...]:
-        if not isinstance(value, list):
-            raise self.fail(where, f"web_access must be a list of {{role_name or policy_name, airflow_role}}, "
-                                   f"got {shorten(value)}")
-        grants = []
-        for index, item in enumerate(value):
-            field = f"web_access[{index}]"
-            item = self.mapping(where, field, item, {"role_name", "policy_name", "airflow_role"})
-            if ("role_name" in item) == ("policy_name" in item):
-                raise self.fail(where, f"{field} needs exactly one of role_name (a plain IAM role to attach to) or "
-                                       "policy_name (a policy an IAM Identity Center permission set references), got "
-                                       f"{shorten(sorted(item))}")
-            role = self.string(where, f"{field}.airflow_role", item.get("airflow_role", "Viewer"))
-            if role not in AIRFLOW_ROLES:
-                raise self.fail(where, f"{field}.airflow_role must be one of {', '.join(AIRFLOW_ROLES)}, got {shorten(role)}")
-            if "role_name" in item:
-                name = self.string(where, f"{field}.role_name", item["role_name"])
-                if not _ROLE_NAME.match(name):
-                    raise self.fail(where, f"{field}.role_name must be the name of an IAM role in the platform account "
-                                           f"(1-64 letters, digits and +=,.@_-; no path or ARN), got {shorten(name)}")
-                if name.startswith("AWSReservedSSO_"):
-                    raise self.fail(where, f"{field}.role_name {shorten(name)} is an IAM Identity Center role, which IAM "
-                                           "cannot change; use policy_name and reference it from the permission set")
-                grants.append(WebAccess(role_name=name, airflow_role=cast(AirflowRole, role)))
-            else:
-                policy = self.string(where, f"{field}.policy_name", item["policy_name"])
-                with self.library_errors(where):
-                    check_policy_name(f"{field}.policy_name", policy)
-                grants.append(WebAccess(policy_name=policy, airflow_role=cast(AirflowRole, role)))
-        return tuple(grants)
-
-    def web_ingress(self, where: str, value: Any) -> tuple[WebIngress, ...]:
-        if not isinstance(value, list):
-            raise self.fail(where, f"web_ingress must be a list of peers, got {shorten(value)}")
-        peers = []
-        kinds = ("security_group_id", "prefix_list_id", "cidr")
-        for index, item in enumerate(value):
-            field = f"web_ingress[{index}]"
-            item = self.mapping(where, field, item, {*kinds, "description"})
-            given = [kind for kind in kinds if kind in item]
-            if len(given) != 1:
-                raise self.fail(where, f"{field} needs exactly one of {', '.join(kinds)}, got {shorten(sorted(item))}")
-            text = self.string(where, f"{field}.{given[0]}", item[given[0]])
-            pattern = {"security_group_id": r"sg-[0-9a-f]{8,17}", "prefix_list_id": r"pl-[0-9a-f]{8,17}",
-                       "cidr": r"[0-9a-f.:]+/\d{1,3}"}[given[0]]
-            if not re.fullmatch(pattern, text):
-                raise self.fail(where, f"{field}.{given[0]} must match {pattern}, got {shorten(text)}")
-            description = item.get("description")
-            if description is not None:
-                description = self.string(where, f"{field}.description", description)
-            with self.library_errors(where):
-                check_web_ingress(text if given[0] == "cidr" else None, description, "the team")
-            peers.append(WebIngress(description=description, **{given[0]: text}))
-        return tuple(peers)
-
-    # --- typed fields ---------------------------------------------------------------------------
-
-    def mapping(self, where: str, what: str, value: Any, allowed: Optional[set[str]]) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(where, f"{what} must be a mapping, got {value!r}")
-        if allowed is not None:
-            unknown = sorted(str(key) for key in value if key not in allowed)
-            if unknown:
-                raise self.fail(where, f"unknown key {unknown[0]!r} in {what}; allowed: {', '.join(sorted(allowed))}")
-        return value
-
-    def name(self, where: str, value: Any) -> str:
-        name = self.string(where, "name", value)
-        if not _NAME.match(name) or len(name) > _NAME_MAX:
-            raise self.fail(where, f"name must be 2-{_NAME_MAX} lowercase letters, digits and '-', starting with "
-                                   f"a letter and not ending with '-', got {name!r}")
-        return name
-
-    def string(self, where: str, key: str, value: Any) -> str:
-        if not isinstance(value, str) or not value:
-            raise self.fail(where, f"{key} must be a non-empty string, got {value!r}")
-        return value
-
-    def boolean(self, where: str, key: str, value: Any) -> bool:
-        if not isinstance(value, bool):
-            raise self.fail(where, f"{key} must be true or false, got {value!r}")
-        return value
-
-    def integer(self, where: str, key: str, value: Any, choices: Optional[tuple[int, ...]] = None) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(where, f"{key} must be an integer, got {value!r}")
-        if choices is not None and value not in choices:
-            raise self.fail(where, f"{key} must be one of {', '.join(map(str, choices))}, got {value!r}")
-        return value
-
-    def path_field(self, where: str, key: str, value: Any) -> Optional[str]:
-        """A path relative to the registry file, made absolute."""
-        if value is None:
+        try:
+            backend = SecretsManagerBackend() if value is True else SecretsManagerBackend(**value.model_dump())
+            configuration = AirflowConfiguration(entry.airflow_configuration_options)
+            configuration.update(backend.for_environment(environment_name).options(), source="secrets_backend")
+        except MwaaPlatformError as error:
+            self.fail(where, error.message)
             return None
-        return str(self.base / self.string(where, key, value))
+        return backend
 
-    def tags(self, where: str, value: Any) -> dict[str, str]:
-        tags = self.mapping(where, "tags", value, None)
-        for key, tag_value in tags.items():
-            if not isinstance(key, str) or not _TAG_KEY.match(key) or key.startswith("aws:"):
-                raise self.fail(where, f"tags: key {key!r} must be 1-128 characters of letters, digits, spaces and "
-                                       "_.:/=+-@, and not start with 'aws:'")
-            if not isinstance(tag_value, str) or len(tag_value) > 256:
-                raise self.fail(where, f"tags.{key} must be a string of at most 256 characters, got {tag_value!r}")
-        return dict(tags)
+    def constraint_line(self, where: str, entry: EnvironmentSettings) -> None:
+        version = entry.airflow_version or default_airflow_version()
+        if entry.requirements is None or not os.path.isfile(entry.requirements):
+            return
+        try:
+            if parse_airflow_version(version) >= CONSTRAINT_REQUIRED_FROM:
+                check_constraint_line(entry.requirements, version)
+        except MwaaPlatformError as error:
+            self.fail(where, error.message)
 
-    def library_errors(self, where: str) -> "_Rethrow":
-        return _Rethrow(lambda error: self.fail(where, error.message))
+    def secret_prefixes(self, environments: Iterable[EnvironmentSpec]) -> None:
+        claimed: dict[tuple[str, str, str], str] = {}
+        for env in environments:
+            if env.secrets_backend is None:
+                continue
+            for prefix in env.secrets_backend.for_environment(env.environment_name).prefixes:
+                key = (env.stage.account, env.stage.region, prefix)
+                if key in claimed and claimed[key] != env.environment_name:
+                    self.fail(f"environment {env.environment_name!r}: ",
+                              f"secrets prefix {prefix!r} is also read by environment {claimed[key]!r} in the same "
+                              "account and Region; give each environment its own prefix")
+                claimed.setdefault(key, env.environment_name)
 
 
-class _Rethrow:
-    """Re-raise the library's errors (which name the field) with the file and team in front."""
+def mwaa_regions() -> tuple[str, ...]:
+    """The Regions botocore's endpoint data lists for MWAA."""
+    return tuple(botocore.session.get_session().get_available_regions("mwaa"))
 
-    def __init__(self, wrap: Callable[[MwaaPlatformError], RegistryError]) -> None:
-        self.wrap = wrap
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: Any, error: Any, traceback: Any) -> Literal[False]:
-        if isinstance(error, MwaaPlatformError):
-            raise self.wrap(error) from None
-        return False

@@ -1,4 +1,4 @@
-"""One team's stack: its MWAA environment on the shared network, tagged for cost attribution."""
+"""Environment stacks (a team's own environment, or a shared one) and team stacks on a shared environment."""
 
 from __future__ import annotations
 
@@ -9,59 +9,55 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from mwaa_platform import AirflowEnvironment, NetworkAttributes, SharedAirflowNetwork
-from stacks.registry import TeamSettings, WebIngress, retention
+from mwaa_platform import AirflowEnvironment, AirflowEnvironmentBase, NetworkAttributes, SharedAirflowNetwork
+from stacks.registry import EnvironmentSpec, TeamAccessSpec, WebAccess, WebIngress, retention
 
 
-class TeamStack(Stack):
-    """The team's environment, execution role, key, bucket, logs and web access.
+class EnvironmentStack(Stack):
+    """One MWAA environment with its execution role, key, bucket, logs and web access.
 
-    The network is read from the network stack's SSM parameters at deployment (no exports).
-    Task compute, alerting and cross-account access are wired here as their constructs land.
+    The network is read from the network stack's SSM parameters at deployment (no exports). Task
+    compute, alerting and cross-account access are wired here as their constructs land.
     """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, team: TeamSettings, network: NetworkAttributes, **kwargs: Any
+        self, scope: Construct, construct_id: str, *, spec: EnvironmentSpec, network: NetworkAttributes, **kwargs: Any
     ) -> None:
+        owner = f"shared by {', '.join(spec.shared_by) or 'no team yet'}" if spec.shared_by or spec.dags is None \
+            and not isinstance(spec.dags, str) else f"of team {spec.name}"
         super().__init__(
             scope, construct_id,
-            description=f"MWAA environment {team.environment_name} of team {team.name} ({team.stage})",
-            termination_protection=team.stage == "prod",
+            description=f"MWAA environment {spec.environment_name} {owner} ({spec.stage.name})",
+            termination_protection=spec.stage.production,
             **kwargs,
         )
-        self.team = team
+        self.spec = spec
+        settings = spec.settings
         shared = SharedAirflowNetwork(self, "Network", attributes=network)
         self.airflow = AirflowEnvironment(
             self,
             "Environment",
-            environment_name=team.environment_name,
+            environment_name=spec.environment_name,
             network=shared,
-            environment_class=team.environment_class,
-            airflow_version=team.airflow_version,
-            schedulers=team.schedulers,
-            min_workers=team.min_workers,
-            max_workers=team.max_workers,
-            min_webservers=team.min_webservers,
-            max_webservers=team.max_webservers,
-            weekly_maintenance_window_start=team.weekly_maintenance_window_start,
-            airflow_configuration_options=team.airflow_configuration_options or None,
-            secrets_backend=team.secrets_backend,
-            log_retention=retention(team.log_retention_days),
-            dags=team.dags,
-            requirements=team.requirements,
-            plugins=team.plugins,
-            startup_script=team.startup_script,
-            artifact_writers=team.artifact_writers,
+            environment_class=spec.environment_class,
+            airflow_version=spec.airflow_version,
+            schedulers=settings.schedulers,
+            min_workers=settings.min_workers,
+            max_workers=settings.max_workers,
+            min_webservers=settings.min_webservers,
+            max_webservers=settings.max_webservers,
+            weekly_maintenance_window_start=settings.weekly_maintenance_window_start,
+            airflow_configuration_options=settings.airflow_configuration_options or None,
+            secrets_backend=spec.secrets_backend,
+            log_retention=retention(settings.log_retention_days),
+            dags=spec.dags,
+            requirements=settings.requirements,
+            plugins=settings.plugins,
+            startup_script=settings.startup_script,
+            artifact_writers=settings.artifact_writers,
         )
-        # one managed policy per Airflow role, attached to every role granted it; a named policy for
-        # IAM Identity Center permission sets, whose roles cannot be changed
-        for grant in team.web_access:
-            if grant.role_name is not None:
-                role = iam.Role.from_role_name(self, f"WebAccess{grant.airflow_role}{grant.role_name}", grant.role_name)
-                self.airflow.grant_web_login_to_roles([role], grant.airflow_role)
-            else:
-                self.airflow.grant_web_login_policy(grant.airflow_role, policy_name=grant.policy_name)
-        for index, ingress in enumerate(team.web_ingress):
+        grant_web_access(self, self.airflow, spec.web_access)
+        for index, ingress in enumerate(settings.web_ingress):
             self.airflow.allow_web_from(self._web_peer(index, ingress), description=ingress.description)
 
     def _web_peer(self, index: int, ingress: WebIngress) -> ec2.IConnectable | ec2.IPeer:
@@ -73,3 +69,28 @@ class TeamStack(Stack):
             return ec2.Peer.prefix_list(ingress.prefix_list_id)
         assert ingress.cidr is not None  # the registry allows exactly one of the three
         return ec2.Peer.ipv6(ingress.cidr) if ":" in ingress.cidr else ec2.Peer.ipv4(ingress.cidr)
+
+
+class TeamAccessStack(Stack):
+    """What a team on a shared environment owns in that stage: today its web access, later its compute."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, spec: TeamAccessSpec, **kwargs: Any) -> None:
+        super().__init__(
+            scope, construct_id,
+            description=f"Team {spec.team} on shared MWAA environment {spec.environment.environment_name} "
+                        f"({spec.stage.name})",
+            termination_protection=spec.stage.production,
+            **kwargs,
+        )
+        environment = AirflowEnvironment.from_environment_name(self, "Environment", spec.environment.environment_name)
+        grant_web_access(self, environment, spec.web_access)
+
+
+def grant_web_access(scope: Construct, environment: AirflowEnvironmentBase, grants: tuple[WebAccess, ...]) -> None:
+    """One managed policy per Airflow role for named roles; a named policy for IAM Identity Center."""
+    for grant in grants:
+        if grant.role_name is not None:
+            role = iam.Role.from_role_name(scope, f"WebAccess{grant.airflow_role}{grant.role_name}", grant.role_name)
+            environment.grant_web_login_to_roles([role], grant.airflow_role)
+        else:
+            environment.grant_web_login_policy(grant.airflow_role, policy_name=grant.policy_name)

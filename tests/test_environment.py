@@ -403,7 +403,9 @@ def test_requirements_without_constraint_line_are_rejected(tmp_path):
     requirements.write_text("pandas\n")
     with pytest.raises(ValueError, match=r"must carry a '--constraint' line for Airflow 2.11.0"):
         make_env(requirements=str(requirements))
-    make_env(requirements=str(requirements), airflow_version="2.7.1", environment_name="old-team")  # before 2.7.2: allowed
+    # versions before 2.7.2, which needed no constraint line, are ones MWAA no longer runs
+    with pytest.raises(ValueError, match=r"airflow_version 2.7.1 is older than any version MWAA runs \(the oldest is 2.7.2\)"):
+        make_env(requirements=str(requirements), airflow_version="2.7.1", environment_name="old-team")
 
 
 def test_artifact_handler_role_is_scoped_to_its_assets_and_prefixes(tmp_path):

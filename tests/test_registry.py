@@ -1,4 +1,5 @@
-"""The team registry: every error names the file, the team and the field, and nothing is built."""
+"""The team registry: every mistake is reported at once, each naming the file, where and the field;
+nothing is built from an invalid registry; stages, accounts and shared environments."""
 
 import json
 import os
@@ -15,25 +16,25 @@ from stacks.platform import build_platform
 from stacks.registry import DEFAULT_ACCOUNT, RegistryError, load_registry, retention
 
 EXAMPLE = REPO_ROOT / "platform.yaml"
+V1_EXAMPLE = REPO_ROOT / "tests" / "fixtures" / "platform-v1.yaml"
 
 
-def example():
-    return yaml.safe_load(EXAMPLE.read_text())
+def example(path=EXAMPLE):
+    return yaml.safe_load(path.read_text())
 
 
 def write(tmp_path, document, name="platform.yaml"):
     path = tmp_path / name
-    path.write_text(yaml.safe_dump(document))
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
     # artifact paths in the example are relative to the registry file
-    for folder in ("examples",):
-        link = tmp_path / folder
-        if not link.exists():
-            link.symlink_to(REPO_ROOT / folder)
+    link = tmp_path / "examples"
+    if not link.exists():
+        link.symlink_to(REPO_ROOT / "examples")
     return path
 
 
-def edited(edit):
-    document = example()
+def edited(edit, path=EXAMPLE):
+    document = example(path)
     edit(document)
     return document
 
@@ -42,114 +43,212 @@ def team(document, index):
     return document["teams"][index]
 
 
+def env(document, index, stage):
+    return document["teams"][index]["environments"][stage]
+
+
+ANALYTICS_DEV = r"team 'analytics' \(teams\[0\]\) stage 'dev': "
+PAYMENTS_PROD = r"team 'payments' \(teams\[1\]\) stage 'prod': "
+
 CASES = [
-    pytest.param(lambda d: d.update(extra=1), r"platform.yaml: unknown key 'extra' in the registry; allowed: platform, teams",
+    pytest.param(lambda d: d.update(extra=1),
+                 r"platform.yaml: unknown key 'extra' in the registry; allowed: platform, shared_environments, stages, teams",
                  id="unknown-top-level-key"),
-    pytest.param(lambda d: d["platform"].update(acount="1"), r"platform.yaml: unknown key 'acount' in platform; allowed: "
-                 r"account, availability_zones, name, network, region, tags", id="unknown-platform-key"),
-    pytest.param(lambda d: d["platform"]["network"].update(nat=1), r"unknown key 'nat' in platform.network; allowed: cidr, ",
-                 id="unknown-network-key"),
-    pytest.param(lambda d: team(d, 0).update(max_worker=3),
-                 r"platform.yaml: team 'analytics' \(teams\[0\]\): unknown key 'max_worker' in team entry; allowed: ",
-                 id="unknown-team-key"),
+    pytest.param(lambda d: d["platform"].update(acount="1"),
+                 r"platform.yaml: platform: unknown key 'acount' in this entry; allowed: name, network, tags",
+                 id="unknown-platform-key"),
+    pytest.param(lambda d: d["platform"]["network"].update(nat=1),
+                 r"platform.network: unknown key 'nat' in this entry; allowed: cidr, ", id="unknown-network-key"),
+    pytest.param(lambda d: env(d, 0, "dev").update(max_worker=3),
+                 ANALYTICS_DEV + r"unknown key 'max_worker' in this entry; allowed: ", id="unknown-environment-key"),
     pytest.param(lambda d: team(d, 1).update(name="analytics"),
-                 r"team 'analytics' \(teams\[1\]\): name 'analytics' is already used by teams\[0\]; team names must be unique",
-                 id="duplicate-team"),
+                 r"team 'analytics' \(teams\[1\]\): name 'analytics' is already used by teams\[0\]", id="duplicate-team"),
+    pytest.param(lambda d: d["shared_environments"][0].update(name="payments"),
+                 r"shared environment 'payments' \(shared_environments\[0\]\): name 'payments' is already used by teams\[1\]",
+                 id="shared-name-clash"),
     pytest.param(lambda d: team(d, 0).update(name="Analytics_Team"),
                  r"team 'Analytics_Team' \(teams\[0\]\): name must be 2-40 lowercase letters, digits and '-'.*got 'Analytics_Team'",
                  id="invalid-team-name"),
-    pytest.param(lambda d: team(d, 0).update(name="a" * 41),
-                 r"name must be 2-40 lowercase letters.*got 'a{41}'", id="team-name-too-long"),
-    pytest.param(lambda d: team(d, 0).update(environment_class="mw1.huge"),
-                 r"team 'analytics' \(teams\[0\]\): .*environment_class.*'mw1.huge'", id="unknown-class"),
-    pytest.param(lambda d: team(d, 0).update(max_workers=3),
-                 r"team 'analytics' \(teams\[0\]\): max_workers must be exactly 1 \(fixed capacity\) for mw1.micro, got 3",
+    pytest.param(lambda d: team(d, 0).update(name="a" * 41), r"name must be 2-40 lowercase letters.*got 'a{41}'",
+                 id="team-name-too-long"),
+    pytest.param(lambda d: env(d, 0, "dev").update(environment_class="mw1.huge"),
+                 ANALYTICS_DEV + r"environment_class must be one of mw1.micro, .*got 'mw1.huge'", id="unknown-class"),
+    pytest.param(lambda d: env(d, 0, "dev").update(max_workers=3),
+                 ANALYTICS_DEV + r"max_workers must be exactly 1 \(fixed capacity\) for mw1.micro, got 3",
                  id="micro-with-3-workers"),
-    pytest.param(lambda d: team(d, 0).update(max_workers="3"),
-                 r"team 'analytics' \(teams\[0\]\): max_workers must be an integer, got '3'", id="workers-not-int"),
-    pytest.param(lambda d: team(d, 0).update(stage="qa"), r"stage must be one of dev, prod, got 'qa'", id="bad-stage"),
+    pytest.param(lambda d: env(d, 0, "dev").update(max_workers="3"),
+                 ANALYTICS_DEV + r"max_workers must be an integer, got '3'", id="workers-not-int"),
+    pytest.param(lambda d: team(d, 0)["environments"].update(qa={"dags": "examples/dags"}),
+                 r"team 'analytics' \(teams\[0\]\) stage 'qa': stage 'qa' is not declared in stages \(dev, prod\)",
+                 id="undeclared-stage"),
     pytest.param(lambda d: team(d, 0).update(compute=[{"kind": "ecs"}]),
                  r"team 'analytics' \(teams\[0\]\): compute is not yet supported", id="compute-not-yet"),
     pytest.param(lambda d: team(d, 0).update(alerts={"email": "a@b.c"}), r"alerts is not yet supported", id="alerts-not-yet"),
-    pytest.param(lambda d: team(d, 0).update(cross_account=["111111111111"]), r"cross_account is not yet supported",
-                 id="cross-account-not-yet"),
-    pytest.param(lambda d: team(d, 0).pop("cost_center"), r"team 'analytics' \(teams\[0\]\): cost_center must be a non-empty "
-                 r"string, got None", id="missing-cost-center"),
-    pytest.param(lambda d: team(d, 0)["web_access"][0].update(airflow_role="Owner"),
-                 r"web_access\[0\].airflow_role must be one of Admin, Op, User, Viewer, Public, got 'Owner'", id="bad-airflow-role"),
-    pytest.param(lambda d: team(d, 0)["web_access"][0].update(role_name="arn:aws:iam::123456789012:role/x"),
-                 r"web_access\[0\].role_name must be the name of an IAM role in the platform account.*got 'arn:aws:iam",
+    pytest.param(lambda d: team(d, 0).pop("cost_center"), r"team 'analytics' \(teams\[0\]\): cost_center is required",
+                 id="missing-cost-center"),
+    pytest.param(lambda d: env(d, 0, "dev")["web_access"][0].update(airflow_role="Owner"),
+                 ANALYTICS_DEV + r"web_access\[0\].airflow_role input should be 'Admin', 'Op', 'User', 'Viewer' or 'Public'"
+                 r", got 'Owner'", id="bad-airflow-role"),
+    pytest.param(lambda d: env(d, 0, "dev")["web_access"][0].update(role_name="arn:aws:iam::123456789012:role/x"),
+                 ANALYTICS_DEV + r"web_access\[0\] role_name must be the name of an IAM role .*got 'arn:aws:iam",
                  id="arn-not-name"),
-    pytest.param(lambda d: d["platform"]["network"].update(dns_allowed_domains=["pypi.org"]),
-                 r"platform.network: dns_allowed_domains applies to the DNS firewall: set dns_firewall: true",
-                 id="dns-domains-without-firewall"),
-    pytest.param(lambda d: d["platform"]["network"].update(perimeter_accounts=[123456789012]),
-                 r"platform.network: perimeter_accounts entries must be 12-digit AWS account ids \(quoted in YAML\)",
-                 id="unquoted-perimeter-account"),
-    pytest.param(lambda d: team(d, 0)["web_access"][0].update(policy_name="x"),
+    pytest.param(lambda d: env(d, 0, "dev")["web_access"][0].update(policy_name="x"),
                  r"web_access\[0\] needs exactly one of role_name .* or policy_name", id="role-and-policy"),
-    pytest.param(lambda d: team(d, 0)["web_access"][0].update(role_name="AWSReservedSSO_Analysts_0123456789abcdef"),
+    pytest.param(lambda d: env(d, 0, "dev")["web_access"][0].update(role_name="AWSReservedSSO_Analysts_0123456789abcdef"),
                  r"is an IAM Identity Center role, which IAM cannot change; use policy_name", id="sso-role"),
-    pytest.param(lambda d: team(d, 0).update(web_ingress=[{"cidr": "0.0.0.0/0", "description": "everyone"}]),
-                 r"team 'analytics' \(teams\[0\]\): allow_web_from refuses 0.0.0.0/0", id="web-from-anywhere"),
-    pytest.param(lambda d: team(d, 0).update(web_ingress=[{"cidr": "10.8.0.0/16"}]),
+    pytest.param(lambda d: env(d, 0, "dev").update(web_ingress=[{"cidr": "0.0.0.0/0", "description": "everyone"}]),
+                 ANALYTICS_DEV + r"web_ingress\[0\] allow_web_from refuses 0.0.0.0/0", id="web-from-anywhere"),
+    pytest.param(lambda d: env(d, 0, "dev").update(web_ingress=[{"cidr": "10.8.0.0/16"}]),
                  r"allow_web_from\(10.8.0.0/16\) needs a description saying whose range it is", id="cidr-no-description"),
-    pytest.param(lambda d: team(d, 0).update(web_ingress=[{"security_group_id": "vpn"}]),
-                 r"web_ingress\[0\].security_group_id must match sg-", id="bad-sg-id"),
-    pytest.param(lambda d: team(d, 0).update(web_ingress=[{"cidr": "10.8.0.0/16", "prefix_list_id": "pl-12345678"}]),
+    pytest.param(lambda d: env(d, 0, "dev").update(web_ingress=[{"security_group_id": "vpn"}]),
+                 r"web_ingress\[0\].security_group_id string should match pattern", id="bad-sg-id"),
+    pytest.param(lambda d: env(d, 0, "dev").update(web_ingress=[{"cidr": "10.8.0.0/16", "prefix_list_id": "pl-12345678"}]),
                  r"web_ingress\[0\] needs exactly one of security_group_id, prefix_list_id, cidr", id="two-peers"),
-    pytest.param(lambda d: team(d, 0)["web_access"][0].update(role_arn="x"),
-                 r"unknown key 'role_arn' in web_access\[0\]; allowed: airflow_role, policy_name, role_name", id="web-access-key"),
-    pytest.param(lambda d: team(d, 1).update(weekly_maintenance_window_start="SUN:03:15"),
-                 r"team 'payments' \(teams\[1\]\): weekly_maintenance_window_start must be DAY:HH:MM.*got 'SUN:03:15'",
+    pytest.param(lambda d: env(d, 0, "dev")["web_access"][0].update(role_arn="x"),
+                 r"unknown key 'role_arn' in web_access\[0\]; allowed: airflow_role, policy_name, role_name",
+                 id="web-access-key"),
+    pytest.param(lambda d: env(d, 1, "prod").update(weekly_maintenance_window_start="SUN:03:15"),
+                 PAYMENTS_PROD + r"weekly_maintenance_window_start must be DAY:HH:MM.*got 'SUN:03:15'",
                  id="bad-maintenance-window"),
-    pytest.param(lambda d: team(d, 0).update(dags="examples/nope"),
-                 r"team 'analytics' \(teams\[0\]\): dags must be an existing directory, got '.*examples/nope'", id="missing-dags"),
-    pytest.param(lambda d: team(d, 1).update(secrets_backend={"connections_prefix": "bad/"}),
-                 r"team 'payments' \(teams\[1\]\): secrets backend connections_prefix must be a Secrets Manager name prefix",
+    pytest.param(lambda d: env(d, 0, "dev").update(dags="examples/nope"),
+                 ANALYTICS_DEV + r"dags must be an existing directory, got '.*examples/nope'", id="missing-dags"),
+    pytest.param(lambda d: env(d, 0, "prod").update(dags="examples/nope"),
+                 r"team 'analytics' \(teams\[0\]\) stage 'prod': dags must be an existing directory", id="missing-shared-dags"),
+    pytest.param(lambda d: env(d, 1, "prod").update(secrets_backend={"connections_prefix": "bad/"}),
+                 PAYMENTS_PROD + r"secrets backend connections_prefix must be a Secrets Manager name prefix",
                  id="bad-secrets-prefix"),
-    pytest.param(lambda d: team(d, 1).update(log_retention_days=100),
+    pytest.param(lambda d: env(d, 1, "prod")["airflow_configuration_options"].update(
+                     {"secrets.backend": "airflow.secrets.local_filesystem.LocalFilesystemBackend"}),
+                 PAYMENTS_PROD + r"secrets_backend sets Airflow configuration option 'secrets.backend' to .*but "
+                 r"airflow_configuration_options already set it", id="configuration-conflict"),
+    pytest.param(lambda d: env(d, 1, "prod").update(log_retention_days=100),
                  r"log_retention_days must be one of 1, 3, .*, got 100", id="bad-retention"),
     pytest.param(lambda d: d["platform"]["network"].update(cidr="10.0.0.0/8"),
                  r"platform.network: cidr prefix length must be between /16 and /22, got '10.0.0.0/8'", id="bad-cidr"),
     pytest.param(lambda d: d["platform"]["network"].update(endpoint_sets=["lambda"]),
                  r"platform.network: endpoint_sets: unknown set 'lambda'; allowed: secretsmanager, sts, ecs, batch, eks",
                  id="unknown-endpoint-set"),
+    pytest.param(lambda d: d["platform"]["network"].update(dns_allowed_domains=["pypi.org"]),
+                 r"platform.network: dns_allowed_domains applies to the DNS firewall: set dns_firewall: true",
+                 id="dns-domains-without-firewall"),
     pytest.param(lambda d: d["platform"].update(name="Platform_1"),
                  r"platform: name must be 2-40 lowercase letters, digits and '-'.*got 'Platform_1'", id="bad-platform-name"),
-    pytest.param(lambda d: d["platform"].update(account="12345"), r"platform: account must be a 12-digit", id="bad-account"),
-    pytest.param(lambda d: d["platform"]["tags"].update({"aws:owner": "x"}), r"tags: key 'aws:owner'", id="reserved-tag"),
-    pytest.param(lambda d: d.update(teams=[]), r"teams must be a non-empty list", id="no-teams"),
-    pytest.param(lambda d: team(d, 0).update(airflow_version="two"), r"team 'analytics' \(teams\[0\]\): .*'two'",
-                 id="bad-version"),
+    pytest.param(lambda d: d["stages"]["dev"].update(account="12345"),
+                 r"stages.dev: account entries must be 12-digit AWS account ids", id="bad-account"),
+    pytest.param(lambda d: d["platform"]["tags"].update({"aws:owner": "x"}), r"platform: tags key 'aws:owner'",
+                 id="reserved-tag"),
+    pytest.param(lambda d: d.update(teams=[]), r"teams must list at least one team", id="no-teams"),
+    pytest.param(lambda d: env(d, 0, "dev").update(airflow_version="two"),
+                 ANALYTICS_DEV + r"airflow_version must look like MAJOR.MINOR.PATCH .*got 'two'", id="bad-version"),
+    pytest.param(lambda d: env(d, 0, "dev").update(airflow_version="1.10.12"),
+                 ANALYTICS_DEV + r"airflow_version 1.10.12 is older than any version MWAA runs \(the oldest is 2.7.2\)",
+                 id="version-too-old"),
+    pytest.param(lambda d: d["stages"]["dev"].update(region="eu-west-9"),
+                 r"stages.dev: region must be a Region where MWAA runs .*got 'eu-west-9'", id="unknown-region"),
+    pytest.param(lambda d: d["stages"]["dev"].update(availability_zones=["eu-west-1a"]),
+                 r"stages.dev: availability_zones must list at least two different zone names", id="one-zone"),
+    pytest.param(lambda d: d["stages"]["dev"].update(availability_zones=["us-east-1a", "us-east-1b"]),
+                 r"stages.dev: availability_zones must be zones of eu-west-1", id="zones-of-another-region"),
+    pytest.param(lambda d: env(d, 0, "prod").update(shared="nowhere"),
+                 r"stage 'prod': shared 'nowhere' is not a shared environment of stage 'prod' \(there: central\)",
+                 id="unknown-shared"),
+    pytest.param(lambda d: env(d, 0, "prod").update(max_workers=5),
+                 r"stage 'prod': max_workers belong to the shared environment 'central', not to a team on it",
+                 id="settings-on-a-shared-placement"),
+    pytest.param(lambda d: d["shared_environments"][0].update(stage="staging"),
+                 r"shared environment 'central' \(shared_environments\[0\]\): stage 'staging' is not declared",
+                 id="shared-in-undeclared-stage"),
+    pytest.param(lambda d: env(d, 1, "prod").update(requirements="examples/dags/hello_platform.py"),
+                 PAYMENTS_PROD + r"requirements '.*hello_platform.py' must carry a '--constraint' line",
+                 id="requirements-without-constraint"),
 ]
 
 
 @pytest.mark.parametrize("edit, message", CASES)
-def test_invalid_registry_is_rejected_with_file_team_and_field(tmp_path, edit, message):
+def test_invalid_registry_is_rejected_with_file_where_and_field(tmp_path, edit, message):
     path = write(tmp_path, edited(edit))
     with pytest.raises(RegistryError, match=message) as error:
         load_registry(path)
-    assert str(error.value).startswith(f"{path}: ")
+    assert f"{path}: " in str(error.value)
+
+
+def test_every_mistake_is_reported_in_one_run(tmp_path):
+    def edit(document):
+        env(document, 0, "dev").update(max_workers=3)
+        env(document, 1, "prod").update(weekly_maintenance_window_start="SUN:03:15")
+        document["platform"]["network"].update(cidr="10.0.0.0/8")
+        document["stages"]["dev"].update(region="eu-west-9")
+    with pytest.raises(RegistryError) as error:
+        load_registry(write(tmp_path, edited(edit)))
+    message = str(error.value)
+    assert message.startswith("3 problems in the registry:")  # the Region is checked once the schema passes
+    assert "max_workers must be exactly 1" in message and "SUN:03:15" in message and "10.0.0.0/8" in message
+
+
+def test_yaml_type_surprises_say_to_quote_the_value(tmp_path):
+    path = tmp_path / "platform.yaml"
+    text = EXAMPLE.read_text().replace('account: "111111111111"', "account: 111111111111")
+    text = text.replace("cost_center: cc-1001", "cost_center: 0123").replace("cost_center: cc-2002", "cost_center: yes")
+    path.write_text(text)
+    (tmp_path / "examples").symlink_to(REPO_ROOT / "examples")
+    with pytest.raises(RegistryError) as error:
+        load_registry(path)
+    message = str(error.value)
+    assert 'stages.dev: account must be a string, got 111111111111 (YAML reads 111111111111 as a number; quote it: ' \
+           '"111111111111")' in message
+    assert 'cost_center must be a string, got 83 (YAML reads 0123 as the number 83; quote it: "0123")' in message
+    assert 'cost_center must be a string, got True (YAML reads yes as a boolean; quote it: "yes")' in message
+
+
+def test_yaml_aliases_are_refused_before_they_can_expand(tmp_path):
+    bomb = "\n".join([
+        'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
+        *(f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},"
+          f"*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)}]" for i in range(8)),
+        "teams: [{name: x, cost_center: y, environments: {dev: {tags: *i}}}]",
+    ])
+    path = tmp_path / "bomb.yaml"
+    path.write_text(bomb)
+    with pytest.raises(RegistryError, match=r"bomb.yaml: not valid YAML: .*aliases \(\*name\) are not supported"):
+        load_registry(path)
+
+
+def test_long_values_are_cut_in_messages(tmp_path):
+    path = write(tmp_path, edited(lambda d: env(d, 0, "dev").update(environment_class="x" * 5000)))
+    with pytest.raises(RegistryError) as error:
+        load_registry(path)
+    assert len(str(error.value)) < 1000
+
+
+def test_newer_well_formed_versions_pass_with_a_warning(tmp_path):
+    from aws_cdk.assertions import Annotations, Match
+
+    app = new_app()
+    path = write(tmp_path, edited(lambda d: env(d, 1, "dev").update(airflow_version="3.9.1")))
+    platform = build_platform(app, load_registry(path))
+    Annotations.from_stack(platform.environments["payments-dev"]).has_warning(
+        "*", Match.string_like_regexp("Airflow 3.9.1 is not in the versions botocore knows"))
 
 
 def test_nothing_is_built_from_an_invalid_registry(tmp_path):
     app = new_app()
-    path = write(tmp_path, edited(lambda d: team(d, 1).update(max_workers=99)))
+    path = write(tmp_path, edited(lambda d: env(d, 1, "prod").update(max_workers=99)))
     with pytest.raises(RegistryError):
         build_platform(app, load_registry(path))
     assert app.node.children == []
 
 
 def test_cdk_app_exits_with_the_error_and_writes_no_templates(tmp_path):
-    path = write(tmp_path, edited(lambda d: team(d, 0).update(max_workers=3)))
+    path = write(tmp_path, edited(lambda d: env(d, 0, "dev").update(max_workers=3)))
     out = tmp_path / "cdk.out"
     result = subprocess.run(
         [sys.executable, "app.py"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
         env={**os.environ, "MWAA_PLATFORM_REGISTRY": str(path), "CDK_OUTDIR": str(out)},
     )
     assert result.returncode == 1
-    assert f"error: {path}: team 'analytics' (teams[0]): max_workers must be exactly 1 (fixed capacity) for mw1.micro, got 3" in result.stderr
+    assert (f"error: {path}: team 'analytics' (teams[0]) stage 'dev': max_workers must be exactly 1 (fixed capacity) "
+            "for mw1.micro, got 3") in result.stderr
+    assert "Traceback" not in result.stderr
     assert not list(out.glob("*.template.json"))
 
 
@@ -162,37 +261,108 @@ def test_yaml_syntax_and_missing_file_errors_name_the_file(tmp_path):
         load_registry(tmp_path / "missing.yaml")
 
 
-def test_example_registry_settings():
+# --- stages, accounts and shared environments --------------------------------------------------------
+
+
+def test_the_example_has_two_stages_in_two_accounts_and_a_shared_environment():
     platform = load_registry(EXAMPLE, environ={})
-    assert platform.account == DEFAULT_ACCOUNT and platform.region == "eu-west-1"
-    dev, prod = platform.teams
-    assert (dev.name, dev.stage, dev.environment_class, dev.environment_name, dev.stack_name) == (
-        "analytics", "dev", "mw1.micro", "analytics-dev", "mwaa-platform-analytics-dev")
-    assert (prod.environment_class, prod.max_workers, prod.stack_name) == ("mw1.large", 10, "mwaa-platform-payments-prod")
-    assert prod.cost_tags == {"data-classification": "confidential", "team": "payments", "cost-center": "cc-2002",
-                              "stage": "prod"}
-    assert platform.endpoint_sets == ("secretsmanager",)  # switched on by the payments secrets backend
-    assert Path(dev.dags) == REPO_ROOT / "examples" / "dags"
+    stages = {stage.name: stage for stage in platform.stages}
+    assert (stages["dev"].account, stages["prod"].account) == ("111111111111", "222222222222")
+    assert stages["prod"].production and not stages["dev"].production
+    assert {(n.account, n.stack_name) for n in platform.networks} == {
+        ("111111111111", "mwaa-platform-network-dev"), ("222222222222", "mwaa-platform-network-prod")}
+    by_name = {env.environment_name: env for env in platform.environments}
+    assert set(by_name) == {"analytics-dev", "payments-dev", "payments-prod", "central-prod"}
+    central = by_name["central-prod"]
+    assert central.shared_by == ("analytics",)
+    assert central.dags == {"analytics": str(REPO_ROOT / "examples" / "dags")}
+    assert by_name["payments-prod"].cost_tags == {"data-classification": "confidential", "team": "payments",
+                                                  "cost-center": "cc-2002", "stage": "prod"}
+    (access,) = platform.team_access
+    assert (access.team, access.stack_name, access.environment.environment_name) == (
+        "analytics", "mwaa-platform-analytics-prod", "central-prod")
+    networks = {n.stack_name: n for n in platform.networks}
+    assert networks["mwaa-platform-network-prod"].endpoint_sets == ("secretsmanager",)  # payments' secrets backend
+    assert networks["mwaa-platform-network-dev"].endpoint_sets == ()
 
 
-def test_account_and_region_come_from_the_environment_when_the_registry_omits_them():
-    platform = load_registry(EXAMPLE, environ={"CDK_DEPLOY_ACCOUNT": "210987654321", "CDK_DEPLOY_REGION": "us-east-2"})
-    assert (platform.account, platform.region) == ("210987654321", "us-east-2")
+def test_two_stages_in_two_accounts_produce_stacks_in_both(tmp_path):
+    app = new_app()
+    platform = build_platform(app, load_registry(EXAMPLE, environ={}))
+    accounts = {stack.stack_name: stack.account for stack in platform.stacks}
+    assert accounts == {
+        "mwaa-platform-network-dev": "111111111111", "mwaa-platform-network-prod": "222222222222",
+        "mwaa-platform-analytics-dev": "111111111111", "mwaa-platform-payments-dev": "111111111111",
+        "mwaa-platform-payments-prod": "222222222222", "mwaa-platform-central-prod": "222222222222",
+        "mwaa-platform-analytics-prod": "222222222222",
+    }
+    assert {s.stack_name for s in platform.stacks if s.termination_protection} == {
+        "mwaa-platform-network-dev", "mwaa-platform-network-prod", "mwaa-platform-payments-prod",
+        "mwaa-platform-central-prod", "mwaa-platform-analytics-prod"}
+
+
+def test_a_shared_environment_syncs_each_teams_dags_under_its_own_prefix(tmp_path):
+    from aws_cdk.assertions import Template
+
+    (tmp_path / "payments-dags").mkdir()
+    (tmp_path / "payments-dags" / "p.py").write_text("# payments\n")
+
+    def edit(document):
+        env(document, 1, "prod").clear()
+        env(document, 1, "prod").update(shared="central", dags="payments-dags")
+    app = new_app()
+    platform = build_platform(app, load_registry(write(tmp_path, edited(edit))))
+    template = Template.from_stack(platform.environments["central-prod"])
+    prefixes = sorted(r["Properties"]["DestinationPrefix"] for r in template.find_resources("Custom::MwaaDagSync").values())
+    assert prefixes == ["dags/analytics", "dags/payments"]
+    assert "payments-prod" not in platform.environments
+
+
+def test_account_and_region_come_from_the_environment_when_a_stage_omits_them(tmp_path):
+    def edit(document):
+        document["stages"]["dev"] = {}
+    platform = load_registry(write(tmp_path, edited(edit)),
+                             environ={"CDK_DEPLOY_ACCOUNT": "210987654321", "CDK_DEPLOY_REGION": "us-east-2"})
+    dev = next(stage for stage in platform.stages if stage.name == "dev")
+    assert (dev.account, dev.region) == ("210987654321", "us-east-2")
 
 
 def test_secrets_backend_true_uses_the_defaults(tmp_path):
-    document = edited(lambda d: team(d, 0).update(secrets_backend=True))
-    platform = load_registry(write(tmp_path, document))
-    backend = platform.teams[0].secrets_backend
+    platform = load_registry(write(tmp_path, edited(lambda d: env(d, 0, "dev").update(secrets_backend=True))))
+    backend = next(e for e in platform.environments if e.environment_name == "analytics-dev").secrets_backend
     assert backend == SecretsManagerBackend()
-    assert backend.for_environment("analytics-dev").prefixes == ("airflow/analytics-dev/connections",
-                                                                 "airflow/analytics-dev/variables")
+
+
+def test_two_environments_with_one_secrets_prefix_fail_naming_both(tmp_path):
+    def edit(document):
+        env(document, 0, "dev").update(secrets_backend={"connections_prefix": "airflow/shared"})
+        env(document, 1, "dev").update(secrets_backend={"connections_prefix": "airflow/shared"})
+    with pytest.raises(RegistryError, match=r"environment 'payments-dev': secrets prefix 'airflow/shared' is also read "
+                                            r"by environment 'analytics-dev'"):
+        load_registry(write(tmp_path, edited(edit)))
 
 
 @pytest.mark.parametrize("days, name", [(1, "ONE_DAY"), (90, "THREE_MONTHS"), (365, "ONE_YEAR"), (3653, "TEN_YEARS")])
 def test_retention_days_map_to_cdk_members(days, name):
     assert retention(days).name == name
 
+
+# --- migration from the single-stage format ---------------------------------------------------------
+
+
+def test_the_single_stage_format_still_loads(tmp_path):
+    platform = load_registry(write(tmp_path, example(V1_EXAMPLE)), environ={})
+    assert {(e.environment_name, e.stage.name, e.stage.account) for e in platform.environments} == {
+        ("analytics-dev", "dev", DEFAULT_ACCOUNT), ("payments-prod", "prod", DEFAULT_ACCOUNT)}
+    # its one network keeps its stack name, so upgrading does not build a second network
+    assert [n.stack_name for n in platform.networks] == ["mwaa-platform-network"]
+    assert {e.stack_name for e in platform.environments} == {"mwaa-platform-analytics-dev", "mwaa-platform-payments-prod"}
+
+
+def test_single_stage_mistakes_are_reported_in_the_new_form(tmp_path):
+    path = write(tmp_path, edited(lambda d: team(d, 0).update(max_workers=3), V1_EXAMPLE))
+    with pytest.raises(RegistryError, match=ANALYTICS_DEV + r"max_workers must be exactly 1"):
+        load_registry(path)
 
 
 # --- a real account, no credentials -------------------------------------------------------------
@@ -209,41 +379,33 @@ def synth_without_credentials(path, environ):
 
 
 def test_a_real_account_synthesizes_without_credentials_once_its_zones_are_declared(tmp_path):
-    path = write(tmp_path, edited(lambda d: d["platform"].update(
-        availability_zones=["eu-central-1a", "eu-central-1b"])))
-    # nothing left for the CLI to look up, so no AWS call and no credentials are needed
+    # the example declares the zones of both its accounts: nothing is left for the CLI to look up
+    assert not synth_without_credentials(EXAMPLE, REAL)
+    path = write(tmp_path, edited(lambda d: d["platform"].update(availability_zones=["eu-central-1a", "eu-central-1b"]),
+                                  V1_EXAMPLE))
     assert not synth_without_credentials(path, REAL)
 
 
 def test_a_real_account_without_declared_zones_fails_naming_the_lookup_and_both_remedies(tmp_path):
-    path = write(tmp_path, example())
+    def edit(document):
+        document["stages"]["dev"] = {}
+    path = write(tmp_path, edited(edit))
     with pytest.raises(RegistryError) as error:
         synth_without_credentials(path, REAL)
     message = str(error.value)
-    assert "look up the availability zones of account 111122223333 in eu-central-1 (an AWS call" in message
-    assert "`availability_zones: [eu-central-1a, eu-central-1b]` under `platform:`" in message
+    assert "stages.dev: synthesis would look up the availability zones of account 111122223333 in eu-central-1 " \
+           "(an AWS call" in message
+    assert "`availability_zones: [eu-central-1a, eu-central-1b]` under the stage (dev)" in message
     assert '"availability-zones:account=111122223333:region=eu-central-1"' in message
 
 
-@pytest.mark.parametrize("zones, message", [
-    (["eu-central-1a"], r"availability_zones must list at least two different zones of eu-central-1, got \['eu-central-1a'\]"),
-    (["eu-central-1a", "eu-central-1a"], r"availability_zones must list at least two different zones"),
-    (["eu-west-1a", "eu-west-1b"], r"availability_zones entries must be zone names of eu-central-1 .*got 'eu-west-1a'"),
-    ("eu-central-1a", r"availability_zones must list at least two"),
-])
-def test_declared_zones_are_checked(tmp_path, zones, message):
-    path = write(tmp_path, edited(lambda d: d["platform"].update(availability_zones=zones)))
-    with pytest.raises(RegistryError, match=r"platform.yaml: platform: " + message):
-        load_registry(path, environ=REAL)
-
-
-def test_artifact_writers_reach_the_team_and_are_checked(tmp_path):
-    ci = "arn:aws:iam::123456789012:role/analytics-ci"
-    platform = load_registry(write(tmp_path, edited(lambda d: team(d, 0).update(artifact_writers=[ci]))))
-    assert platform.teams[0].artifact_writers == (ci,)
-    bad = write(tmp_path, edited(lambda d: team(d, 0).update(artifact_writers=["analytics-ci"])), name="bad.yaml")
-    with pytest.raises(RegistryError, match=r"bad.yaml: team 'analytics' \(teams\[0\]\): artifact_writers entries must be "
-                                            r"IAM role or user ARNs .*got 'analytics-ci'"):
+def test_artifact_writers_reach_the_environment_and_are_checked(tmp_path):
+    ci = "arn:aws:iam::111111111111:role/analytics-ci"
+    platform = load_registry(write(tmp_path, edited(lambda d: env(d, 0, "dev").update(artifact_writers=[ci]))))
+    analytics = next(e for e in platform.environments if e.environment_name == "analytics-dev")
+    assert analytics.settings.artifact_writers == [ci]
+    bad = write(tmp_path, edited(lambda d: env(d, 0, "dev").update(artifact_writers=["analytics-ci"])), name="bad.yaml")
+    with pytest.raises(RegistryError, match=ANALYTICS_DEV + r"artifact_writers entries must be IAM role or user ARNs"):
         load_registry(bad)
 
 
@@ -251,11 +413,12 @@ def test_identity_center_policies_and_web_ingress_from_the_registry(tmp_path):
     from aws_cdk.assertions import Template
 
     def edit(document):
-        team(document, 0)["web_access"].append({"policy_name": "analytics-dev-viewers", "airflow_role": "Viewer"})
-        team(document, 0)["web_ingress"] = [{"prefix_list_id": "pl-0123456789abcdef0", "description": "corporate VPN"}]
+        env(document, 0, "dev")["web_access"].append({"policy_name": "analytics-dev-viewers", "airflow_role": "Viewer"})
+        env(document, 0, "dev")["web_ingress"] = [{"prefix_list_id": "pl-0123456789abcdef0",
+                                                   "description": "corporate VPN"}]
     app = new_app()
     platform = build_platform(app, load_registry(write(tmp_path, edited(edit))))
-    template = Template.from_stack(platform.teams["analytics"])
+    template = Template.from_stack(platform.environments["analytics-dev"])
     template.has_resource_properties("AWS::IAM::ManagedPolicy", {"ManagedPolicyName": "analytics-dev-viewers"})
     template.has_resource_properties("AWS::EC2::SecurityGroupIngress", {
         "SourcePrefixListId": "pl-0123456789abcdef0", "FromPort": 443, "ToPort": 443, "Description": "corporate VPN"})

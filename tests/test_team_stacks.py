@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
-from harness import TEST_REGION
+from harness import REPO_ROOT, TEST_REGION
 
 
 def _template(platform, stack_name):
@@ -27,68 +27,85 @@ def _tags(properties):
     return tags if isinstance(tags, dict) else {t["Key"]: t["Value"] for t in tags}
 
 
-def test_stack_names_come_from_the_registry(platform):
-    assert sorted(s.stack_name for s in platform.assembly.stacks) == [
-        "mwaa-platform-analytics-dev", "mwaa-platform-network", "mwaa-platform-payments-prod"]
+@pytest.fixture(scope="module")
+def registry():
+    """The example registry the platform fixture was built from: tests read it, never hard-code its teams."""
+    from stacks.registry import load_registry
+
+    return load_registry(REPO_ROOT / "platform.yaml", environ={})
 
 
-def test_prod_has_termination_protection_and_dev_does_not(platform):
+def test_stack_names_come_from_the_registry(platform, registry):
+    expected = {n.stack_name for n in registry.networks} | {e.stack_name for e in registry.environments} | {
+        a.stack_name for a in registry.team_access}
+    assert {s.stack_name for s in platform.assembly.stacks} == expected
+    for env in registry.environments:
+        assert env.stack_name == f"{registry.name}-{env.name}-{env.stage.name}"
+
+
+def test_production_stages_have_termination_protection_and_others_do_not(platform, registry):
     stacks = {s.stack_name: s for s in platform.assembly.stacks}
-    assert stacks["mwaa-platform-payments-prod"].termination_protection is True
-    assert not stacks["mwaa-platform-analytics-dev"].termination_protection
+    for env in [*registry.environments, *registry.team_access]:
+        assert bool(stacks[env.stack_name].termination_protection) is env.stage.production, env.stack_name
+    for network in registry.networks:
+        assert stacks[network.stack_name].termination_protection is True
 
 
-def test_team_stacks_deploy_after_the_network(platform):
-    for stack in platform.assembly.stacks:
-        if stack.stack_name != "mwaa-platform-network":
-            assert [d.id for d in stack.dependencies if not d.id.endswith(".assets")] == ["mwaa-platform-network"]
+def test_stacks_deploy_into_their_stages_account_after_its_network(platform, registry):
+    stacks = {s.stack_name: s for s in platform.assembly.stacks}
+    networks = {(n.account, n.region): n.stack_name for n in registry.networks}
+    for env in registry.environments:
+        stack = stacks[env.stack_name]
+        assert stack.environment.account == env.stage.account and stack.environment.region == env.stage.region
+        assert [d.id for d in stack.dependencies if not d.id.endswith(".assets")] == [
+            networks[(env.stage.account, env.stage.region)]]
 
 
-@pytest.mark.parametrize("stack_name, expected", [
-    ("mwaa-platform-analytics-dev", {"team": "analytics", "cost-center": "cc-1001", "stage": "dev"}),
-    ("mwaa-platform-payments-prod", {"team": "payments", "cost-center": "cc-2002", "stage": "prod",
-                                     "data-classification": "confidential"}),
-])
-def test_every_taggable_resource_of_a_team_stack_carries_the_cost_tags(platform, stack_name, expected):
-    expected = {**expected, "platform": "mwaa-platform", "managed-by": "cdk"}
-    resources = _template(platform, stack_name)["Resources"]
-    taggable = {lid: r for lid, r in resources.items() if _taggable(r["Type"])}
-    assert {r["Type"] for r in taggable.values()} >= {
-        "AWS::MWAA::Environment", "AWS::S3::Bucket", "AWS::KMS::Key", "AWS::IAM::Role", "AWS::Logs::LogGroup",
-        "AWS::Lambda::Function", "AWS::EC2::SecurityGroup"}
-    missing = {lid: r["Type"] for lid, r in taggable.items()
-               if not expected.items() <= _tags(r.get("Properties", {})).items()}
-    assert missing == {}
+def test_every_taggable_resource_of_an_environment_stack_carries_the_cost_tags(platform, registry):
+    platform_tags = dict(registry.tags)
+    for env in registry.environments:
+        expected = {**env.cost_tags, **platform_tags}
+        resources = _template(platform, env.stack_name)["Resources"]
+        taggable = {lid: r for lid, r in resources.items() if _taggable(r["Type"])}
+        assert {r["Type"] for r in taggable.values()} >= {
+            "AWS::MWAA::Environment", "AWS::S3::Bucket", "AWS::KMS::Key", "AWS::IAM::Role", "AWS::Logs::LogGroup",
+            "AWS::Lambda::Function", "AWS::EC2::SecurityGroup"}
+        missing = {lid: r["Type"] for lid, r in taggable.items()
+                   if not expected.items() <= _tags(r.get("Properties", {})).items()}
+        assert missing == {}, env.stack_name
 
 
-def test_network_stack_resources_carry_the_platform_tags(platform):
-    resources = _template(platform, "mwaa-platform-network")["Resources"]
-    missing = {lid: r["Type"] for lid, r in resources.items() if _taggable(r["Type"])
-               and not {"platform": "mwaa-platform", "managed-by": "cdk"}.items() <= _tags(r.get("Properties", {})).items()}
-    assert missing == {}
+def test_network_stack_resources_carry_the_platform_tags(platform, registry):
+    for network in registry.networks:
+        resources = _template(platform, network.stack_name)["Resources"]
+        missing = {lid: r["Type"] for lid, r in resources.items() if _taggable(r["Type"])
+                   and not dict(registry.tags).items() <= _tags(r.get("Properties", {})).items()}
+        assert missing == {}
 
 
-def test_network_endpoints_follow_what_teams_use(platform):
-    resources = _template(platform, "mwaa-platform-network")["Resources"]
-    services = {r["Properties"]["ServiceName"] for r in resources.values() if r["Type"] == "AWS::EC2::VPCEndpoint"
-                and isinstance(r["Properties"]["ServiceName"], str)}
-    assert "com.amazonaws.eu-west-1.secretsmanager" in services  # payments uses the secrets backend
-    assert "com.amazonaws.eu-west-1.sts" not in services
+def test_network_endpoints_follow_what_the_environments_there_use(platform, registry):
+    for network in registry.networks:
+        resources = _template(platform, network.stack_name)["Resources"]
+        services = {r["Properties"]["ServiceName"].rsplit(".", 1)[-1] for r in resources.values()
+                    if r["Type"] == "AWS::EC2::VPCEndpoint" and isinstance(r["Properties"]["ServiceName"], str)}
+        uses_secrets = any(e.secrets_backend is not None for e in registry.environments
+                           if (e.stage.account, e.stage.region) == (network.account, network.region))
+        assert ("secretsmanager" in services) is uses_secrets, network.stack_name
+        assert "sts" not in services
 
 
-def test_web_access_attaches_a_managed_policy_to_each_named_role(platform):
-    resources = _template(platform, "mwaa-platform-payments-prod")["Resources"]
-    policies = sorted(
-        (r["Properties"]["Roles"], r["Properties"]["PolicyDocument"]["Statement"])
-        for r in resources.values() if r["Type"] == "AWS::IAM::ManagedPolicy"
-        and r["Properties"]["PolicyDocument"]["Statement"][0]["Action"] == "airflow:CreateWebLoginToken"
-    )
-    arn = "arn:aws:airflow:eu-west-1:123456789012:role/payments-prod/{}"
-    assert policies == [
-        (["payments-engineers"], [{"Action": "airflow:CreateWebLoginToken", "Effect": "Allow",
-                                    "Resource": arn.format("User")}]),
-        (["payments-oncall"], [{"Action": "airflow:CreateWebLoginToken", "Effect": "Allow", "Resource": arn.format("Op")}]),
-    ]
+def test_web_access_attaches_a_managed_policy_or_names_one_for_identity_center(platform, registry):
+    for owner in [*registry.environments, *registry.team_access]:
+        environment = owner.environment if hasattr(owner, "environment") else owner
+        resources = _template(platform, owner.stack_name)["Resources"]
+        policies = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::IAM::ManagedPolicy"
+                    and r["Properties"]["PolicyDocument"]["Statement"][0]["Action"] == "airflow:CreateWebLoginToken"]
+        arn = f"arn:aws:airflow:{owner.stage.region}:{owner.stage.account}:role/{environment.environment_name}/{{}}"
+        expected = sorted((grant.role_name or grant.policy_name, arn.format(grant.airflow_role))
+                          for grant in owner.web_access)
+        found = sorted(((p.get("Roles") or [p.get("ManagedPolicyName")])[0],
+                        p["PolicyDocument"]["Statement"][0]["Resource"]) for p in policies)
+        assert found == expected, owner.stack_name
 
 
 def test_team_stacks_export_nothing_and_import_nothing(platform):

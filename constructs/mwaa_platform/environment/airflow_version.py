@@ -23,13 +23,25 @@ def parse(version: str) -> tuple[int, int, int]:
     return tuple(int(part) for part in match.groups())  # type: ignore[return-value]
 
 
+def check_supported_airflow_version(version: str) -> tuple[int, int, int]:
+    """Parse ``version``; refuse one older than the oldest version MWAA still runs (botocore's oldest)."""
+    parsed = parse(version)
+    oldest = min(known_airflow_versions(), key=parse)
+    if parsed < parse(oldest):
+        raise MwaaPlatformError(
+            f"airflow_version {version} is older than any version MWAA runs (the oldest is {oldest}); "
+            "move to a supported version in a new environment"
+        )
+    return parsed
+
+
 def check_airflow_version(scope: IConstruct, version: str) -> tuple[int, int, int]:
     """Parse ``version``; warn at synth time when the pinned SDK does not know it yet.
 
     MWAA ships Airflow versions before CloudFormation and the SDKs list them, so an unknown but
     well-formed version is allowed through with a warning rather than rejected.
     """
-    parsed = parse(version)
+    parsed = check_supported_airflow_version(version)
     if version not in known_airflow_versions():
         Annotations.of(scope).add_warning_v2(
             "mwaa-platform:unknown-airflow-version",

@@ -1,0 +1,410 @@
+"""The team registry's schema: pydantic models, the source of its JSON Schema and its reference docs.
+
+The models say what a registry may contain: keys, types, defaults and what each key means. The
+library's own checks (``mwaa_platform.validation``) run inside them, so a registry error reads
+exactly as the construct's would. ``stacks/registry.py`` loads a file through them and turns
+every error into ``<file>: <where>: <field> ..., got <value>``.
+
+Regenerate the published schema and the reference part of ``docs/registry.md`` with
+``make registry-docs``; a test fails when the committed copies are stale.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from mwaa_platform.validation import (
+    AIRFLOW_ROLES,
+    NAT_GATEWAY_CHOICES,
+    check_account_ids,
+    check_cidr,
+    check_domains,
+    check_endpoint_sets,
+    check_maintenance_window,
+    check_policy_name,
+    check_principal_arns,
+    check_supported_airflow_version,
+    check_web_ingress,
+    lookup_environment_class,
+    resolve_capacity,
+)
+
+#: CloudWatch Logs retention values, in days.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+                      3288, 3653)
+#: Registry keys reserved for capabilities that have not landed yet; any value fails loudly.
+NOT_YET_SUPPORTED = ("alerts", "compute", "cross_account")
+#: Capacity overrides, passed through to AirflowEnvironment by name.
+CAPACITY_FIELDS = ("schedulers", "min_workers", "max_workers", "min_webservers", "max_webservers")
+
+NAME_PATTERN = r"^[a-z][a-z0-9-]*[a-z0-9]$"
+NAME_MAX = 40
+_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+_TAG_KEY = re.compile(r"^[\w .:/=+@-]{1,128}$")
+_ZONE = r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$"
+
+
+# A library check raises MwaaPlatformError, a ValueError: inside a validator pydantic records it as
+# that field's error with the library's own message, and goes on to the next field.
+
+
+class _Model(BaseModel):
+    # strict: YAML's surprises (an unquoted account id read as a number, "yes" read as true) are
+    # errors that say to quote the value, never silent conversions
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _name(value: str) -> str:
+    if not re.match(NAME_PATTERN, value) or len(value) > NAME_MAX:
+        raise ValueError(f"must be 2-{NAME_MAX} lowercase letters, digits and '-', starting with a letter and not "
+                         f"ending with '-'")
+    return value
+
+
+def _tags(value: dict[str, str]) -> dict[str, str]:
+    for key, tag_value in value.items():
+        if not _TAG_KEY.match(key) or key.startswith("aws:"):
+            raise ValueError(f"key {key!r} must be 1-128 characters of letters, digits, spaces and _.:/=+-@, and not "
+                             "start with 'aws:'")
+        if len(tag_value) > 256:
+            raise ValueError(f"value of {key!r} must have at most 256 characters")
+    return value
+
+
+class Network(_Model):
+    """The private network of each account and Region (``docs/network.md``)."""
+
+    cidr: str = Field("10.0.0.0/16", description="VPC range, /16 to /22.")
+    nat_gateways: Literal[0, 1, 2] = Field(0, description="0 (no internet route), 1 or 2; NAT also lets environments "
+                                                          "send HTTPS anywhere (PyPI).")
+    endpoint_sets: list[str] = Field(default_factory=list, description=(
+        "Extra endpoint sets: secretsmanager, sts, ecs, batch, eks. secretsmanager is added automatically "
+        "where an environment uses the secrets backend."))
+    endpoint_policies: bool = Field(True, description="Account-scoped endpoint policies where safe.")
+    data_perimeter: bool = Field(True, description=(
+        "Restrict the S3 gateway endpoint to the perimeter accounts' buckets plus the Region's ECR "
+        "image-layer bucket, and the ECR endpoints to image pulls."))
+    perimeter_accounts: list[str] = Field(default_factory=list, description=(
+        "12-digit account ids (quoted) whose buckets the S3 gateway reaches. Default: every account of the "
+        "platform's stages."))
+    network_acls: bool = Field(False, description="A network ACL on the private subnets.")
+    dns_firewall: bool = Field(False, description=(
+        "Route 53 Resolver DNS Firewall: answer only AWS service domains and dns_allowed_domains; log every query."))
+    dns_allowed_domains: list[str] = Field(default_factory=list, description="With dns_firewall, further domains "
+                                                                             "to answer, e.g. pypi.org.")
+    flow_logs_retention_days: int = Field(365, description="A CloudWatch Logs retention value in days.")
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        check_cidr(value)
+        return value
+
+    @field_validator("endpoint_sets")
+    @classmethod
+    def _sets(cls, value: list[str]) -> list[str]:
+        return list(check_endpoint_sets(value))
+
+    @field_validator("perimeter_accounts")
+    @classmethod
+    def _accounts(cls, value: list[str]) -> list[str]:
+        return check_account_ids("perimeter_accounts", value)
+
+    @field_validator("dns_allowed_domains")
+    @classmethod
+    def _domains(cls, value: list[str]) -> list[str]:
+        return check_domains("dns_allowed_domains", value)
+
+    @field_validator("flow_logs_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
+        return value
+
+    @model_validator(mode="after")
+    def _firewall(self) -> "Network":
+        if self.dns_allowed_domains and not self.dns_firewall:
+            raise ValueError("dns_allowed_domains applies to the DNS firewall: set dns_firewall: true as well")
+        return self
+
+
+class Platform(_Model):
+    """Settings of the whole platform."""
+
+    name: str = Field("mwaa-platform", description="Prefix of stack names and of the SSM parameter path; "
+                                                   "2-40 lowercase letters, digits, '-'.")
+    network: Network = Field(default_factory=lambda: Network(), description="The network of every account and Region.")
+    tags: dict[str, str] = Field(default_factory=dict, description="Tags on every taggable resource of every stack.")
+
+    _check_name = field_validator("name")(classmethod(lambda cls, value: _name(value)))
+    _check_tags = field_validator("tags")(classmethod(lambda cls, value: _tags(value)))
+
+
+class Stage(_Model):
+    """A stage (dev, staging, prod, ...): where its stacks deploy."""
+
+    account: Optional[str] = Field(None, description=(
+        "12-digit AWS account id, quoted. Default: CDK_DEPLOY_ACCOUNT, else the placeholder 123456789012."))
+    region: Optional[str] = Field(None, description=(
+        "An AWS Region where botocore knows MWAA. Default: CDK_DEPLOY_REGION, else eu-west-1."))
+    availability_zones: Optional[list[str]] = Field(None, description=(
+        "At least two zones of the Region, so synthesis makes no AWS call. Default: cdk.json's context must "
+        "name them."))
+    production: Optional[bool] = Field(None, description=(
+        "Termination protection on every stack of the stage. Default: true for a stage named prod."))
+
+    @field_validator("account")
+    @classmethod
+    def _account(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None:
+            check_account_ids("account", [value])
+        return value
+
+    @field_validator("availability_zones")
+    @classmethod
+    def _zones(cls, value: Optional[list[str]]) -> Optional[list[str]]:
+        if value is not None and (len(value) < 2 or len(set(value)) != len(value)
+                                  or not all(re.match(_ZONE, zone) for zone in value)):
+            raise ValueError("must list at least two different zone names such as eu-west-1a")
+        return value
+
+
+class WebAccess(_Model):
+    """Who may open the Airflow UI: a plain IAM role, or a named policy for IAM Identity Center."""
+
+    role_name: Optional[str] = Field(None, description="An IAM role of the stage's account that gets a managed "
+                                                       "policy attached (not an AWSReservedSSO_ role).")
+    policy_name: Optional[str] = Field(None, description="A fixed-name policy for an IAM Identity Center permission "
+                                                         "set to reference.")
+    airflow_role: Literal["Admin", "Op", "User", "Viewer", "Public"] = Field(
+        "Viewer", description="The Airflow role: " + ", ".join(AIRFLOW_ROLES) + ".")
+
+    @model_validator(mode="after")
+    def _one(self) -> "WebAccess":
+        if (self.role_name is None) == (self.policy_name is None):
+            raise ValueError("needs exactly one of role_name (a plain IAM role to attach to) or policy_name (a policy "
+                             "an IAM Identity Center permission set references)")
+        if self.role_name is not None:
+            if not _ROLE_NAME.match(self.role_name):
+                raise ValueError("role_name must be the name of an IAM role in the platform account (1-64 letters, "
+                                 f"digits and +=,.@_-; no path or ARN), got {self.role_name!r}")
+            if self.role_name.startswith("AWSReservedSSO_"):
+                raise ValueError(f"role_name {self.role_name!r} is an IAM Identity Center role, which IAM cannot "
+                                 "change; use policy_name and reference it from the permission set")
+        if self.policy_name is not None:
+            check_policy_name("policy_name", self.policy_name)
+        return self
+
+
+class WebIngress(_Model):
+    """A network path to the private web server on 443: exactly one peer."""
+
+    security_group_id: Optional[str] = Field(None, pattern=r"^sg-[0-9a-f]{8,17}$", description="A security group.")
+    prefix_list_id: Optional[str] = Field(None, pattern=r"^pl-[0-9a-f]{8,17}$", description="A managed prefix list.")
+    cidr: Optional[str] = Field(None, pattern=r"^[0-9a-f.:]+/\d{1,3}$", description="A CIDR; needs a description.")
+    description: Optional[str] = Field(None, description="The rule's description.")
+
+    @model_validator(mode="after")
+    def _one(self) -> "WebIngress":
+        if sum(value is not None for value in (self.security_group_id, self.prefix_list_id, self.cidr)) != 1:
+            raise ValueError("needs exactly one of security_group_id, prefix_list_id, cidr")
+        check_web_ingress(self.cidr, self.description, "the environment")
+        return self
+
+
+class SecretsBackend(_Model):
+    """Connections and variables from Secrets Manager, under the environment's own prefixes."""
+
+    connections_prefix: Optional[str] = Field(None, description="Default: airflow/<environment>/connections.")
+    variables_prefix: Optional[str] = Field(None, description="Default: airflow/<environment>/variables.")
+    connections_lookup_pattern: Optional[str] = Field(None, description="Only matching connection ids are looked up.")
+    variables_lookup_pattern: Optional[str] = Field(None, description="Only matching variable keys are looked up.")
+    use_cache: bool = Field(True, description="Airflow's secrets cache.")
+    cache_ttl_seconds: Optional[int] = Field(None, description="Default: Airflow's own (900 s).")
+
+
+class EnvironmentSettings(_Model):
+    """Settings of one MWAA environment (a team's in one stage, or a shared one)."""
+
+    environment_class: Optional[str] = Field(None, description="mw1.micro ... mw1.2xlarge. Default: mw1.small.")
+    airflow_version: Optional[str] = Field(None, description=(
+        "Quote it (\"2.11.0\"). Versions older than MWAA runs are refused; newer well-formed ones pass with a "
+        "warning. Default: the newest version botocore knows."))
+    schedulers: Optional[int] = Field(None, description="Default: the class default (1 on mw1.micro, else 2).")
+    min_workers: Optional[int] = Field(None, description="Default: 1.")
+    max_workers: Optional[int] = Field(None, description="Default: 10 (1 on mw1.micro).")
+    min_webservers: Optional[int] = Field(None, description="Default: the class default.")
+    max_webservers: Optional[int] = Field(None, description="Default: the class default.")
+    weekly_maintenance_window_start: Optional[str] = Field(None, description="DAY:HH:MM in UTC, minutes 00 or 30.")
+    requirements: Optional[str] = Field(None, description="requirements.txt, relative to the registry file.")
+    plugins: Optional[str] = Field(None, description="plugins.zip, relative to the registry file.")
+    startup_script: Optional[str] = Field(None, description="A startup shell script, relative to the registry file.")
+    secrets_backend: Optional[SecretsBackend | bool] = Field(None, description=(
+        "true, or the backend's settings: connections and variables from Secrets Manager."))
+    airflow_configuration_options: dict[str, str] = Field(default_factory=dict, description=(
+        "Airflow options as section.option: value (values quoted)."))
+    log_retention_days: int = Field(90, description="Retention of the environment's logs, in days.")
+    artifact_writers: list[str] = Field(default_factory=list, description=(
+        "IAM role or user ARNs that may write the source bucket besides the artifact handler."))
+    web_access: list[WebAccess] = Field(default_factory=list, description="Who may open the Airflow UI.")
+    web_ingress: list[WebIngress] = Field(default_factory=list, description="Network paths to the private web server.")
+    tags: dict[str, str] = Field(default_factory=dict, description="Further tags on the environment's resources.")
+
+    _check_tags = field_validator("tags")(classmethod(lambda cls, value: _tags(value)))
+
+    @field_validator("airflow_version")
+    @classmethod
+    def _version(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None:
+            check_supported_airflow_version(value)
+        return value
+
+    @field_validator("weekly_maintenance_window_start")
+    @classmethod
+    def _window(cls, value: Optional[str]) -> Optional[str]:
+        check_maintenance_window(value)
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
+        return value
+
+    @field_validator("artifact_writers")
+    @classmethod
+    def _writers(cls, value: list[str]) -> list[str]:
+        return check_principal_arns("artifact_writers", value)
+
+    @model_validator(mode="after")
+    def _capacity(self) -> "EnvironmentSettings":
+        env_class = lookup_environment_class(self.environment_class or "mw1.small")
+        resolve_capacity(env_class, **{name: getattr(self, name) for name in CAPACITY_FIELDS})
+        return self
+
+
+class TeamEnvironment(EnvironmentSettings):
+    """A team in one stage: its own environment, or a place on a shared one (``shared``)."""
+
+    shared: Optional[str] = Field(None, description=(
+        "The name of a shared environment of this stage to run on instead of an own one. Then only dags, "
+        "web_access and tags apply here; the rest is the shared environment's."))
+    dags: Optional[str] = Field(None, description=(
+        "DAG folder, relative to the registry file: synced to dags/ (own environment) or dags/<team>/ (shared)."))
+
+    @model_validator(mode="after")
+    def _shared_fields(self) -> "TeamEnvironment":
+        if self.shared is not None:
+            own = sorted(name for name in self.model_fields_set
+                         if name not in ("shared", "dags", "web_access", "tags"))
+            if own:
+                raise ValueError(f"{', '.join(own)} belong to the shared environment {self.shared!r}, not to a team on it")
+        return self
+
+
+class SharedEnvironment(EnvironmentSettings):
+    """One environment several teams share in one stage (shared orchestration, isolated compute)."""
+
+    name: str = Field(description="Unique among teams and shared environments; environment <name>-<stage>.")
+    stage: str = Field(description="The stage it runs in.")
+    cost_center: str = Field(description="The cost-center tag of the shared environment itself.")
+
+    _check_name = field_validator("name")(classmethod(lambda cls, value: _name(value)))
+
+
+class Team(_Model):
+    """A team and its environment in each stage."""
+
+    name: str = Field(description="Unique; 2-40 lowercase letters, digits, '-'.")
+    cost_center: str = Field(description="The cost-center tag of everything the team owns.")
+    tags: dict[str, str] = Field(default_factory=dict, description="Further tags on all the team's resources.")
+    environments: dict[str, TeamEnvironment] = Field(description=(
+        "Stage name -> the team's environment in that stage (or its place on a shared one)."))
+    alerts: Optional[Any] = Field(None, description="Reserved: not yet supported.")
+    compute: Optional[Any] = Field(None, description="Reserved: not yet supported.")
+    cross_account: Optional[Any] = Field(None, description="Reserved: not yet supported.")
+
+    _check_name = field_validator("name")(classmethod(lambda cls, value: _name(value)))
+    _check_tags = field_validator("tags")(classmethod(lambda cls, value: _tags(value)))
+
+    @field_validator("environments")
+    @classmethod
+    def _some(cls, value: dict[str, TeamEnvironment]) -> dict[str, TeamEnvironment]:
+        if not value:
+            raise ValueError("must name at least one stage")
+        return value
+
+    @model_validator(mode="after")
+    def _reserved(self) -> "Team":
+        for key in NOT_YET_SUPPORTED:
+            if getattr(self, key):
+                raise ValueError(f"{key} is not yet supported by this version of mwaa-platform; remove it (it is "
+                                 "reserved so that it is never silently ignored)")
+        return self
+
+
+class Registry(_Model):
+    """The team registry (platform.yaml)."""
+
+    platform: Platform = Field(default_factory=lambda: Platform(), description="Settings of the whole platform.")
+    stages: dict[str, Stage] = Field(description="Stage name -> where it deploys. Names as team names.")
+    shared_environments: list[SharedEnvironment] = Field(default_factory=list, description=(
+        "Environments several teams share."))
+    teams: list[Team] = Field(description="The teams.")
+
+    @field_validator("stages")
+    @classmethod
+    def _stages(cls, value: dict[str, Stage]) -> dict[str, Stage]:
+        if not value:
+            raise ValueError("must declare at least one stage")
+        for name in value:
+            if not re.match(NAME_PATTERN, name) or len(name) > 20:
+                raise ValueError(f"stage names must be 2-20 lowercase letters, digits and '-', got {name!r}")
+        return value
+
+    @field_validator("teams")
+    @classmethod
+    def _teams(cls, value: list[Team]) -> list[Team]:
+        if not value:
+            raise ValueError("must list at least one team")
+        return value
+
+
+def json_schema() -> dict[str, Any]:
+    """The registry's JSON Schema, for editors (``docs/registry.schema.json``)."""
+    schema = Registry.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "mwaa-platform team registry"
+    return schema
+
+
+def reference_markdown() -> str:
+    """The key-by-key reference of ``docs/registry.md``, generated from the models."""
+    sections = []
+    for model in (Registry, Platform, Network, Stage, Team, TeamEnvironment, SharedEnvironment, SecretsBackend,
+                  WebAccess, WebIngress):
+        rows = [f"### `{model.__name__}`", "", (model.__doc__ or "").strip().splitlines()[0], "",
+                "| key | default | meaning |", "|---|---|---|"]
+        for name, info in model.model_fields.items():
+            if info.is_required():
+                default = "required"
+            elif info.default_factory is not None:
+                made = info.default_factory()  # type: ignore[call-arg]
+                default = f"`{made!r}`" if not isinstance(made, BaseModel) else "see below"
+            else:
+                default = f"`{info.default!r}`" if info.default is not None else "none"
+            rows.append(f"| `{name}` | {default} | {(info.description or '').replace('|', '/')} |")
+        sections.append("\n".join(rows))
+    return "\n\n".join(sections) + "\n"
+
+
+__all__ = [
+    "CAPACITY_FIELDS", "LOG_RETENTION_DAYS", "NOT_YET_SUPPORTED", "NAT_GATEWAY_CHOICES", "EnvironmentSettings",
+    "Network", "Platform", "Registry", "SecretsBackend", "SharedEnvironment", "Stage", "Team", "TeamEnvironment",
+    "WebAccess", "WebIngress", "json_schema", "reference_markdown",
+]

@@ -1,0 +1,89 @@
+"""The registry's published schema and reference stay in step with its models, editors can use the
+schema on the shipped platform.yaml, and onboarding a team as the README says keeps the checks green."""
+
+import json
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import aws_cdk as cdk
+import jsonschema
+import pytest
+import yaml
+
+import test_team_stacks
+from harness import REPO_ROOT, assert_cfn_lint_clean, cdk_json_context
+from stacks.registry_schema import json_schema, reference_markdown
+
+SCHEMA = REPO_ROOT / "docs" / "registry.schema.json"
+DOCS = REPO_ROOT / "docs" / "registry.md"
+
+
+def test_the_committed_schema_is_the_generated_one():
+    assert json.loads(SCHEMA.read_text()) == json_schema(), "run `make registry-docs` and commit the result"
+
+
+def test_the_reference_in_the_docs_is_the_generated_one():
+    text = DOCS.read_text()
+    block = text.split("<!-- BEGIN GENERATED REFERENCE: make registry-docs -->")[1].split("<!-- END GENERATED REFERENCE -->")[0]
+    assert block.strip() == reference_markdown().strip(), "run `make registry-docs` and commit the result"
+
+
+def test_platform_yaml_points_editors_at_the_schema():
+    first = (REPO_ROOT / "platform.yaml").read_text().splitlines()[0]
+    assert first == "# yaml-language-server: $schema=docs/registry.schema.json"
+    assert (REPO_ROOT / first.split("$schema=")[1]).resolve() == SCHEMA
+
+
+def test_the_schema_validates_the_shipped_registry_and_rejects_a_mistake():
+    schema = json.loads(SCHEMA.read_text())
+    document = yaml.safe_load((REPO_ROOT / "platform.yaml").read_text())
+    jsonschema.validate(document, schema)
+    document["teams"][0]["environments"]["dev"]["max_worker"] = 3
+    with pytest.raises(jsonschema.ValidationError, match="'max_worker' was unexpected"):
+        jsonschema.validate(document, schema)
+    document["teams"][0]["environments"]["dev"].pop("max_worker")
+    document["stages"]["dev"]["account"] = 111111111111  # unquoted: an editor flags it too
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(document, schema)
+
+
+def readme_snippet():
+    text = (REPO_ROOT / "README.md").read_text()
+    section = text.split("## Onboarding a team")[1]
+    folder = re.search(r"mkdir -p (\S+)", section).group(1)
+    entry = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
+    return folder, yaml.safe_load(entry)
+
+
+def test_onboarding_a_team_as_the_readme_says_keeps_the_checks_green(tmp_path):
+    """The README's steps on a copy of the registry: synthesis passes all packs and the preflight,
+    cfn-lint is clean, and every test that reads the example passes for the new registry too."""
+    from mwaa_platform import attach_nag_packs, attach_preflight_checks
+    from stacks.platform import build_platform
+    from stacks.registry import load_registry
+
+    folder, entries = readme_snippet()
+    (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / folder / "hello.py").write_text("# a DAG\n")
+    (tmp_path / "examples").symlink_to(REPO_ROOT / "examples")
+    document = yaml.safe_load((REPO_ROOT / "platform.yaml").read_text())
+    document["teams"].extend(entries)
+    registry_path = tmp_path / "platform.yaml"
+    registry_path.write_text(yaml.safe_dump(document, sort_keys=False))
+
+    app = cdk.App(outdir=str(tmp_path / "cdk.out"), context=cdk_json_context())
+    attach_nag_packs(app)
+    attach_preflight_checks(app)
+    registry = load_registry(registry_path, environ={})
+    build_platform(app, registry)
+    platform = SimpleNamespace(app=app, assembly=app.synth())  # raises on any nag or preflight error
+    new_stack = f"{registry.name}-{entries[0]['name']}-dev"
+    assert new_stack in {s.stack_name for s in platform.assembly.stacks}
+    assert_cfn_lint_clean([Path(platform.assembly.directory) / f"{new_stack}.template.json"])
+    for check in (test_team_stacks.test_stack_names_come_from_the_registry,
+                  test_team_stacks.test_production_stages_have_termination_protection_and_others_do_not,
+                  test_team_stacks.test_stacks_deploy_into_their_stages_account_after_its_network,
+                  test_team_stacks.test_every_taggable_resource_of_an_environment_stack_carries_the_cost_tags,
+                  test_team_stacks.test_web_access_attaches_a_managed_policy_or_names_one_for_identity_center):
+        check(platform, registry)

@@ -111,6 +111,8 @@ class EnvironmentSpec:
     web_access: tuple[WebAccess, ...]
     secrets_backend: Optional[SecretsManagerBackend]
     shared_by: tuple[str, ...] = ()
+    #: A shared environment (its teams are ``shared_by``), not a team's own.
+    shared: bool = False
 
     @property
     def airflow_version(self) -> str:
@@ -520,6 +522,7 @@ class _Resolver:
             cost_tags={**team_tags, **entry.tags, "team": name, "cost-center": cost_center, "stage": stage.name},
             dags=dag_folders if dag_folders is not None else paths["dags"],
             web_access=tuple(entry.web_access), secrets_backend=backend, shared_by=shared_by,
+            shared=isinstance(entry, SharedEnvironment),
         )
 
     def secrets_backend(self, where: str, value: Union[None, bool, SecretsBackend], environment_name: str,

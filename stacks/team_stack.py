@@ -23,8 +23,7 @@ class EnvironmentStack(Stack):
     def __init__(
         self, scope: Construct, construct_id: str, *, spec: EnvironmentSpec, network: NetworkAttributes, **kwargs: Any
     ) -> None:
-        owner = f"shared by {', '.join(spec.shared_by) or 'no team yet'}" if spec.shared_by or spec.dags is None \
-            and not isinstance(spec.dags, str) else f"of team {spec.name}"
+        owner = f"shared by {', '.join(spec.shared_by) or 'no team yet'}" if spec.shared else f"of team {spec.name}"
         super().__init__(
             scope, construct_id,
             description=f"MWAA environment {spec.environment_name} {owner} ({spec.stage.name})",

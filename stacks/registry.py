@@ -28,12 +28,10 @@ from pydantic import BaseModel, ValidationError
 from mwaa_platform import AirflowConfiguration, SecretsManagerBackend
 from mwaa_platform.errors import MwaaPlatformError, shorten
 from mwaa_platform.validation import (
-    CONSTRAINT_REQUIRED_FROM,
     check_artifact_paths,
-    check_constraint_line,
     check_environment_name,
+    check_requirements,
     default_airflow_version,
-    parse_airflow_version,
 )
 from stacks.registry_schema import (
     LOG_RETENTION_DAYS,
@@ -515,7 +513,7 @@ class _Resolver:
         backend = self.secrets_backend(where, entry.secrets_backend, environment_name, entry)
         resolved_entry = entry.model_copy(update={"requirements": paths["requirements"], "plugins": paths["plugins"],
                                                   "startup_script": paths["startup_script"]})
-        self.constraint_line(where, resolved_entry)
+        self.requirements(where, resolved_entry)
         return EnvironmentSpec(
             name=name, stage=stage, environment_name=environment_name,
             stack_name=f"{self.registry.platform.name}-{name}-{stage.name}", settings=resolved_entry,
@@ -538,13 +536,12 @@ class _Resolver:
             return None
         return backend
 
-    def constraint_line(self, where: str, entry: EnvironmentSettings) -> None:
-        version = entry.airflow_version or default_airflow_version()
+    def requirements(self, where: str, entry: EnvironmentSettings) -> None:
         if entry.requirements is None or not os.path.isfile(entry.requirements):
             return
         try:
-            if parse_airflow_version(version) >= CONSTRAINT_REQUIRED_FROM:
-                check_constraint_line(entry.requirements, version)
+            check_requirements(entry.requirements, airflow_version=entry.airflow_version or default_airflow_version(),
+                               internet=self.registry.platform.network.nat_gateways > 0)
         except MwaaPlatformError as error:
             self.fail(where, error.message)
 

@@ -13,7 +13,7 @@ from mwaa_platform import AirflowEnvironment, CeleryConcurrency, SecretsManagerB
 from mwaa_platform.environment.environment_class import ENVIRONMENT_CLASSES
 from mwaa_platform._internal.service_model import known_environment_classes
 
-CONSTRAINT = '--constraint "https://raw.githubusercontent.com/apache/airflow/constraints-2.11.0/constraints-3.11.txt"\n'
+CONSTRAINT = '--constraint "https://raw.githubusercontent.com/apache/airflow/constraints-2.11.0/constraints-3.12.txt"\n'
 
 
 def vpc_of(stack, azs=("eu-west-1a", "eu-west-1b"), subnets=("subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb")):
@@ -398,12 +398,12 @@ def test_template_changes_only_when_an_artifact_file_changes(tmp_path):
     assert before["plugins/plugins.zip"] == after["plugins/plugins.zip"], "plugins did not change"
 
 
-def test_requirements_without_constraint_line_are_rejected(tmp_path):
+def test_requirements_without_a_constraint_line_are_accepted(tmp_path):
+    """MWAA applies its own constraints file for the environment's version when there is no --constraint line."""
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("pandas\n")
-    with pytest.raises(ValueError, match=r"must carry a '--constraint' line for Airflow 2.11.0"):
-        make_env(requirements=str(requirements))
-    # versions before 2.7.2, which needed no constraint line, are ones MWAA no longer runs
+    make_env(requirements=str(requirements))
+    # versions before 2.7.2 are ones MWAA no longer runs
     with pytest.raises(ValueError, match=r"airflow_version 2.7.1 is older than any version MWAA runs \(the oldest is 2.7.2\)"):
         make_env(requirements=str(requirements), airflow_version="2.7.1", environment_name="old-team")
 

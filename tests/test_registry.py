@@ -158,9 +158,6 @@ CASES = [
     pytest.param(lambda d: d["shared_environments"][0].update(stage="staging"),
                  r"shared environment 'central' \(shared_environments\[0\]\): stage 'staging' is not declared",
                  id="shared-in-undeclared-stage"),
-    pytest.param(lambda d: env(d, 1, "prod").update(requirements="examples/dags/hello_platform.py"),
-                 PAYMENTS_PROD + r"requirements '.*hello_platform.py' must carry a '--constraint' line",
-                 id="requirements-without-constraint"),
 ]
 
 
@@ -422,3 +419,14 @@ def test_identity_center_policies_and_web_ingress_from_the_registry(tmp_path):
     template.has_resource_properties("AWS::IAM::ManagedPolicy", {"ManagedPolicyName": "analytics-dev-viewers"})
     template.has_resource_properties("AWS::EC2::SecurityGroupIngress", {
         "SourcePrefixListId": "pl-0123456789abcdef0", "FromPort": 443, "ToPort": 443, "Description": "corporate VPN"})
+
+
+def test_requirements_that_need_the_internet_are_refused_on_a_network_without_it(tmp_path):
+    (tmp_path / "requirements.txt").write_text("# the team's packages\npandas==2.2.3\n")
+    path = write(tmp_path, edited(lambda d: env(d, 1, "prod").update(requirements="requirements.txt")))
+    with pytest.raises(RegistryError, match=PAYMENTS_PROD + r"requirements '.*requirements.txt' line 2: 'pandas==2.2.3' "
+                                            r"would be downloaded from PyPI, which this network cannot reach"):
+        load_registry(path)
+    with_nat = write(tmp_path, edited(lambda d: (env(d, 1, "prod").update(requirements="requirements.txt"),
+                                                 d["platform"]["network"].update(nat_gateways=1))), name="nat.yaml")
+    load_registry(with_nat)  # with NAT, PyPI is reachable

@@ -6,24 +6,20 @@ naming the field, the bad value and what is allowed. This module is the stable h
 checks: import them from here, not from the modules that define them.
 """
 
-from mwaa_platform.environment.airflow_version import (
-    CONSTRAINT_REQUIRED_FROM,
-    check_supported_airflow_version,
-    default_airflow_version,
-)
+from mwaa_platform.environment.airflow_version import check_supported_airflow_version, default_airflow_version
 from mwaa_platform.environment.airflow_version import parse as parse_airflow_version
 from mwaa_platform.environment.artifacts import check_artifact_paths
 from mwaa_platform.environment.environment_class import lookup_environment_class, resolve_capacity
 from mwaa_platform.environment.options import AIRFLOW_ROLES
 from mwaa_platform.environment.validation import (
     check_choice,
-    check_constraint_line,
     check_environment_name,
     check_maintenance_window,
     check_policy_name,
     check_principal_arns,
     check_security_groups,
 )
+from mwaa_platform.environment.requirements import check_requirements
 from mwaa_platform.errors import MwaaPlatformError, shorten
 from mwaa_platform.network._placement import check_web_ingress
 from mwaa_platform.network.dns_firewall import check_domains
@@ -32,14 +28,13 @@ from mwaa_platform.network.vpc_endpoints import check_account_ids, check_endpoin
 
 __all__ = [
     "AIRFLOW_ROLES",
-    "CONSTRAINT_REQUIRED_FROM",
     "NAT_GATEWAY_CHOICES",
     "MwaaPlatformError",
     "check_account_ids",
     "check_artifact_paths",
     "check_choice",
     "check_cidr",
-    "check_constraint_line",
+    "check_requirements",
     "check_domains",
     "check_endpoint_sets",
     "check_environment_name",

@@ -6,7 +6,7 @@ source bucket, log groups and artifacts itself, and each piece is also usable on
 take, so an environment imported with ``AirflowEnvironment.from_environment_name`` works with them too.
 """
 
-from mwaa_platform.environment.airflow_version import CONSTRAINT_REQUIRED_FROM, default_airflow_version
+from mwaa_platform.environment.airflow_version import default_airflow_version
 from mwaa_platform.environment.artifacts import AirflowArtifacts
 from mwaa_platform.environment.base import (
     AIRFLOW_NAMESPACE,
@@ -29,13 +29,14 @@ from mwaa_platform.environment.options import (
     WebserverAccessMode,
     WorkerReplacementStrategy,
 )
+from mwaa_platform.environment.runtime import AIRFLOW_RUNTIMES, AirflowRuntime, runtime_for
 from mwaa_platform.environment.source_bucket import AirflowSourceBucket
 from mwaa_platform.environment.validation import LOG_TYPES, MAX_SECURITY_GROUPS
 
 __all__ = [
     "AIRFLOW_NAMESPACE",
     "AIRFLOW_ROLES",
-    "CONSTRAINT_REQUIRED_FROM",
+    "AIRFLOW_RUNTIMES",
     "ENVIRONMENT_CLASSES",
     "LOG_TYPES",
     "MAX_SECURITY_GROUPS",
@@ -48,6 +49,7 @@ __all__ = [
     "AirflowExecutionRole",
     "AirflowKey",
     "AirflowRole",
+    "AirflowRuntime",
     "AirflowSourceBucket",
     "CeleryConcurrency",
     "EndpointManagement",
@@ -60,4 +62,5 @@ __all__ = [
     "WebserverAccessMode",
     "WorkerReplacementStrategy",
     "default_airflow_version",
+    "runtime_for",
 ]

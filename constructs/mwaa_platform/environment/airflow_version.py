@@ -12,9 +12,6 @@ from mwaa_platform._internal.service_model import known_airflow_versions
 
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 
-#: From this version on, requirements.txt must pin a --constraint file (user guide).
-CONSTRAINT_REQUIRED_FROM = (2, 7, 2)
-
 
 def parse(version: str) -> tuple[int, int, int]:
     match = _VERSION.match(version) if isinstance(version, str) else None

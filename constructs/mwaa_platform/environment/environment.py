@@ -34,6 +34,7 @@ from mwaa_platform.environment.environment_class import (
 )
 from mwaa_platform.environment.execution_role import AirflowExecutionRole
 from mwaa_platform.environment.key import AirflowKey
+from mwaa_platform.environment.requirements import check_requirements
 from mwaa_platform.environment.options import (
     EndpointManagement,
     LogType,
@@ -44,7 +45,6 @@ from mwaa_platform.environment.source_bucket import AirflowSourceBucket
 from mwaa_platform.environment.validation import (
     LOG_TYPES,
     check_choice,
-    check_constraint_line,
     check_environment_name,
     check_maintenance_window,
     check_principal_arns,
@@ -202,6 +202,7 @@ class AirflowEnvironment(AirflowEnvironmentBase):
                 airflow_configuration_options=airflow_configuration_options, secrets_backend=secrets_backend,
                 statsd_allow_list=statsd_allow_list, celery_concurrency=celery_concurrency, log_levels=log_levels,
                 artifacts=dict(dags=dags, requirements=requirements, plugins=plugins, startup_script=startup_script),
+                internet=network.internet_egress if network is not None else True,
             )
             selected = _resolve_subnets(network, vpc, subnets, secrets_backend)
             writers = check_principal_arns("artifact_writers", artifact_writers)
@@ -449,6 +450,7 @@ def _resolve_runtime(
     celery_concurrency: Optional[CeleryConcurrency],
     log_levels: Optional[Mapping[LogType, str]],
     artifacts: Mapping[str, Any],
+    internet: bool,
 ) -> _Runtime:
     check_environment_name(environment_name)
     env_class = lookup_environment_class(environment_class)
@@ -465,8 +467,15 @@ def _resolve_runtime(
     levels = resolve_log_levels(log_levels)
     check_artifact_paths(**artifacts)
     requirements = artifacts.get("requirements")
-    if requirements is not None and parsed_version >= versions.CONSTRAINT_REQUIRED_FROM:
-        check_constraint_line(requirements, version)
+    if requirements is not None:
+        check_requirements(requirements, airflow_version=version, internet=internet)
+    if parsed_version >= (3, 0, 0) and webserver_access_mode == "PUBLIC_ONLY" and not internet:
+        Annotations.of(scope).add_warning_v2(
+            "mwaa-platform:airflow3-public-api",
+            f"Airflow {version} workers call the Airflow API server, which webserver_access_mode PUBLIC_ONLY puts on a "
+            "public endpoint, but this network has no internet egress (NAT): tasks cannot start. Use PRIVATE_ONLY, or "
+            "a network with nat_gateways.",
+        )
     configuration = AirflowConfiguration(airflow_configuration_options)
     if secrets_backend is not None:
         configuration.update(secrets_backend.for_environment(environment_name).options(), source="secrets_backend")

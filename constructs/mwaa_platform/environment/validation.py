@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Optional
 
 from aws_cdk import Token
@@ -22,7 +21,6 @@ __all__ = [
     "LOG_TYPES",
     "MAX_SECURITY_GROUPS",
     "check_choice",
-    "check_constraint_line",
     "check_environment_name",
     "check_maintenance_window",
     "check_policy_name",
@@ -44,7 +42,6 @@ LOG_TYPES: dict[str, tuple[str, str]] = {
 MAX_SECURITY_GROUPS = 5
 
 _MAINTENANCE_WINDOW = re.compile(r"^(MON|TUE|WED|THU|FRI|SAT|SUN):([01]\d|2[0-3]):(00|30)$")
-_CONSTRAINT_LINE = re.compile(r"^\s*(--constraint|-c)[\s=]\S+", re.MULTILINE)
 
 
 def _is_token(value: object) -> bool:
@@ -91,16 +88,6 @@ def resolve_log_levels(overrides: Optional[Mapping[LogType, str]]) -> dict[str, 
         check_choice(f"log_levels[{log_type!r}]", level, log_levels())
         levels[log_type] = level
     return levels
-
-
-def check_constraint_line(requirements: str, version: str) -> None:
-    """A requirements file for Airflow 2.7.2+ pins a ``--constraint`` file (user guide)."""
-    if not _CONSTRAINT_LINE.search(Path(requirements).read_text()):
-        raise MwaaPlatformError(
-            f"requirements {shorten(requirements)} must carry a '--constraint' line for Airflow {version} (required "
-            f"from Airflow 2.7.2), e.g. --constraint \"https://raw.githubusercontent.com/apache/airflow/constraints-"
-            f"{version}/constraints-3.11.txt\""
-        )
 
 
 def check_security_groups(

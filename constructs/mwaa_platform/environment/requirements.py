@@ -1,0 +1,80 @@
+"""Checks of a requirements.txt against the environment it is for, with file and line.
+
+MWAA installs requirements when workers start and logs a failed ``pip install`` instead of failing
+(aws/amazon-mwaa-docker-images, ``mwaa/utils/user_requirements.py``): a package that cannot be
+installed goes missing silently, and the team finds out when its DAGs fail to import. So what
+cannot work is refused at synthesis:
+
+- a ``--constraint`` file for another Airflow or Python version than the environment runs;
+- on a network without internet egress: anything pip would fetch from the internet (a URL
+  constraints file, packages from PyPI). Without a ``--constraint`` line MWAA applies its own
+  constraints file for the environment's version, which needs no download;
+- credentials in a requirement (``git+https://user:token@...``), which would sit in the bucket
+  and in every log.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from mwaa_platform.environment.runtime import runtime_for
+from mwaa_platform.errors import MwaaPlatformError, shorten
+
+__all__ = ["check_requirements"]
+
+_CONSTRAINT = re.compile(r"^\s*(?:--constraint|-c)(?:\s+|=)[\"']?(?P<target>[^\"'\s]+)")
+_APACHE_CONSTRAINTS = re.compile(r"constraints-(?P<airflow>\d+\.\d+\.\d+)/constraints-(?P<python>\d+\.\d+)\.txt$")
+_CREDENTIALS = re.compile(r"://[^/@\s:]+:[^/@\s]+@")
+_LOCAL_SOURCE = re.compile(r"^\s*(?:--find-links|-f|--no-index)\b")
+_OWN_INDEX = re.compile(r"^\s*(?:--index-url|-i|--extra-index-url)\b")
+
+
+def check_requirements(path: str, *, airflow_version: str, internet: bool) -> None:
+    """Raise ``MwaaPlatformError`` naming ``path``, the line and the fix for the first line that cannot work.
+
+    :param internet: whether the environment's network reaches the internet (NAT).
+    """
+    lines = Path(path).read_text().splitlines()
+    runtime = runtime_for(airflow_version)
+    local_only = any(_LOCAL_SOURCE.match(line) for line in lines)
+    own_index = any(_OWN_INDEX.match(line) for line in lines)
+    for number, raw in enumerate(lines, start=1):
+        line = raw.split(" #", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        where = f"requirements {shorten(path)} line {number}"
+        if _CREDENTIALS.search(line):
+            raise MwaaPlatformError(
+                f"{where}: a requirement must not embed credentials (user:secret@), they would be stored in the "
+                "bucket and in every log; install from a private index the network reaches (AWS CodeArtifact) or "
+                "from wheels in plugins.zip (docs/python-dependencies.md)"
+            )
+        constraint = _CONSTRAINT.match(line)
+        if constraint is not None:
+            _check_constraint(where, constraint["target"], runtime.airflow, runtime.python_minor, runtime.constraints_url,
+                              internet)
+            continue
+        if line.startswith("-"):
+            continue
+        if not internet and not local_only and not own_index:
+            raise MwaaPlatformError(
+                f"{where}: {shorten(line)} would be downloaded from PyPI, which this network cannot reach (no NAT), "
+                "and MWAA would leave it out without failing; ship it as a wheel in plugins.zip with "
+                "'--no-index --find-links /usr/local/airflow/plugins', use a private index, or drop the line if MWAA's "
+                "image already has the package (docs/python-dependencies.md)"
+            )
+
+
+def _check_constraint(where: str, target: str, airflow: str, python: str, url: str, internet: bool) -> None:
+    if target.startswith(("http://", "https://")) and not internet:
+        raise MwaaPlatformError(
+            f"{where}: the constraints file {shorten(target)} cannot be downloaded on this network (no NAT); remove the "
+            f"line, and MWAA applies its own constraints file for Airflow {airflow} (docs/python-dependencies.md)"
+        )
+    apache = _APACHE_CONSTRAINTS.search(target)
+    if apache is not None and (apache["airflow"], apache["python"]) != (airflow, python):
+        raise MwaaPlatformError(
+            f"{where}: the constraints file is for Airflow {apache['airflow']} on Python {apache['python']}, but the "
+            f"environment runs Airflow {airflow} on Python {python}; use {url}"
+        )

@@ -1,0 +1,90 @@
+"""requirements.txt checks: what MWAA would silently fail to install is refused at synthesis, with file and line."""
+
+import pytest
+
+from mwaa_platform import MwaaPlatformError
+from mwaa_platform.environment import AIRFLOW_RUNTIMES, runtime_for
+from mwaa_platform.environment.requirements import check_requirements
+from mwaa_platform._internal.service_model import known_airflow_versions
+
+URL = "https://raw.githubusercontent.com/apache/airflow/constraints-{}/constraints-{}.txt"
+
+
+def requirements(tmp_path, text):
+    path = tmp_path / "requirements.txt"
+    path.write_text(text)
+    return str(path)
+
+
+def test_every_version_botocore_knows_has_a_runtime():
+    assert set(known_airflow_versions()) <= set(AIRFLOW_RUNTIMES)
+
+
+@pytest.mark.parametrize("version, python, provider", [
+    ("2.9.2", "3.11", None), ("2.10.3", "3.11", None), ("2.11.0", "3.12", None), ("2.11.2", "3.12", "9.22.0"),
+    ("3.0.6", "3.12", "9.12.0"), ("3.2.1", "3.12", "9.25.0"), ("3.3.1", "3.12", "9.34.0"),
+])
+def test_runtimes_follow_mwaas_images(version, python, provider):
+    runtime = runtime_for(version)
+    assert (runtime.python_minor, runtime.amazon_provider) == (python, provider)
+    assert runtime.constraints_url == URL.format(version, python)
+
+
+def test_an_unknown_newer_version_gets_the_newest_python():
+    assert runtime_for("3.9.0").python_minor == "3.12"
+
+
+def test_a_constraints_file_for_another_airflow_or_python_is_refused(tmp_path):
+    path = requirements(tmp_path, "# pins\n--constraint \"" + URL.format("2.11.0", "3.11") + "\"\npandas\n")
+    with pytest.raises(MwaaPlatformError, match=r"requirements '.*requirements.txt' line 2: the constraints file is for "
+                                                r"Airflow 2.11.0 on Python 3.11, but the environment runs Airflow 2.11.0 on "
+                                                r"Python 3.12; use .*constraints-2.11.0/constraints-3.12.txt"):
+        check_requirements(path, airflow_version="2.11.0", internet=True)
+    path = requirements(tmp_path, "-c " + URL.format("2.11.0", "3.12") + "\n")
+    with pytest.raises(MwaaPlatformError, match=r"line 1: the constraints file is for Airflow 2.11.0 .* runs Airflow 3.0.6"):
+        check_requirements(path, airflow_version="3.0.6", internet=True)
+    check_requirements(path, airflow_version="2.11.0", internet=True)
+
+
+def test_nothing_may_need_the_internet_on_a_network_without_it(tmp_path):
+    url = requirements(tmp_path, "--constraint=" + URL.format("2.11.0", "3.12") + "\n")
+    with pytest.raises(MwaaPlatformError, match=r"line 1: the constraints file .* cannot be downloaded on this network "
+                                                r"\(no NAT\); remove the line, and MWAA applies its own"):
+        check_requirements(url, airflow_version="2.11.0", internet=False)
+    pypi = requirements(tmp_path, "apache-airflow-providers-snowflake==6.1.0\n")
+    with pytest.raises(MwaaPlatformError, match=r"line 1: 'apache-airflow-providers-snowflake==6.1.0' would be downloaded "
+                                                r"from PyPI, which this network cannot reach"):
+        check_requirements(pypi, airflow_version="2.11.0", internet=False)
+    check_requirements(pypi, airflow_version="2.11.0", internet=True)
+
+
+def test_wheels_from_plugins_or_a_private_index_pass_without_internet(tmp_path):
+    wheels = requirements(tmp_path, "--no-index\n--find-links /usr/local/airflow/plugins\nmy-lib==1.0\n")
+    check_requirements(wheels, airflow_version="2.11.0", internet=False)
+    index = requirements(tmp_path, "--index-url https://team-111111111111.d.codeartifact.eu-west-1.amazonaws.com/"
+                                   "pypi/pypi/simple/\nmy-lib==1.0\n")
+    check_requirements(index, airflow_version="2.11.0", internet=False)
+    comments = requirements(tmp_path, "# nothing to install\n\n")
+    check_requirements(comments, airflow_version="2.11.0", internet=False)
+
+
+def test_credentials_in_a_requirement_are_refused(tmp_path):
+    path = requirements(tmp_path, "git+https://deploy:ghp_secret@github.com/org/lib.git@v1\n")
+    with pytest.raises(MwaaPlatformError, match=r"line 1: a requirement must not embed credentials") as error:
+        check_requirements(path, airflow_version="2.11.0", internet=True)
+    assert "ghp_secret" not in str(error.value)  # the message never repeats the secret
+
+
+@pytest.mark.parametrize("mode, nat, warned", [("PUBLIC_ONLY", 0, True), ("PRIVATE_ONLY", 0, False), ("PUBLIC_ONLY", 1, False)])
+def test_airflow_3_on_a_public_web_server_without_nat_is_warned_about(mode, nat, warned):
+    from aws_cdk.assertions import Annotations, Match
+
+    from harness import new_stack
+    from mwaa_platform import AirflowEnvironment, AirflowNetwork
+
+    stack = new_stack()
+    network = AirflowNetwork(stack, "Network", nat_gateways=nat)
+    AirflowEnvironment(stack, "Env", environment_name="team-a", network=network, airflow_version="3.0.6",
+                       webserver_access_mode=mode)
+    warnings = Annotations.from_stack(stack).find_warning("/Test/Env", Match.string_like_regexp("Airflow API server"))
+    assert bool(warnings) is warned

@@ -32,6 +32,7 @@ from mwaa_platform.validation import (
     check_environment_name,
     check_requirements,
     default_airflow_version,
+    needs_packages,
 )
 from stacks.registry_schema import (
     LOG_RETENTION_DAYS,
@@ -44,6 +45,7 @@ from stacks.registry_schema import (
     TeamEnvironment,
     WebAccess,
     WebIngress,
+    WheelhouseSettings,
 )
 
 #: Used when neither a stage nor CDK_DEPLOY_ACCOUNT / CDK_DEPLOY_REGION name one: synthesis needs
@@ -512,7 +514,8 @@ class _Resolver:
                            startup_script=entry.startup_script)
         backend = self.secrets_backend(where, entry.secrets_backend, environment_name, entry)
         resolved_entry = entry.model_copy(update={"requirements": paths["requirements"], "plugins": paths["plugins"],
-                                                  "startup_script": paths["startup_script"]})
+                                                  "startup_script": paths["startup_script"],
+                                                  "wheelhouse": self.wheelhouse(where, entry.wheelhouse)})
         self.requirements(where, resolved_entry)
         return EnvironmentSpec(
             name=name, stage=stage, environment_name=environment_name,
@@ -522,6 +525,15 @@ class _Resolver:
             web_access=tuple(entry.web_access), secrets_backend=backend, shared_by=shared_by,
             shared=isinstance(entry, SharedEnvironment),
         )
+
+    def wheelhouse(self, where: str, value: Union[None, bool, WheelhouseSettings]) -> Union[None, bool, WheelhouseSettings]:
+        if not isinstance(value, WheelhouseSettings):
+            return value
+        paths = {key: self.resolve(getattr(value, key)) for key in ("find_links", "constraints")}
+        for key, path in paths.items():
+            if path is not None and not os.path.exists(path):
+                self.fail(where, f"wheelhouse.{key} must exist, got {shorten(path)}")
+        return value.model_copy(update=paths)
 
     def secrets_backend(self, where: str, value: Union[None, bool, SecretsBackend], environment_name: str,
                         entry: EnvironmentSettings) -> Optional[SecretsManagerBackend]:
@@ -539,9 +551,13 @@ class _Resolver:
     def requirements(self, where: str, entry: EnvironmentSettings) -> None:
         if entry.requirements is None or not os.path.isfile(entry.requirements):
             return
+        internet = self.registry.platform.network.nat_gateways > 0
+        # a wheelhouse is downloaded by the synthesizing machine: the environment itself needs no internet
+        wheelhouse = entry.wheelhouse is not False and (entry.wheelhouse is not None or (
+            not internet and needs_packages(entry.requirements)))
         try:
             check_requirements(entry.requirements, airflow_version=entry.airflow_version or default_airflow_version(),
-                               internet=self.registry.platform.network.nat_gateways > 0)
+                               internet=internet or wheelhouse)
         except MwaaPlatformError as error:
             self.fail(where, error.message)
 

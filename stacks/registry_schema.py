@@ -227,6 +227,16 @@ class SecretsBackend(_Model):
     cache_ttl_seconds: Optional[int] = Field(None, description="Default: Airflow's own (900 s).")
 
 
+class WheelhouseSettings(_Model):
+    """Build the requirements into wheels at synthesis, shipped in plugins.zip (docs/python-dependencies.md)."""
+
+    find_links: Optional[str] = Field(None, description="A local folder of wheels, relative to the registry file. "
+                                                        "Default: PyPI, from the synthesizing machine.")
+    constraints: Optional[str] = Field(None, description="A local constraints file, relative to the registry file. "
+                                                         "Default: the requirements' own --constraint line.")
+    max_size_mib: int = Field(500, description="Refuse a larger plugins.zip.")
+
+
 class EnvironmentSettings(_Model):
     """Settings of one MWAA environment (a team's in one stage, or a shared one)."""
 
@@ -245,6 +255,9 @@ class EnvironmentSettings(_Model):
     startup_script: Optional[str] = Field(None, description="A startup shell script, relative to the registry file.")
     secrets_backend: Optional[SecretsBackend | bool] = Field(None, description=(
         "true, or the backend's settings: connections and variables from Secrets Manager."))
+    wheelhouse: Optional[WheelhouseSettings | bool] = Field(None, description=(
+        "true, false or settings: build the requirements into wheels at synthesis. Default: built exactly when the "
+        "network has no NAT and the requirements name packages."))
     airflow_configuration_options: dict[str, str] = Field(default_factory=dict, description=(
         "Airflow options as section.option: value (values quoted)."))
     log_retention_days: int = Field(90, description="Retention of the environment's logs, in days.")
@@ -387,7 +400,7 @@ def reference_markdown() -> str:
     """The key-by-key reference of ``docs/registry.md``, generated from the models."""
     sections = []
     for model in (Registry, Platform, Network, Stage, Team, TeamEnvironment, SharedEnvironment, SecretsBackend,
-                  WebAccess, WebIngress):
+                  WheelhouseSettings, WebAccess, WebIngress):
         rows = [f"### `{model.__name__}`", "", (model.__doc__ or "").strip().splitlines()[0], "",
                 "| key | default | meaning |", "|---|---|---|"]
         for name, info in model.model_fields.items():
@@ -406,5 +419,5 @@ def reference_markdown() -> str:
 __all__ = [
     "CAPACITY_FIELDS", "LOG_RETENTION_DAYS", "NOT_YET_SUPPORTED", "NAT_GATEWAY_CHOICES", "EnvironmentSettings",
     "Network", "Platform", "Registry", "SecretsBackend", "SharedEnvironment", "Stage", "Team", "TeamEnvironment",
-    "WebAccess", "WebIngress", "json_schema", "reference_markdown",
+    "WebAccess", "WebIngress", "WheelhouseSettings", "json_schema", "reference_markdown",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Union
 
 from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
@@ -10,7 +10,9 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from mwaa_platform import AirflowEnvironment, AirflowEnvironmentBase, NetworkAttributes, SharedAirflowNetwork
+from mwaa_platform.environment import Wheelhouse
 from stacks.registry import EnvironmentSpec, TeamAccessSpec, WebAccess, WebIngress, retention
+from stacks.registry_schema import WheelhouseSettings
 
 
 class EnvironmentStack(Stack):
@@ -54,6 +56,7 @@ class EnvironmentStack(Stack):
             plugins=settings.plugins,
             startup_script=settings.startup_script,
             artifact_writers=settings.artifact_writers,
+            wheelhouse=_wheelhouse(settings.wheelhouse),
         )
         grant_web_access(self, self.airflow, spec.web_access)
         for index, ingress in enumerate(settings.web_ingress):
@@ -93,3 +96,9 @@ def grant_web_access(scope: Construct, environment: AirflowEnvironmentBase, gran
             environment.grant_web_login_to_roles([role], grant.airflow_role)
         else:
             environment.grant_web_login_policy(grant.airflow_role, policy_name=grant.policy_name)
+
+
+def _wheelhouse(value: Union[None, bool, WheelhouseSettings]) -> Union[None, bool, Wheelhouse]:
+    if isinstance(value, WheelhouseSettings):
+        return Wheelhouse(find_links=value.find_links, constraints=value.constraints, max_size_mib=value.max_size_mib)
+    return value

@@ -39,3 +39,9 @@ def platform(tmp_path_factory):
     attach_preflight_checks(app)
     platform_app.build(app)
     return SimpleNamespace(app=app, assembly=app.synth())  # synth raises on any unacknowledged finding
+
+
+@pytest.fixture(scope="session", autouse=True)
+def wheelhouse_cache(tmp_path_factory):
+    """Wheelhouses built by tests go to a temporary cache, not the user's ~/.cache."""
+    os.environ["MWAA_PLATFORM_CACHE"] = str(tmp_path_factory.mktemp("mwaa-platform-cache"))

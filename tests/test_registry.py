@@ -421,12 +421,36 @@ def test_identity_center_policies_and_web_ingress_from_the_registry(tmp_path):
         "SourcePrefixListId": "pl-0123456789abcdef0", "FromPort": 443, "ToPort": 443, "Description": "corporate VPN"})
 
 
-def test_requirements_that_need_the_internet_are_refused_on_a_network_without_it(tmp_path):
+def test_requirements_that_need_the_internet_are_refused_without_a_wheelhouse_on_a_network_without_it(tmp_path):
     (tmp_path / "requirements.txt").write_text("# the team's packages\npandas==2.2.3\n")
-    path = write(tmp_path, edited(lambda d: env(d, 1, "prod").update(requirements="requirements.txt")))
+
+    def without_wheelhouse(document):
+        env(document, 1, "prod").update(requirements="requirements.txt", wheelhouse=False)
     with pytest.raises(RegistryError, match=PAYMENTS_PROD + r"requirements '.*requirements.txt' line 2: 'pandas==2.2.3' "
                                             r"would be downloaded from PyPI, which this network cannot reach"):
-        load_registry(path)
-    with_nat = write(tmp_path, edited(lambda d: (env(d, 1, "prod").update(requirements="requirements.txt"),
-                                                 d["platform"]["network"].update(nat_gateways=1))), name="nat.yaml")
-    load_registry(with_nat)  # with NAT, PyPI is reachable
+        load_registry(write(tmp_path, edited(without_wheelhouse)))
+    # by default the packages become a wheelhouse built at synthesis, so the registry accepts them
+    load_registry(write(tmp_path, edited(lambda d: env(d, 1, "prod").update(requirements="requirements.txt")),
+                        name="default.yaml"))
+
+
+def test_a_wheelhouse_from_the_registry_ships_the_teams_wheels(tmp_path):
+    import zipfile
+
+    from aws_cdk.assertions import Template
+
+    from test_wheelhouse import make_wheel
+
+    make_wheel(tmp_path / "wheels")
+    (tmp_path / "requirements.txt").write_text("demo-lib==1.0\n")
+
+    def edit(document):
+        env(document, 1, "prod").update(requirements="requirements.txt", wheelhouse={"find_links": "wheels"})
+    app = new_app()
+    platform = build_platform(app, load_registry(write(tmp_path, edited(edit))))
+    environment = platform.environments["payments-prod"].airflow
+    assert environment.wheelhouse.wheels == ("demo_lib-1.0-py3-none-any.whl",)
+    with zipfile.ZipFile(environment.wheelhouse.plugins) as archive:
+        assert archive.namelist() == ["demo_lib-1.0-py3-none-any.whl"]
+    Template.from_stack(platform.environments["payments-prod"]).has_resource_properties(
+        "AWS::MWAA::Environment", {"PluginsS3Path": "plugins/plugins.zip"})

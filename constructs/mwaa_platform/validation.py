@@ -20,6 +20,7 @@ from mwaa_platform.environment.validation import (
     check_security_groups,
 )
 from mwaa_platform.environment.requirements import check_requirements
+from mwaa_platform.environment.wheelhouse import needs_packages
 from mwaa_platform.errors import MwaaPlatformError, shorten
 from mwaa_platform.network._placement import check_web_ingress
 from mwaa_platform.network.dns_firewall import check_domains
@@ -46,6 +47,7 @@ __all__ = [
     "check_web_ingress",
     "default_airflow_version",
     "lookup_environment_class",
+    "needs_packages",
     "parse_airflow_version",
     "resolve_capacity",
     "shorten",

@@ -31,6 +31,7 @@ from mwaa_platform.environment.options import (
 )
 from mwaa_platform.environment.runtime import AIRFLOW_RUNTIMES, AirflowRuntime, runtime_for
 from mwaa_platform.environment.source_bucket import AirflowSourceBucket
+from mwaa_platform.environment.wheelhouse import Wheelhouse, WheelhouseBuild
 from mwaa_platform.environment.validation import LOG_TYPES, MAX_SECURITY_GROUPS
 
 __all__ = [
@@ -60,6 +61,8 @@ __all__ = [
     "MetricOptions",
     "SecretsManagerBackend",
     "WebserverAccessMode",
+    "Wheelhouse",
+    "WheelhouseBuild",
     "WorkerReplacementStrategy",
     "default_airflow_version",
     "runtime_for",

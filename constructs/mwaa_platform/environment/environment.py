@@ -35,6 +35,8 @@ from mwaa_platform.environment.environment_class import (
 from mwaa_platform.environment.execution_role import AirflowExecutionRole
 from mwaa_platform.environment.key import AirflowKey
 from mwaa_platform.environment.requirements import check_requirements
+from mwaa_platform.environment.runtime import runtime_for
+from mwaa_platform.environment.wheelhouse import Wheelhouse, WheelhouseBuild, build_wheelhouse, needs_packages
 from mwaa_platform.environment.options import (
     EndpointManagement,
     LogType,
@@ -78,6 +80,10 @@ class _Runtime:
     capacity: Capacity
     configuration: AirflowConfiguration
     log_levels: dict[str, str]
+    #: What to upload: the given files, or the wheelhouse built from them.
+    requirements: Optional[str]
+    plugins: Optional[str]
+    wheelhouse: Optional[WheelhouseBuild]
 
 
 class AirflowEnvironment(AirflowEnvironmentBase):
@@ -131,6 +137,7 @@ class AirflowEnvironment(AirflowEnvironmentBase):
         plugins: Optional[str] = None,
         startup_script: Optional[str] = None,
         prune_dags: bool = True,
+        wheelhouse: Union[Wheelhouse, bool, None] = None,
         artifact_writers: Sequence[str] = (),
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         tags: Optional[Mapping[str, str]] = None,
@@ -179,6 +186,10 @@ class AirflowEnvironment(AirflowEnvironmentBase):
         :param plugins: a local plugins.zip. Default: none.
         :param startup_script: a local startup shell script. Default: none.
         :param prune_dags: delete DAG objects the folder no longer has. Default: True.
+        :param wheelhouse: build ``requirements`` into wheels at synthesis, shipped in plugins.zip and
+            installed with ``--no-index`` (``Wheelhouse`` options, True, or False for never).
+            Default: built exactly when the network has no internet egress and the requirements
+            name packages; otherwise the requirements go to MWAA as they are.
         :param artifact_writers: ARNs of IAM roles (or users) that may also write the source
             bucket's objects, e.g. the team's CI role and a break-glass role. Every other principal,
             account administrators included, is denied writes and deletes by the bucket policy.
@@ -203,6 +214,7 @@ class AirflowEnvironment(AirflowEnvironmentBase):
                 statsd_allow_list=statsd_allow_list, celery_concurrency=celery_concurrency, log_levels=log_levels,
                 artifacts=dict(dags=dags, requirements=requirements, plugins=plugins, startup_script=startup_script),
                 internet=network.internet_egress if network is not None else True,
+                wheelhouse=wheelhouse,
             )
             selected = _resolve_subnets(network, vpc, subnets, secrets_backend)
             writers = check_principal_arns("artifact_writers", artifact_writers)
@@ -236,9 +248,10 @@ class AirflowEnvironment(AirflowEnvironmentBase):
         )
         self.subnets = selected
         self.log_groups = self._create_log_groups(log_retention, removal_policy)
+        self.wheelhouse = runtime.wheelhouse
         self.artifacts = AirflowArtifacts(
-            self, "Artifacts", bucket=self.source_bucket, key=self.key, dags=dags, requirements=requirements,
-            plugins=plugins, startup_script=startup_script, prune_dags=prune_dags, log_retention=log_retention,
+            self, "Artifacts", bucket=self.source_bucket, key=self.key, dags=dags, requirements=runtime.requirements,
+            plugins=runtime.plugins, startup_script=startup_script, prune_dags=prune_dags, log_retention=log_retention,
         )
         self._restrict_artifact_writes(writers)
         self.resource = self._create_environment(
@@ -451,6 +464,7 @@ def _resolve_runtime(
     log_levels: Optional[Mapping[LogType, str]],
     artifacts: Mapping[str, Any],
     internet: bool,
+    wheelhouse: Union[Wheelhouse, bool, None],
 ) -> _Runtime:
     check_environment_name(environment_name)
     env_class = lookup_environment_class(environment_class)
@@ -466,9 +480,18 @@ def _resolve_runtime(
     check_maintenance_window(weekly_maintenance_window_start)
     levels = resolve_log_levels(log_levels)
     check_artifact_paths(**artifacts)
-    requirements = artifacts.get("requirements")
+    requirements, plugins = artifacts.get("requirements"), artifacts.get("plugins")
+    build: Optional[WheelhouseBuild] = None
     if requirements is not None:
-        check_requirements(requirements, airflow_version=version, internet=internet)
+        use_wheelhouse = isinstance(wheelhouse, Wheelhouse) or wheelhouse is True or (
+            wheelhouse is None and not internet and needs_packages(requirements))
+        # a wheelhouse is downloaded by the synthesizing machine, so the environment needs no internet
+        check_requirements(requirements, airflow_version=version, internet=internet or use_wheelhouse)
+        if use_wheelhouse:
+            build = build_wheelhouse(wheelhouse if isinstance(wheelhouse, Wheelhouse) else Wheelhouse(),
+                                     requirements=requirements, plugins=plugins,
+                                     python=runtime_for(version).python_minor)
+            requirements, plugins = build.requirements, build.plugins
     if parsed_version >= (3, 0, 0) and webserver_access_mode == "PUBLIC_ONLY" and not internet:
         Annotations.of(scope).add_warning_v2(
             "mwaa-platform:airflow3-public-api",
@@ -484,7 +507,7 @@ def _resolve_runtime(
     if celery_concurrency is not None:
         configuration.update(celery_concurrency.options(env_class), source="celery_concurrency")
     return _Runtime(env_class=env_class, version=version, capacity=resolved_capacity, configuration=configuration,
-                    log_levels=levels)
+                    log_levels=levels, requirements=requirements, plugins=plugins, wheelhouse=build)
 
 
 def _resolve_subnets(

@@ -23,10 +23,11 @@ synth: setup
 	@echo "Templates: $(CURDIR)/cdk.out/*.template.json"
 	@echo "cdk-nag validation report: $(CURDIR)/cdk.out/validation-report.json"
 
-## test: set up, type-check the library and the app (mypy), then run the whole test suite
+## test: set up, type-check the library and the app (mypy), then run the whole test suite on two workers
+## (one module per worker at a time, so each worker synthesizes the shared platform once)
 test: setup
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed node_modules/.installed
 

@@ -177,6 +177,8 @@ class PlatformSettings:
             sets = list(self.network.endpoint_sets)
             if any(env.secrets_backend is not None for env in environments):
                 sets.append("secretsmanager")
+            if any(env.settings.package_index is not None for env in environments):
+                sets.append("codeartifact")
             previous = specs.get(key)
             specs[key] = NetworkSpec(
                 account=stage.account, region=stage.region,
@@ -553,8 +555,8 @@ class _Resolver:
             return
         internet = self.registry.platform.network.nat_gateways > 0
         # a wheelhouse is downloaded by the synthesizing machine: the environment itself needs no internet
-        wheelhouse = entry.wheelhouse is not False and (entry.wheelhouse is not None or (
-            not internet and needs_packages(entry.requirements)))
+        wheelhouse = entry.package_index is not None or (entry.wheelhouse is not False and (
+            entry.wheelhouse is not None or (not internet and needs_packages(entry.requirements))))
         try:
             check_requirements(entry.requirements, airflow_version=entry.airflow_version or default_airflow_version(),
                                internet=internet or wheelhouse)

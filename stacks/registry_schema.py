@@ -81,8 +81,8 @@ class Network(_Model):
     nat_gateways: Literal[0, 1, 2] = Field(0, description="0 (no internet route), 1 or 2; NAT also lets environments "
                                                           "send HTTPS anywhere (PyPI).")
     endpoint_sets: list[str] = Field(default_factory=list, description=(
-        "Extra endpoint sets: secretsmanager, sts, ecs, batch, eks. secretsmanager is added automatically "
-        "where an environment uses the secrets backend."))
+        "Extra endpoint sets: secretsmanager, sts, codeartifact, ecs, batch, eks. secretsmanager and codeartifact "
+        "are added automatically where an environment uses the secrets backend or a package index."))
     endpoint_policies: bool = Field(True, description="Account-scoped endpoint policies where safe.")
     data_perimeter: bool = Field(True, description=(
         "Restrict the S3 gateway endpoint to the perimeter accounts' buckets plus the Region's ECR "
@@ -237,6 +237,13 @@ class WheelhouseSettings(_Model):
     max_size_mib: int = Field(500, description="Refuse a larger plugins.zip.")
 
 
+class PackageIndexSettings(_Model):
+    """A CodeArtifact repository with a PyPI upstream that pip installs from (docs/python-dependencies.md)."""
+
+    domain_name: str = Field(description="The CodeArtifact domain, created in the environment's stack.")
+    repository_name: str = Field("pypi", description="The repository pip reads from.")
+
+
 class EnvironmentSettings(_Model):
     """Settings of one MWAA environment (a team's in one stage, or a shared one)."""
 
@@ -258,6 +265,9 @@ class EnvironmentSettings(_Model):
     wheelhouse: Optional[WheelhouseSettings | bool] = Field(None, description=(
         "true, false or settings: build the requirements into wheels at synthesis. Default: built exactly when the "
         "network has no NAT and the requirements name packages."))
+    package_index: Optional[PackageIndexSettings] = Field(None, description=(
+        "Install requirements from a CodeArtifact repository through VPC endpoints (the network gets the "
+        "codeartifact endpoint set). Default: none."))
     airflow_configuration_options: dict[str, str] = Field(default_factory=dict, description=(
         "Airflow options as section.option: value (values quoted)."))
     log_retention_days: int = Field(90, description="Retention of the environment's logs, in days.")
@@ -400,7 +410,7 @@ def reference_markdown() -> str:
     """The key-by-key reference of ``docs/registry.md``, generated from the models."""
     sections = []
     for model in (Registry, Platform, Network, Stage, Team, TeamEnvironment, SharedEnvironment, SecretsBackend,
-                  WheelhouseSettings, WebAccess, WebIngress):
+                  WheelhouseSettings, PackageIndexSettings, WebAccess, WebIngress):
         rows = [f"### `{model.__name__}`", "", (model.__doc__ or "").strip().splitlines()[0], "",
                 "| key | default | meaning |", "|---|---|---|"]
         for name, info in model.model_fields.items():
@@ -419,5 +429,5 @@ def reference_markdown() -> str:
 __all__ = [
     "CAPACITY_FIELDS", "LOG_RETENTION_DAYS", "NOT_YET_SUPPORTED", "NAT_GATEWAY_CHOICES", "EnvironmentSettings",
     "Network", "Platform", "Registry", "SecretsBackend", "SharedEnvironment", "Stage", "Team", "TeamEnvironment",
-    "WebAccess", "WebIngress", "WheelhouseSettings", "json_schema", "reference_markdown",
+    "PackageIndexSettings", "WebAccess", "WebIngress", "WheelhouseSettings", "json_schema", "reference_markdown",
 ]

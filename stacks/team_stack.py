@@ -10,7 +10,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from mwaa_platform import AirflowEnvironment, AirflowEnvironmentBase, NetworkAttributes, SharedAirflowNetwork
-from mwaa_platform.environment import Wheelhouse
+from mwaa_platform.environment import AirflowPackageIndex, Wheelhouse
 from stacks.registry import EnvironmentSpec, TeamAccessSpec, WebAccess, WebIngress, retention
 from stacks.registry_schema import WheelhouseSettings
 
@@ -57,6 +57,10 @@ class EnvironmentStack(Stack):
             startup_script=settings.startup_script,
             artifact_writers=settings.artifact_writers,
             wheelhouse=_wheelhouse(settings.wheelhouse),
+            package_index=AirflowPackageIndex(
+                self, "PackageIndex", domain_name=settings.package_index.domain_name,
+                repository_name=settings.package_index.repository_name,
+            ) if settings.package_index is not None else None,
         )
         grant_web_access(self, self.airflow, spec.web_access)
         for index, ingress in enumerate(settings.web_ingress):

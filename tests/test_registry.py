@@ -126,7 +126,7 @@ CASES = [
     pytest.param(lambda d: d["platform"]["network"].update(cidr="10.0.0.0/8"),
                  r"platform.network: cidr prefix length must be between /16 and /22, got '10.0.0.0/8'", id="bad-cidr"),
     pytest.param(lambda d: d["platform"]["network"].update(endpoint_sets=["lambda"]),
-                 r"platform.network: endpoint_sets: unknown set 'lambda'; allowed: secretsmanager, sts, ecs, batch, eks",
+                 r"platform.network: endpoint_sets: unknown set 'lambda'; allowed: secretsmanager, sts, codeartifact, ecs, batch, eks",
                  id="unknown-endpoint-set"),
     pytest.param(lambda d: d["platform"]["network"].update(dns_allowed_domains=["pypi.org"]),
                  r"platform.network: dns_allowed_domains applies to the DNS firewall: set dns_firewall: true",
@@ -454,3 +454,21 @@ def test_a_wheelhouse_from_the_registry_ships_the_teams_wheels(tmp_path):
         assert archive.namelist() == ["demo_lib-1.0-py3-none-any.whl"]
     Template.from_stack(platform.environments["payments-prod"]).has_resource_properties(
         "AWS::MWAA::Environment", {"PluginsS3Path": "plugins/plugins.zip"})
+
+
+def test_a_package_index_from_the_registry_switches_on_its_endpoints(tmp_path):
+    from aws_cdk.assertions import Template
+
+    (tmp_path / "requirements.txt").write_text("pandas==2.2.3\n")
+
+    def edit(document):
+        env(document, 1, "prod").update(requirements="requirements.txt", package_index={"domain_name": "payments"})
+    app = new_app()
+    registry = load_registry(write(tmp_path, edited(edit)))
+    networks = {n.stack_name: n for n in registry.networks}
+    assert "codeartifact" in networks["mwaa-platform-network-prod"].endpoint_sets
+    assert "codeartifact" not in networks["mwaa-platform-network-dev"].endpoint_sets
+    platform = build_platform(app, registry)
+    Template.from_stack(platform.environments["payments-prod"]).has_resource_properties(
+        "AWS::CodeArtifact::Domain", {"DomainName": "payments"})
+    assert platform.environments["payments-prod"].airflow.wheelhouse is None

@@ -29,6 +29,7 @@ from mwaa_platform.environment.options import (
     WebserverAccessMode,
     WorkerReplacementStrategy,
 )
+from mwaa_platform.environment.package_index import AirflowPackageIndex
 from mwaa_platform.environment.runtime import AIRFLOW_RUNTIMES, AirflowRuntime, runtime_for
 from mwaa_platform.environment.source_bucket import AirflowSourceBucket
 from mwaa_platform.environment.wheelhouse import Wheelhouse, WheelhouseBuild
@@ -49,6 +50,7 @@ __all__ = [
     "AirflowEnvironmentBase",
     "AirflowExecutionRole",
     "AirflowKey",
+    "AirflowPackageIndex",
     "AirflowRole",
     "AirflowRuntime",
     "AirflowSourceBucket",

@@ -34,6 +34,7 @@ from mwaa_platform.environment.environment_class import (
 )
 from mwaa_platform.environment.execution_role import AirflowExecutionRole
 from mwaa_platform.environment.key import AirflowKey
+from mwaa_platform.environment.package_index import AirflowPackageIndex
 from mwaa_platform.environment.requirements import check_requirements
 from mwaa_platform.environment.runtime import runtime_for
 from mwaa_platform.environment.wheelhouse import Wheelhouse, WheelhouseBuild, build_wheelhouse, needs_packages
@@ -138,6 +139,7 @@ class AirflowEnvironment(AirflowEnvironmentBase):
         startup_script: Optional[str] = None,
         prune_dags: bool = True,
         wheelhouse: Union[Wheelhouse, bool, None] = None,
+        package_index: Optional[AirflowPackageIndex] = None,
         artifact_writers: Sequence[str] = (),
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         tags: Optional[Mapping[str, str]] = None,
@@ -188,8 +190,11 @@ class AirflowEnvironment(AirflowEnvironmentBase):
         :param prune_dags: delete DAG objects the folder no longer has. Default: True.
         :param wheelhouse: build ``requirements`` into wheels at synthesis, shipped in plugins.zip and
             installed with ``--no-index`` (``Wheelhouse`` options, True, or False for never).
-            Default: built exactly when the network has no internet egress and the requirements
-            name packages; otherwise the requirements go to MWAA as they are.
+            Default: built exactly when the network has no internet egress, the requirements name
+            packages and there is no ``package_index``; otherwise the requirements go to MWAA as they are.
+        :param package_index: install requirements from this CodeArtifact repository (PyPI upstream)
+            through the network's ``codeartifact`` endpoints: the role may read it, and a generated
+            startup script, run before ``startup_script``, points pip at it. Default: none.
         :param artifact_writers: ARNs of IAM roles (or users) that may also write the source
             bucket's objects, e.g. the team's CI role and a break-glass role. Every other principal,
             account administrators included, is denied writes and deletes by the bucket policy.
@@ -213,9 +218,15 @@ class AirflowEnvironment(AirflowEnvironmentBase):
                 airflow_configuration_options=airflow_configuration_options, secrets_backend=secrets_backend,
                 statsd_allow_list=statsd_allow_list, celery_concurrency=celery_concurrency, log_levels=log_levels,
                 artifacts=dict(dags=dags, requirements=requirements, plugins=plugins, startup_script=startup_script),
-                internet=network.internet_egress if network is not None else True,
-                wheelhouse=wheelhouse,
+                internet=(network.internet_egress if network is not None else True) or package_index is not None,
+                wheelhouse=False if package_index is not None and wheelhouse is None else wheelhouse,
             )
+            if package_index is not None:
+                if wheelhouse not in (None, False):
+                    raise MwaaPlatformError("pass wheelhouse or package_index, not both: both say where pip gets packages")
+                if network is not None:
+                    network.check_endpoint("codeartifact.api", "package_index")
+                startup_script = package_index.startup_script(then=startup_script)
             selected = _resolve_subnets(network, vpc, subnets, secrets_backend)
             writers = check_principal_arns("artifact_writers", artifact_writers)
             given_groups = check_security_groups(security_groups)
@@ -241,6 +252,8 @@ class AirflowEnvironment(AirflowEnvironmentBase):
         self.execution_role: iam.IRole = execution_role or self._role_construct.role  # type: ignore[union-attr]
         if secrets_backend is not None:
             self._grant_secrets(secrets_backend.for_environment(environment_name))
+        if package_index is not None:
+            self._grant_package_index(package_index)
         self.security_groups = given_groups or self._create_security_groups(network, vpc)
         #: Attached, but shared with other environments: never used for this environment's own rules.
         self.shared_security_groups: list[ec2.ISecurityGroup] = (
@@ -344,6 +357,22 @@ class AirflowEnvironment(AirflowEnvironmentBase):
                 f"Secrets Manager appends a random suffix to every secret ARN. The wildcards admit only secrets "
                 f"under {connections}/ and {variables}/, prefixes no other environment of this account and "
                 "Region may use (preflight rule shared-secret-prefix).",
+            )
+
+    def _grant_package_index(self, index: AirflowPackageIndex) -> None:
+        attached = [self.add_to_role_policy(statement) for statement in index.read_statements()]
+        if all(attached) and self._role_construct is not None:
+            acknowledge(
+                self._role_construct.policy,
+                "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+                "sts:GetServiceBearerToken accepts no resource narrower than '*'; the statement is limited to "
+                "CodeArtifact by the sts:AWSServiceName condition (CodeArtifact user guide, auth and tokens).",
+            )
+            acknowledge(
+                self._role_construct.policy,
+                wildcard_resource_finding(self, index.package_arns),
+                "pip reads whichever packages the requirements name from this one CodeArtifact repository; the "
+                "wildcard covers the packages of that repository only.",
             )
 
     # --- create steps -----------------------------------------------------------------------

@@ -63,6 +63,11 @@ ENDPOINT_SETS: dict[str, tuple[EndpointService, ...]] = {
     "secretsmanager": (_service("secretsmanager", _Aws.SECRETS_MANAGER, "secretsmanager", True),),
     # cross-account roles the execution role assumes
     "sts": (_service("sts", _Aws.STS, "sts", True),),
+    # a private package index: AWS CodeArtifact's API and its repositories (pip)
+    "codeartifact": (
+        _service("codeartifact.api", _Aws.CODEARTIFACT_API, "codeartifact", True),
+        _service("codeartifact.repositories", _Aws.CODEARTIFACT_REPOSITORIES, "codeartifact", True),
+    ),
     # task compute: ECS RunTask, Batch SubmitJob, EKS (API, Pod Identity, and the VPC CNI's EC2 calls)
     "ecs": (_service("ecs", _Aws.ECS, "ecs", False),),
     "batch": (_service("batch", _Aws.BATCH, "batch", False),),
@@ -146,7 +151,8 @@ class AirflowVpcEndpoints(Construct):
             self, "S3GatewayEndpoint", vpc=vpc, service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[placement]
         )
         if data_perimeter:
-            for statement in s3_perimeter_statements(self, accounts or [account]):
+            for statement in s3_perimeter_statements(self, accounts or [account],
+                                                     codeartifact="codeartifact" in endpoint_sets):
                 self.s3_gateway.add_to_policy(statement)
         self.interface_endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {}
         for service in services:
@@ -182,11 +188,18 @@ ECR_PULL_ACTIONS = (
 )
 
 
-def s3_perimeter_statements(scope: Construct, accounts: Sequence[str]) -> list[iam.PolicyStatement]:
+def s3_perimeter_statements(
+    scope: Construct, accounts: Sequence[str], *, codeartifact: bool = False
+) -> list[iam.PolicyStatement]:
     """The S3 gateway's data perimeter (user guide: vpc-security): the platform accounts' buckets,
-    and reads of the Region's ECR image layers, which ECR serves from an AWS-owned bucket."""
+    and reads of the Region's ECR image layers, which ECR serves from an AWS-owned bucket; with a
+    package index, reads of CodeArtifact's AWS-owned asset bucket of the Region."""
     stack = Stack.of(scope)
-    return [
+    extra = [iam.PolicyStatement(
+        sid="CodeArtifactAssets", principals=[iam.AnyPrincipal()], actions=["s3:GetObject"],
+        resources=[f"arn:{stack.partition}:s3:::assets-*-{stack.region}/*"],
+    )] if codeartifact else []
+    return [*extra,
         iam.PolicyStatement(
             sid="PlatformAccountsBuckets",
             principals=[iam.AnyPrincipal()],

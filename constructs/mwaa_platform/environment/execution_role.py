@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Optional
 
+import jsii
+
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -140,7 +142,9 @@ class AirflowExecutionRole(Construct):
 
     @property
     def grant_principal(self) -> iam.IPrincipal:
-        return self.role.grant_principal
+        """The role as a grant target whose statements land in its managed policy, never an inline one
+        (the NIST, HIPAA and PCI packs reject inline policies)."""
+        return _ManagedPolicyPrincipal(self.role, self.policy)
 
     def add_to_policy(self, statement: iam.PolicyStatement) -> None:
         """Add a statement to the role's managed policy (not to an inline policy)."""
@@ -183,3 +187,36 @@ class AirflowExecutionRole(Construct):
             f"The Celery queue is created by MWAA in an AWS service account whose id and queue suffix are not "
             f"known in advance; the account and name wildcards are those of {source}.",
         )
+
+
+@jsii.implements(iam.IPrincipal)
+class _ManagedPolicyPrincipal:
+    """``role`` for aws-cdk-lib's ``grant_*`` methods, adding their statements to ``policy``."""
+
+    def __init__(self, role: iam.Role, policy: iam.ManagedPolicy) -> None:
+        self._role = role
+        self._policy = policy
+
+    @property
+    def grant_principal(self) -> iam.IPrincipal:
+        return self
+
+    @property
+    def assume_role_action(self) -> str:
+        return self._role.assume_role_action
+
+    @property
+    def policy_fragment(self) -> iam.PrincipalPolicyFragment:
+        return self._role.policy_fragment
+
+    @property
+    def principal_account(self) -> Optional[str]:
+        return self._role.principal_account
+
+    def add_to_policy(self, statement: iam.PolicyStatement) -> bool:
+        self._policy.add_statements(statement)
+        return True
+
+    def add_to_principal_policy(self, statement: iam.PolicyStatement) -> iam.AddToPrincipalPolicyResult:
+        self._policy.add_statements(statement)
+        return iam.AddToPrincipalPolicyResult(statement_added=True, policy_dependable=self._policy)

@@ -38,7 +38,8 @@ from typing import get_args  # noqa: E402
 
 import pytest  # noqa: E402
 
-SUBPACKAGES = ("mwaa_platform.environment", "mwaa_platform.network", "mwaa_platform.compliance")
+SUBPACKAGES = ("mwaa_platform.environment", "mwaa_platform.network", "mwaa_platform.compliance",
+               "mwaa_platform.compute")
 PUBLIC_MODULES = ("mwaa_platform", *SUBPACKAGES, "mwaa_platform.validation", "mwaa_platform.errors")
 
 
@@ -70,8 +71,8 @@ def test_internals_are_marked_private_and_not_exported():
     assert internal.__all__ == []
     modules = {m.name for m in pkgutil.iter_modules(mwaa_platform.__path__)}
     # only capability subpackages, the error type and the public checks sit at the top; the rest is private
-    assert {m for m in modules if not m.startswith("_")} == {"environment", "network", "compliance", "errors",
-                                                               "validation"}
+    assert {m for m in modules if not m.startswith("_")} == {"environment", "network", "compliance", "compute",
+                                                               "errors", "validation"}
 
 
 def test_the_app_imports_no_private_module():

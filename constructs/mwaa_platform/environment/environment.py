@@ -278,13 +278,6 @@ class AirflowEnvironment(AirflowEnvironmentBase):
     # --- attributes -------------------------------------------------------------------------
 
     @property
-    def grant_principal(self) -> iam.IPrincipal:
-        """The execution role; grants to a role made here land in its managed policy (no inline policy)."""
-        if self._role_construct is not None:
-            return self._role_construct.grant_principal
-        return super().grant_principal
-
-    @property
     def environment_arn(self) -> str:
         return self.resource.attr_arn
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Optional
 
-import jsii
-
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -13,6 +11,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from mwaa_platform._internal.arns import celery_queue_arn, environment_arn, log_group_prefix_arn
+from mwaa_platform._internal.managed_policy_role import ManagedPolicyRole
 from mwaa_platform.compliance.nag import acknowledge, wildcard_resource_finding
 
 #: Actions MWAA needs that accept no narrower resource than "*" (IAM service authorization reference).
@@ -70,9 +69,11 @@ class AirflowExecutionRole(Construct):
         stack = Stack.of(self)
         env_arn = environment_arn(self, environment_name)
 
-        self.role = iam.Role(
+        self.role = ManagedPolicyRole(
             self,
             "Resource",
+            policy_id="Policy",
+            policy_description=f"Least-privilege permissions of the MWAA environment {environment_name}",
             role_name=role_name,
             description=f"MWAA execution role of environment {environment_name}",
             assumed_by=iam.CompositePrincipal(
@@ -85,12 +86,8 @@ class AirflowExecutionRole(Construct):
                 }
             ),
         )
-        self.policy = iam.ManagedPolicy(
-            self,
-            "Policy",
-            description=f"Least-privilege permissions of the MWAA environment {environment_name}",
-            roles=[self.role],
-            statements=[
+        self.policy = self.role.policy
+        self.policy.add_statements(
                 iam.PolicyStatement(sid="PublishMetrics", actions=["airflow:PublishMetrics"], resources=[env_arn]),
                 iam.PolicyStatement(
                     sid="DenyListAllBuckets",
@@ -132,7 +129,6 @@ class AirflowExecutionRole(Construct):
                         }
                     },
                 ),
-            ],
         )
         self._acknowledge_published_wildcards(source_bucket, environment_name)
 
@@ -142,9 +138,8 @@ class AirflowExecutionRole(Construct):
 
     @property
     def grant_principal(self) -> iam.IPrincipal:
-        """The role as a grant target whose statements land in its managed policy, never an inline one
-        (the NIST, HIPAA and PCI packs reject inline policies)."""
-        return _ManagedPolicyPrincipal(self.role, self.policy)
+        """The role; grants land in its managed policy, never an inline one (``ManagedPolicyRole``)."""
+        return self.role
 
     def add_to_policy(self, statement: iam.PolicyStatement) -> None:
         """Add a statement to the role's managed policy (not to an inline policy)."""
@@ -187,36 +182,3 @@ class AirflowExecutionRole(Construct):
             f"The Celery queue is created by MWAA in an AWS service account whose id and queue suffix are not "
             f"known in advance; the account and name wildcards are those of {source}.",
         )
-
-
-@jsii.implements(iam.IPrincipal)
-class _ManagedPolicyPrincipal:
-    """``role`` for aws-cdk-lib's ``grant_*`` methods, adding their statements to ``policy``."""
-
-    def __init__(self, role: iam.Role, policy: iam.ManagedPolicy) -> None:
-        self._role = role
-        self._policy = policy
-
-    @property
-    def grant_principal(self) -> iam.IPrincipal:
-        return self
-
-    @property
-    def assume_role_action(self) -> str:
-        return self._role.assume_role_action
-
-    @property
-    def policy_fragment(self) -> iam.PrincipalPolicyFragment:
-        return self._role.policy_fragment
-
-    @property
-    def principal_account(self) -> Optional[str]:
-        return self._role.principal_account
-
-    def add_to_policy(self, statement: iam.PolicyStatement) -> bool:
-        self._policy.add_statements(statement)
-        return True
-
-    def add_to_principal_policy(self, statement: iam.PolicyStatement) -> iam.AddToPrincipalPolicyResult:
-        self._policy.add_statements(statement)
-        return iam.AddToPrincipalPolicyResult(statement_added=True, policy_dependable=self._policy)

@@ -1,0 +1,10 @@
+"""Compute: isolated task compute that DAGs start through the Amazon provider's operators.
+
+Airflow schedules; containers do the heavy work. Each construct here provisions a team's compute
+in the platform network and grants an environment exactly what the matching operator calls.
+"""
+
+from mwaa_platform.compute.ecs import CONTAINER_NAME, EcsTaskCompute, TaskImage
+from mwaa_platform.compute.fargate import FARGATE_MEMORY_BY_CPU, check_fargate_size
+
+__all__ = ["CONTAINER_NAME", "FARGATE_MEMORY_BY_CPU", "EcsTaskCompute", "TaskImage", "check_fargate_size"]

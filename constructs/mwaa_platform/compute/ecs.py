@@ -1,0 +1,282 @@
+"""EcsTaskCompute: a team's Fargate task that DAGs start with the Amazon provider's EcsRunTaskOperator."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Optional
+
+from aws_cdk import ArnFormat, RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from mwaa_platform._internal.managed_policy_role import ManagedPolicyRole
+from mwaa_platform.compliance.nag import acknowledge, wildcard_resource_finding
+from mwaa_platform.compute.fargate import check_fargate_size
+from mwaa_platform.environment.key import AirflowKey
+from mwaa_platform.errors import MwaaPlatformError, shorten, validating
+from mwaa_platform.network.network import AirflowNetworkBase
+
+__all__ = ["CONTAINER_NAME", "EcsTaskCompute", "TaskImage"]
+
+#: The container every task definition runs; the operator's ``overrides`` name it.
+CONTAINER_NAME = "main"
+_FAMILY = re.compile(r"^[a-zA-Z0-9_-]{1,255}$")
+
+
+@dataclass(frozen=True)
+class TaskImage:
+    """Where a task's container image comes from. Use the class methods.
+
+    :param uri: a full image URI. Default: none.
+    :param directory: a local folder with a Dockerfile, built and published as a CDK asset. Default: none.
+    :param repository: an ECR repository (``repository_tag`` of it). Default: none.
+    :param repository_tag: the tag in ``repository`` or in the team repository. Default: none.
+    :param new_repository: create the team's own ECR repository and run ``repository_tag`` of it. Default: False.
+    """
+
+    uri: Optional[str] = None
+    directory: Optional[str] = None
+    repository: Optional[ecr.IRepository] = None
+    repository_tag: Optional[str] = None
+    new_repository: bool = False
+
+    @classmethod
+    def from_uri(cls, uri: str) -> "TaskImage":
+        return cls(uri=uri)
+
+    @classmethod
+    def from_directory(cls, directory: str) -> "TaskImage":
+        return cls(directory=directory)
+
+    @classmethod
+    def from_repository(cls, repository: ecr.IRepository, tag: str) -> "TaskImage":
+        return cls(repository=repository, repository_tag=tag)
+
+    @classmethod
+    def team_repository(cls, tag: str) -> "TaskImage":
+        """A new ECR repository for the team (scan on push, immutable tags, a lifecycle), running ``tag``."""
+        return cls(new_repository=True, repository_tag=tag)
+
+
+class EcsTaskCompute(Construct):
+    """A Fargate task definition on an ECS cluster in the platform network, for ``EcsRunTaskOperator``.
+
+    The task runs in the network's private subnets with a security group that admits nothing and
+    the network's endpoint clients group (HTTPS to the VPC endpoints: ECR, logs, S3, Secrets
+    Manager). Its role has no permissions until you grant some; its execution role may pull its
+    image, write its log group and read the secrets it names. ``grant_run`` gives an environment
+    exactly what the operator calls.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        network: AirflowNetworkBase,
+        family: str,
+        image: TaskImage,
+        cpu: int = 256,
+        memory_mib: int = 512,
+        environment: Optional[Mapping[str, str]] = None,
+        secrets: Optional[Mapping[str, secretsmanager.ISecret]] = None,
+        cluster: Optional[ecs.ICluster] = None,
+        key: Optional[kms.IKey] = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+    ) -> None:
+        """
+        :param network: the platform network; its private subnets run the task.
+        :param family: the task definition family the operator names (1-255 letters, digits, '-', '_').
+        :param image: the container image (``TaskImage``).
+        :param cpu: Fargate CPU units. Default: 256.
+        :param memory_mib: memory, a size Fargate pairs with ``cpu``. Default: 512.
+        :param environment: plain environment variables (no secrets). Default: none.
+        :param secrets: environment variables read from Secrets Manager at start. Default: none.
+        :param cluster: an existing cluster in the network's VPC. Default: a new cluster with
+            Container Insights.
+        :param key: encrypts the log group (and a team repository). Default: a new rotating key.
+        :param log_retention: retention of the task log group. Default: three months.
+        :param removal_policy: of the log group, key and repository. Default: ``RETAIN_ON_UPDATE_OR_DELETE``.
+        """
+        super().__init__(scope, construct_id)
+        with validating(self):
+            if not isinstance(family, str) or not _FAMILY.match(family):
+                raise MwaaPlatformError(f"family must be 1-255 letters, digits, '-' and '_', got {shorten(family)}")
+            check_fargate_size(cpu, memory_mib)
+            sources = [image.uri, image.directory, image.repository, image.new_repository or None]
+            if sum(source is not None for source in sources) != 1:
+                raise MwaaPlatformError("image must name exactly one source: TaskImage.from_uri, from_directory, "
+                                        "from_repository or team_repository")
+            if (image.repository is not None or image.new_repository) and not image.repository_tag:
+                raise MwaaPlatformError("image needs a tag for a repository image (immutable tags: no 'latest')")
+            if secrets:
+                network.check_endpoint("secretsmanager", "secrets")
+            network.check_endpoint("ecs", "EcsTaskCompute")
+
+        self.family = family
+        self.container_name = CONTAINER_NAME
+        self.stream_prefix = family
+        self.key: kms.IKey = key or AirflowKey(
+            self, "Key", description=f"Encrypts the logs and images of ECS task family {family}",
+            removal_policy=removal_policy,
+        )
+        self.cluster: ecs.ICluster = cluster or self._new_cluster(network)
+        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, encryption_key=self.key,
+                                       removal_policy=removal_policy)
+        self.repository: Optional[ecr.Repository] = (
+            self._new_repository(removal_policy) if image.new_repository else None)
+        # every permission either role gets (grants, the task definition's own) lands in a managed policy
+        self.task_role = ManagedPolicyRole(
+            self, "TaskRole", policy_id="TaskPolicy", assumed_by=self._ecs_tasks(),
+            description=f"Role of ECS task family {family}: no permissions until granted",
+            policy_description=f"Permissions of the containers of ECS task family {family}",
+        )
+        self.execution_role = ManagedPolicyRole(
+            self, "ExecutionRole", policy_id="ExecutionPolicy", assumed_by=self._ecs_tasks(),
+            description=f"ECS agent role of task family {family}: image, logs, secrets",
+            policy_description=f"What ECS needs to start task family {family}: its image, its logs, its secrets",
+        )
+        self.task_definition = ecs.FargateTaskDefinition(
+            self, "TaskDefinition", family=family, cpu=cpu, memory_limit_mib=memory_mib,
+            task_role=self.task_role, execution_role=self.execution_role,
+        )
+        self.task_definition.add_container(
+            CONTAINER_NAME,
+            image=self._image(image),
+            environment=dict(environment or {}),
+            secrets={name: ecs.Secret.from_secrets_manager(secret) for name, secret in (secrets or {}).items()},
+            logging=ecs.LogDrivers.aws_logs(stream_prefix=self.stream_prefix, log_group=self.log_group),
+            readonly_root_filesystem=True,
+        )
+        if image.uri is None:
+            acknowledge(
+                self.execution_role.policy, "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+                "ecr:GetAuthorizationToken accepts no resource narrower than '*'; the image pull itself is limited "
+                "to the task's repository.",
+            )
+        self.security_group = ec2.SecurityGroup(
+            self, "SecurityGroup", vpc=network.vpc, allow_all_outbound=False,
+            description=f"ECS task family {family}: no ingress; reaches AWS through the endpoint clients group",
+        )
+        self.security_groups: list[ec2.ISecurityGroup] = [self.security_group, network.endpoint_clients_security_group]
+        self.subnets = list(network.subnets)
+        self._acknowledge(environment)
+
+    # --- what the operator needs ------------------------------------------------------------
+
+    @property
+    def cluster_name(self) -> str:
+        return self.cluster.cluster_name
+
+    @property
+    def network_configuration(self) -> dict:
+        """The operator's ``network_configuration`` argument."""
+        return {"awsvpcConfiguration": {
+            "subnets": [subnet.subnet_id for subnet in self.subnets],
+            "securityGroups": [group.security_group_id for group in self.security_groups],
+            "assignPublicIp": "DISABLED",
+        }}
+
+    def grant_run(self, grantee: iam.IGrantable, *, reattach: bool = False, propagate_tags: bool = False) -> iam.Grant:
+        """Exactly what ``EcsRunTaskOperator`` calls (and its deferrable trigger, with the same credentials).
+
+        :param reattach: also ``ecs:ListTasks`` in this cluster, for ``reattach=True``. Default: False.
+        :param propagate_tags: also ``ecs:TagResource`` on RunTask, for ``propagate_tags``. Default: False.
+        """
+        stack = Stack.of(self)
+        cluster_arn = self.cluster.cluster_arn
+        tasks = stack.format_arn(service="ecs", resource="task", arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+                                 resource_name=f"{self.cluster.cluster_name}/*")
+        family = stack.format_arn(service="ecs", resource="task-definition", arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+                                  resource_name=f"{self.family}:*")
+        statements = [
+            iam.PolicyStatement(sid="RunTaskFamily", actions=["ecs:RunTask"], resources=[family],
+                                conditions={"ArnEquals": {"ecs:cluster": cluster_arn}}),
+            iam.PolicyStatement(sid="WatchAndStopTasks", actions=["ecs:DescribeTasks", "ecs:StopTask"],
+                                resources=[tasks]),
+            iam.PolicyStatement(sid="PassTaskRoles", actions=["iam:PassRole"],
+                                resources=[self.task_role.role_arn, self.execution_role.role_arn],
+                                conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}),
+            iam.PolicyStatement(sid="ReadTaskLogs", actions=["logs:GetLogEvents"],
+                                resources=[f"{self.log_group.log_group_arn}:log-stream:{self.stream_prefix}/*"]),
+        ]
+        if reattach:
+            statements.append(iam.PolicyStatement(
+                sid="ListTasksForReattach", actions=["ecs:ListTasks"], resources=["*"],
+                conditions={"ArnEquals": {"ecs:cluster": cluster_arn}}))
+        if propagate_tags:
+            statements.append(iam.PolicyStatement(
+                sid="TagTasksOnRun", actions=["ecs:TagResource"], resources=[tasks],
+                conditions={"StringEquals": {"ecs:CreateAction": "RunTask"}}))
+        grant = iam.Grant.drop(grantee, "ecs run-task")
+        for statement in statements:
+            grant = grant.combine(iam.Grant.add_to_principal(
+                grantee=grantee, actions=statement.actions, resource_arns=statement.resources,
+                conditions=statement.conditions or None))
+        principal = grantee.grant_principal
+        if isinstance(principal, ManagedPolicyRole):
+            self._acknowledge_run_grant(principal.policy, family, tasks, reattach)
+        return grant
+
+    def _acknowledge_run_grant(self, policy: iam.ManagedPolicy, family: str, tasks: str, reattach: bool) -> None:
+        acknowledge(
+            policy, wildcard_resource_finding(self, family),
+            f"EcsRunTaskOperator starts any revision of task family {self.family} (task-definition/FAMILY:*), and only "
+            "in this cluster (ecs:cluster condition).",
+        )
+        acknowledge(
+            policy, wildcard_resource_finding(self, tasks),
+            "Task ids are assigned when a task starts; the operator describes and stops tasks of this cluster only.",
+        )
+        acknowledge(
+            policy, wildcard_resource_finding(self, f"{self.log_group.log_group_arn}:log-stream:{self.stream_prefix}/*"),
+            "The awslogs driver names streams PREFIX/CONTAINER/TASK_ID; the operator reads this family's streams only.",
+        )
+        if reattach:
+            acknowledge(
+                policy, "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+                "ecs:ListTasks accepts no resource narrower than '*'; the ecs:cluster condition limits it to this cluster.",
+            )
+
+    # --- create steps -------------------------------------------------------------------------
+
+    @staticmethod
+    def _ecs_tasks() -> iam.IPrincipal:
+        return iam.ServicePrincipal("ecs-tasks.amazonaws.com")
+
+    def _new_cluster(self, network: AirflowNetworkBase) -> ecs.Cluster:
+        return ecs.Cluster(self, "Cluster", vpc=network.vpc,
+                           container_insights_v2=ecs.ContainerInsights.ENABLED)
+
+    def _new_repository(self, removal_policy: RemovalPolicy) -> ecr.Repository:
+        return ecr.Repository(
+            self, "Repository", image_scan_on_push=True, image_tag_mutability=ecr.TagMutability.IMMUTABLE,
+            encryption=ecr.RepositoryEncryption.KMS, encryption_key=self.key, removal_policy=removal_policy,
+            lifecycle_rules=[ecr.LifecycleRule(description="Keep the newest 30 images", max_image_count=30)],
+        )
+
+    def _image(self, image: TaskImage) -> ecs.ContainerImage:
+        if image.uri is not None:
+            return ecs.ContainerImage.from_registry(image.uri)
+        if image.directory is not None:
+            return ecs.ContainerImage.from_asset(image.directory)
+        repository = image.repository or self.repository
+        assert repository is not None and image.repository_tag is not None  # checked before anything was created
+        return ecs.ContainerImage.from_ecr_repository(repository, image.repository_tag)
+
+    def _acknowledge(self, environment: Optional[Mapping[str, str]]) -> None:
+        if environment:
+            acknowledge(
+                self.task_definition, "AwsSolutions::AwsSolutions-ECS2",
+                "Plain environment variables hold non-secret settings given in code; secrets come from Secrets "
+                "Manager through the secrets option, never from environment variables.",
+            )

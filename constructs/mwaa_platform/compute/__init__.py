@@ -4,7 +4,12 @@ Airflow schedules; containers do the heavy work. Each construct here provisions 
 in the platform network and grants an environment exactly what the matching operator calls.
 """
 
-from mwaa_platform.compute.ecs import CONTAINER_NAME, EcsTaskCompute, TaskImage
+from mwaa_platform.compute.batch import FARGATE_VCPUS, BatchCompute, BatchJob
+from mwaa_platform.compute.ecs import CONTAINER_NAME, EcsTaskCompute
 from mwaa_platform.compute.fargate import FARGATE_MEMORY_BY_CPU, check_fargate_size
+from mwaa_platform.compute.image import TaskImage
 
-__all__ = ["CONTAINER_NAME", "FARGATE_MEMORY_BY_CPU", "EcsTaskCompute", "TaskImage", "check_fargate_size"]
+__all__ = [
+    "CONTAINER_NAME", "FARGATE_MEMORY_BY_CPU", "FARGATE_VCPUS", "BatchCompute", "BatchJob", "EcsTaskCompute", "TaskImage",
+    "check_fargate_size",
+]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Optional
 
 from aws_cdk import ArnFormat, RemovalPolicy, Stack
@@ -19,51 +18,18 @@ from constructs import Construct
 
 from mwaa_platform._internal.managed_policy_role import ManagedPolicyRole
 from mwaa_platform.compliance.nag import acknowledge, wildcard_resource_finding
+from mwaa_platform.compute._images import check_image, container_image, team_repository
 from mwaa_platform.compute.fargate import check_fargate_size
+from mwaa_platform.compute.image import TaskImage
 from mwaa_platform.environment.key import AirflowKey
 from mwaa_platform.errors import MwaaPlatformError, shorten, validating
 from mwaa_platform.network.network import AirflowNetworkBase
 
-__all__ = ["CONTAINER_NAME", "EcsTaskCompute", "TaskImage"]
+__all__ = ["CONTAINER_NAME", "EcsTaskCompute"]
 
 #: The container every task definition runs; the operator's ``overrides`` name it.
 CONTAINER_NAME = "main"
 _FAMILY = re.compile(r"^[a-zA-Z0-9_-]{1,255}$")
-
-
-@dataclass(frozen=True)
-class TaskImage:
-    """Where a task's container image comes from. Use the class methods.
-
-    :param uri: a full image URI. Default: none.
-    :param directory: a local folder with a Dockerfile, built and published as a CDK asset. Default: none.
-    :param repository: an ECR repository (``repository_tag`` of it). Default: none.
-    :param repository_tag: the tag in ``repository`` or in the team repository. Default: none.
-    :param new_repository: create the team's own ECR repository and run ``repository_tag`` of it. Default: False.
-    """
-
-    uri: Optional[str] = None
-    directory: Optional[str] = None
-    repository: Optional[ecr.IRepository] = None
-    repository_tag: Optional[str] = None
-    new_repository: bool = False
-
-    @classmethod
-    def from_uri(cls, uri: str) -> "TaskImage":
-        return cls(uri=uri)
-
-    @classmethod
-    def from_directory(cls, directory: str) -> "TaskImage":
-        return cls(directory=directory)
-
-    @classmethod
-    def from_repository(cls, repository: ecr.IRepository, tag: str) -> "TaskImage":
-        return cls(repository=repository, repository_tag=tag)
-
-    @classmethod
-    def team_repository(cls, tag: str) -> "TaskImage":
-        """A new ECR repository for the team (scan on push, immutable tags, a lifecycle), running ``tag``."""
-        return cls(new_repository=True, repository_tag=tag)
 
 
 class EcsTaskCompute(Construct):
@@ -112,12 +78,7 @@ class EcsTaskCompute(Construct):
             if not isinstance(family, str) or not _FAMILY.match(family):
                 raise MwaaPlatformError(f"family must be 1-255 letters, digits, '-' and '_', got {shorten(family)}")
             check_fargate_size(cpu, memory_mib)
-            sources = [image.uri, image.directory, image.repository, image.new_repository or None]
-            if sum(source is not None for source in sources) != 1:
-                raise MwaaPlatformError("image must name exactly one source: TaskImage.from_uri, from_directory, "
-                                        "from_repository or team_repository")
-            if (image.repository is not None or image.new_repository) and not image.repository_tag:
-                raise MwaaPlatformError("image needs a tag for a repository image (immutable tags: no 'latest')")
+            check_image(image)
             if secrets:
                 network.check_endpoint("secretsmanager", "secrets")
             network.check_endpoint("ecs", "EcsTaskCompute")
@@ -133,7 +94,7 @@ class EcsTaskCompute(Construct):
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, encryption_key=self.key,
                                        removal_policy=removal_policy)
         self.repository: Optional[ecr.Repository] = (
-            self._new_repository(removal_policy) if image.new_repository else None)
+            team_repository(self, self.key, removal_policy) if image.new_repository else None)
         # every permission either role gets (grants, the task definition's own) lands in a managed policy
         self.task_role = ManagedPolicyRole(
             self, "TaskRole", policy_id="TaskPolicy", assumed_by=self._ecs_tasks(),
@@ -151,7 +112,7 @@ class EcsTaskCompute(Construct):
         )
         self.task_definition.add_container(
             CONTAINER_NAME,
-            image=self._image(image),
+            image=container_image(image, self.repository),
             environment=dict(environment or {}),
             secrets={name: ecs.Secret.from_secrets_manager(secret) for name, secret in (secrets or {}).items()},
             logging=ecs.LogDrivers.aws_logs(stream_prefix=self.stream_prefix, log_group=self.log_group),
@@ -256,22 +217,6 @@ class EcsTaskCompute(Construct):
     def _new_cluster(self, network: AirflowNetworkBase) -> ecs.Cluster:
         return ecs.Cluster(self, "Cluster", vpc=network.vpc,
                            container_insights_v2=ecs.ContainerInsights.ENABLED)
-
-    def _new_repository(self, removal_policy: RemovalPolicy) -> ecr.Repository:
-        return ecr.Repository(
-            self, "Repository", image_scan_on_push=True, image_tag_mutability=ecr.TagMutability.IMMUTABLE,
-            encryption=ecr.RepositoryEncryption.KMS, encryption_key=self.key, removal_policy=removal_policy,
-            lifecycle_rules=[ecr.LifecycleRule(description="Keep the newest 30 images", max_image_count=30)],
-        )
-
-    def _image(self, image: TaskImage) -> ecs.ContainerImage:
-        if image.uri is not None:
-            return ecs.ContainerImage.from_registry(image.uri)
-        if image.directory is not None:
-            return ecs.ContainerImage.from_asset(image.directory)
-        repository = image.repository or self.repository
-        assert repository is not None and image.repository_tag is not None  # checked before anything was created
-        return ecs.ContainerImage.from_ecr_repository(repository, image.repository_tag)
 
     def _acknowledge(self, environment: Optional[Mapping[str, str]]) -> None:
         if environment:

@@ -1,0 +1,217 @@
+"""BatchCompute: a team's AWS Batch queue on Fargate, whose jobs DAGs submit with the BatchOperator."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Optional
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Size, Stack
+from aws_cdk import aws_batch as batch
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from mwaa_platform._internal.managed_policy_role import ManagedPolicyRole
+from mwaa_platform.compliance.nag import acknowledge, wildcard_resource_finding
+from mwaa_platform.compute._images import check_image, container_image, team_repository
+from mwaa_platform.compute.fargate import check_fargate_size
+from mwaa_platform.compute.image import TaskImage
+from mwaa_platform.environment.key import AirflowKey
+from mwaa_platform.errors import MwaaPlatformError, shorten, validating
+from mwaa_platform.network.network import AirflowNetworkBase
+
+__all__ = ["BatchCompute", "BatchJob", "FARGATE_VCPUS"]
+
+#: vCPU values a Fargate job takes (each x 1024 CPU units in Fargate's table).
+FARGATE_VCPUS = (0.25, 0.5, 1, 2, 4, 8, 16)
+_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{0,99}$")
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    """One job definition of a team's queue.
+
+    :param name: the job definition name the operator submits (1-100 letters, digits, '-', '_').
+    :param image: the container image (``TaskImage``).
+    :param vcpus: Fargate vCPUs, one of ``FARGATE_VCPUS``. Default: 1.
+    :param memory_mib: memory, a size Fargate pairs with ``vcpus``. Default: 2048.
+    :param environment: plain environment variables (no secrets). Default: none.
+    :param secrets: environment variables read from Secrets Manager at start. Default: none.
+    :param retry_attempts: attempts in all, 1-10. Default: 1 (no retry).
+    :param timeout: how long an attempt may run before Batch stops it. Default: one hour.
+    """
+
+    name: str
+    image: TaskImage
+    vcpus: float = 1
+    memory_mib: int = 2048
+    environment: Mapping[str, str] = field(default_factory=dict)
+    secrets: Mapping[str, secretsmanager.ISecret] = field(default_factory=dict)
+    retry_attempts: int = 1
+    timeout: Duration = Duration.hours(1)
+
+
+class BatchCompute(Construct):
+    """A job queue on a Fargate (or Fargate Spot) compute environment in the platform network, its job
+    definitions, one job role for all of them, and exactly the grants the BatchOperator needs.
+
+    Jobs run in the network's private subnets with a security group that admits nothing and the
+    network's endpoint clients group. The job role has no permissions until granted.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        network: AirflowNetworkBase,
+        jobs: Sequence[BatchJob],
+        capacity: Literal["FARGATE", "FARGATE_SPOT"] = "FARGATE",
+        max_vcpus: int = 16,
+        priority: int = 1,
+        key: Optional[kms.IKey] = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+    ) -> None:
+        """
+        :param network: the platform network; its private subnets run the jobs.
+        :param jobs: the job definitions (at least one).
+        :param capacity: ``FARGATE`` or ``FARGATE_SPOT`` (cheaper, interruptible). Default: ``FARGATE``.
+        :param max_vcpus: the most vCPUs the compute environment runs at once, 1-10000. Default: 16.
+        :param priority: the queue's priority, 0-1000. Default: 1.
+        :param key: encrypts the log group and a team repository. Default: a new rotating key.
+        :param log_retention: retention of the job log group. Default: three months.
+        :param removal_policy: of the log group, key and repository. Default: ``RETAIN_ON_UPDATE_OR_DELETE``.
+        """
+        super().__init__(scope, construct_id)
+        with validating(self):
+            _check_options(jobs, capacity, max_vcpus, priority)
+            if any(job.secrets for job in jobs):
+                network.check_endpoint("secretsmanager", "secrets")
+            network.check_endpoint("batch", "BatchCompute")
+
+        self.key: kms.IKey = key or AirflowKey(self, "Key", description="Encrypts the logs and images of AWS Batch jobs",
+                                               removal_policy=removal_policy)
+        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, encryption_key=self.key,
+                                       removal_policy=removal_policy)
+        self.repository: Optional[ecr.Repository] = (
+            team_repository(self, self.key, removal_policy) if any(job.image.new_repository for job in jobs) else None)
+        self.security_group = ec2.SecurityGroup(
+            self, "SecurityGroup", vpc=network.vpc, allow_all_outbound=False,
+            description="AWS Batch jobs: no ingress; reach AWS through the endpoint clients group",
+        )
+        self.security_groups: list[ec2.ISecurityGroup] = [self.security_group, network.endpoint_clients_security_group]
+        self.compute_environment = batch.FargateComputeEnvironment(
+            self, "ComputeEnvironment", vpc=network.vpc, spot=capacity == "FARGATE_SPOT", maxv_cpus=max_vcpus,
+            security_groups=self.security_groups, vpc_subnets=ec2.SubnetSelection(subnets=list(network.subnets)),
+        )
+        self.job_queue = batch.JobQueue(
+            self, "Queue", priority=priority,
+            compute_environments=[batch.OrderedComputeEnvironment(compute_environment=self.compute_environment,
+                                                                  order=1)],
+        )
+        self.job_role = ManagedPolicyRole(
+            self, "JobRole", policy_id="JobPolicy", assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+            description="Role of the team's AWS Batch jobs: no permissions until granted",
+            policy_description="Permissions of the team's AWS Batch jobs",
+        )
+        self.execution_role = ManagedPolicyRole(
+            self, "ExecutionRole", policy_id="ExecutionPolicy", assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+            description="ECS agent role of the team's AWS Batch jobs: images, logs, secrets",
+            policy_description="What Fargate needs to start the team's AWS Batch jobs",
+        )
+        self.job_definitions = {job.name: self._job_definition(job) for job in jobs}
+        if any(job.image.uri is None for job in jobs):
+            acknowledge(
+                self.execution_role.policy, "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+                "ecr:GetAuthorizationToken accepts no resource narrower than '*'; image pulls are limited to the "
+                "jobs' repositories.",
+            )
+
+    @property
+    def job_queue_name(self) -> str:
+        """The operator's ``job_queue``."""
+        return self.job_queue.job_queue_name
+
+    def grant_submit(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Exactly what the BatchOperator calls: submit this queue's job definitions, follow and stop jobs,
+        read their logs."""
+        stack = Stack.of(self)
+        definitions = [stack.format_arn(service="batch", resource="job-definition", resource_name=f"{name}:*",
+                                        arn_format=ArnFormat.SLASH_RESOURCE_NAME) for name in self.job_definitions]
+        jobs = stack.format_arn(service="batch", resource="job", resource_name="*", arn_format=ArnFormat.SLASH_RESOURCE_NAME)
+        streams = f"{self.log_group.log_group_arn}:log-stream:*"
+        grants = [
+            iam.Grant.add_to_principal(grantee=grantee, actions=["batch:SubmitJob"],
+                                       resource_arns=[self.job_queue.job_queue_arn, *definitions]),
+            iam.Grant.add_to_principal(grantee=grantee, actions=["batch:DescribeJobs"], resource_arns=["*"]),
+            iam.Grant.add_to_principal(grantee=grantee, actions=["batch:TerminateJob"], resource_arns=[jobs]),
+            iam.Grant.add_to_principal(grantee=grantee, actions=["logs:GetLogEvents"], resource_arns=[streams]),
+        ]
+        principal = grantee.grant_principal
+        if isinstance(principal, ManagedPolicyRole):
+            policy = principal.policy
+            acknowledge(policy, [wildcard_resource_finding(self, arn) for arn in definitions],
+                        "The BatchOperator submits any revision of these job definitions (job-definition/NAME:*).")
+            acknowledge(policy, "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+                        "batch:DescribeJobs accepts no resource narrower than '*' (service authorization reference).")
+            acknowledge(policy, wildcard_resource_finding(self, jobs),
+                        "Job ids are assigned at submission; the operator stops the jobs it submitted.")
+            acknowledge(policy, wildcard_resource_finding(self, streams),
+                        "Batch names log streams after each job attempt; the operator reads this queue's log group only.")
+        grant = grants[0]
+        for other in grants[1:]:
+            grant = grant.combine(other)
+        return grant
+
+    def _job_definition(self, job: BatchJob) -> batch.EcsJobDefinition:
+        container = batch.EcsFargateContainerDefinition(
+            self, f"{_pascal(job.name)}Container",
+            cpu=job.vcpus, memory=Size.mebibytes(job.memory_mib), image=container_image(job.image, self.repository),
+            environment=dict(job.environment) or None,
+            secrets={name: batch.Secret.from_secrets_manager(secret) for name, secret in job.secrets.items()} or None,
+            job_role=self.job_role, execution_role=self.execution_role, readonly_root_filesystem=True,
+            logging=ecs.LogDrivers.aws_logs(stream_prefix=job.name, log_group=self.log_group),
+        )
+        return batch.EcsJobDefinition(
+            self, f"{_pascal(job.name)}Job", job_definition_name=job.name, container=container,
+            retry_attempts=job.retry_attempts, timeout=job.timeout,
+        )
+
+
+def _pascal(name: str) -> str:
+    return "".join(part.capitalize() for part in re.split(r"[-_]", name))
+
+
+def _check_options(jobs: Sequence[BatchJob], capacity: str, max_vcpus: int, priority: int) -> None:
+    if not jobs:
+        raise MwaaPlatformError("jobs must name at least one BatchJob, got none")
+    if capacity not in ("FARGATE", "FARGATE_SPOT"):
+        raise MwaaPlatformError(f"capacity must be FARGATE or FARGATE_SPOT, got {shorten(capacity)}")
+    if isinstance(max_vcpus, bool) or not isinstance(max_vcpus, int) or not 1 <= max_vcpus <= 10000:
+        raise MwaaPlatformError(f"max_vcpus must be between 1 and 10000, got {shorten(max_vcpus)}")
+    if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 1000:
+        raise MwaaPlatformError(f"priority must be between 0 and 1000, got {shorten(priority)}")
+    seen: set[str] = set()
+    for job in jobs:
+        where = f"jobs[{job.name!r}]"
+        if not isinstance(job.name, str) or not _NAME.match(job.name):
+            raise MwaaPlatformError(f"job name must be 1-100 letters, digits, '-' and '_', got {shorten(job.name)}")
+        if job.name in seen:
+            raise MwaaPlatformError(f"job name {job.name!r} is used twice; job definition names must be unique")
+        seen.add(job.name)
+        if job.vcpus not in FARGATE_VCPUS:
+            raise MwaaPlatformError(f"{where}: vcpus must be one of {', '.join(map(str, FARGATE_VCPUS))}, "
+                                    f"got {shorten(job.vcpus)}")
+        check_fargate_size(int(job.vcpus * 1024), job.memory_mib, what="job")
+        if isinstance(job.retry_attempts, bool) or not isinstance(job.retry_attempts, int) or \
+                not 1 <= job.retry_attempts <= 10:
+            raise MwaaPlatformError(f"{where}: retry_attempts must be between 1 and 10, got {shorten(job.retry_attempts)}")
+        check_image(job.image)

@@ -47,6 +47,7 @@ from stacks.registry_schema import (
     WebIngress,
     WheelhouseSettings,
 )
+from stacks.registry_schema import Compute
 
 #: Used when neither a stage nor CDK_DEPLOY_ACCOUNT / CDK_DEPLOY_REGION name one: synthesis needs
 #: no credentials. Deploying needs the real account (see docs/deploying.md).
@@ -179,6 +180,12 @@ class PlatformSettings:
                 sets.append("secretsmanager")
             if any(env.settings.package_index is not None for env in environments):
                 sets.append("codeartifact")
+            for env in environments:
+                compute = getattr(env.settings, "compute", None)
+                if compute is not None:
+                    sets += ["ecs"] * bool(compute.ecs_tasks) + ["batch"] * bool(compute.batch_jobs)
+                    if any(job.secrets for job in [*compute.ecs_tasks, *compute.batch_jobs]):
+                        sets.append("secretsmanager")
             previous = specs.get(key)
             specs[key] = NetworkSpec(
                 account=stage.account, region=stage.region,
@@ -515,9 +522,12 @@ class _Resolver:
         paths = self.paths(where, dags=dags, requirements=entry.requirements, plugins=entry.plugins,
                            startup_script=entry.startup_script)
         backend = self.secrets_backend(where, entry.secrets_backend, environment_name, entry)
-        resolved_entry = entry.model_copy(update={"requirements": paths["requirements"], "plugins": paths["plugins"],
-                                                  "startup_script": paths["startup_script"],
-                                                  "wheelhouse": self.wheelhouse(where, entry.wheelhouse)})
+        update: dict[str, Any] = {"requirements": paths["requirements"], "plugins": paths["plugins"],
+                                  "startup_script": paths["startup_script"],
+                                  "wheelhouse": self.wheelhouse(where, entry.wheelhouse)}
+        if isinstance(entry, TeamEnvironment) and entry.compute is not None:
+            update["compute"] = self.compute(where, entry.compute)
+        resolved_entry = entry.model_copy(update=update)
         self.requirements(where, resolved_entry)
         return EnvironmentSpec(
             name=name, stage=stage, environment_name=environment_name,
@@ -527,6 +537,18 @@ class _Resolver:
             web_access=tuple(entry.web_access), secrets_backend=backend, shared_by=shared_by,
             shared=isinstance(entry, SharedEnvironment),
         )
+
+    def compute(self, where: str, compute: Compute) -> Compute:
+        """Image folders made absolute and checked."""
+        def image(item: Any) -> Any:
+            if item.image.directory is None:
+                return item
+            folder = self.resolve(item.image.directory)
+            if folder is None or not os.path.isdir(folder):
+                self.fail(where, f"compute image directory must be an existing folder, got {shorten(folder)}")
+            return item.model_copy(update={"image": item.image.model_copy(update={"directory": folder})})
+        return compute.model_copy(update={"ecs_tasks": [image(task) for task in compute.ecs_tasks],
+                                          "batch_jobs": [image(job) for job in compute.batch_jobs]})
 
     def wheelhouse(self, where: str, value: Union[None, bool, WheelhouseSettings]) -> Union[None, bool, WheelhouseSettings]:
         if not isinstance(value, WheelhouseSettings):

@@ -16,6 +16,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mwaa_platform.compute import FARGATE_VCPUS, check_fargate_size
 from mwaa_platform.validation import (
     AIRFLOW_ROLES,
     NAT_GATEWAY_CHOICES,
@@ -36,7 +37,7 @@ from mwaa_platform.validation import (
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
                       3288, 3653)
 #: Registry keys reserved for capabilities that have not landed yet; any value fails loudly.
-NOT_YET_SUPPORTED = ("alerts", "compute", "cross_account")
+NOT_YET_SUPPORTED = ("alerts", "cross_account")
 #: Capacity overrides, passed through to AirflowEnvironment by name.
 CAPACITY_FIELDS = ("schedulers", "min_workers", "max_workers", "min_webservers", "max_webservers")
 
@@ -311,6 +312,71 @@ class EnvironmentSettings(_Model):
         return self
 
 
+class Image(_Model):
+    """A container image: exactly one of ``uri``, ``directory`` or ``team_repository_tag``."""
+
+    uri: Optional[str] = Field(None, description="A full image URI.")
+    directory: Optional[str] = Field(None, description="A folder with a Dockerfile, relative to the registry file.")
+    team_repository_tag: Optional[str] = Field(None, description=(
+        "A tag in the team's own ECR repository (created: scan on push, immutable tags)."))
+
+    @model_validator(mode="after")
+    def _one(self) -> "Image":
+        if sum(value is not None for value in (self.uri, self.directory, self.team_repository_tag)) != 1:
+            raise ValueError("needs exactly one of uri, directory, team_repository_tag")
+        return self
+
+
+class EcsTask(_Model):
+    """A Fargate task DAGs start with EcsRunTaskOperator (``docs/compute.md``)."""
+
+    family: str = Field(description="The task definition family the operator names.")
+    image: Image = Field(description="The container image.")
+    cpu: int = Field(256, description="Fargate CPU units.")
+    memory_mib: int = Field(512, description="Memory, a size Fargate pairs with cpu.")
+    environment: dict[str, str] = Field(default_factory=dict, description="Plain environment variables.")
+    secrets: dict[str, str] = Field(default_factory=dict, description="Variable -> Secrets Manager secret ARN.")
+    reattach: bool = Field(False, description="Grant ecs:ListTasks for the operator's reattach=True.")
+
+    @model_validator(mode="after")
+    def _size(self) -> "EcsTask":
+        check_fargate_size(self.cpu, self.memory_mib)
+        return self
+
+
+class BatchJobSettings(_Model):
+    """An AWS Batch job definition DAGs submit with the BatchOperator (``docs/compute.md``)."""
+
+    name: str = Field(description="The job definition name the operator submits.")
+    image: Image = Field(description="The container image.")
+    vcpus: float = Field(1, description="Fargate vCPUs: 0.25, 0.5, 1, 2, 4, 8 or 16.")
+    memory_mib: int = Field(2048, description="Memory, a size Fargate pairs with vcpus.")
+    environment: dict[str, str] = Field(default_factory=dict, description="Plain environment variables.")
+    secrets: dict[str, str] = Field(default_factory=dict, description="Variable -> Secrets Manager secret ARN.")
+    retry_attempts: int = Field(1, description="Attempts in all, 1-10.")
+    timeout_minutes: int = Field(60, description="How long an attempt may run.")
+
+    @model_validator(mode="after")
+    def _options(self) -> "BatchJobSettings":
+        if self.vcpus not in FARGATE_VCPUS:
+            raise ValueError(f"vcpus must be one of {', '.join(map(str, FARGATE_VCPUS))}, got {self.vcpus!r}")
+        check_fargate_size(int(self.vcpus * 1024), self.memory_mib, what="job")
+        if not 1 <= self.retry_attempts <= 10:
+            raise ValueError(f"retry_attempts must be between 1 and 10, got {self.retry_attempts}")
+        if self.timeout_minutes < 1:
+            raise ValueError(f"timeout_minutes must be at least 1, got {self.timeout_minutes}")
+        return self
+
+
+class Compute(_Model):
+    """A team's task compute in one stage; its roles, logs and costs are the team's."""
+
+    ecs_tasks: list[EcsTask] = Field(default_factory=list, description="Fargate tasks (EcsRunTaskOperator).")
+    batch_jobs: list[BatchJobSettings] = Field(default_factory=list, description="Batch jobs (BatchOperator).")
+    batch_capacity: Literal["FARGATE", "FARGATE_SPOT"] = Field("FARGATE", description="Capacity of the Batch queue.")
+    batch_max_vcpus: int = Field(16, description="The most vCPUs the Batch queue runs at once.")
+
+
 class TeamEnvironment(EnvironmentSettings):
     """A team in one stage: its own environment, or a place on a shared one (``shared``)."""
 
@@ -319,14 +385,19 @@ class TeamEnvironment(EnvironmentSettings):
         "web_access and tags apply here; the rest is the shared environment's."))
     dags: Optional[str] = Field(None, description=(
         "DAG folder, relative to the registry file: synced to dags/ (own environment) or dags/<team>/ (shared)."))
+    compute: Optional[Compute] = Field(None, description=(
+        "Task compute in this stage, granted to the team's environment (not yet on a shared environment)."))
 
     @model_validator(mode="after")
     def _shared_fields(self) -> "TeamEnvironment":
         if self.shared is not None:
             own = sorted(name for name in self.model_fields_set
-                         if name not in ("shared", "dags", "web_access", "tags"))
+                         if name not in ("shared", "dags", "web_access", "tags", "compute"))
             if own:
                 raise ValueError(f"{', '.join(own)} belong to the shared environment {self.shared!r}, not to a team on it")
+            if self.compute is not None:
+                raise ValueError("compute on a shared environment is not supported yet: its grants would go to the "
+                                 "shared execution role; give the team its own environment in this stage for now")
         return self
 
 
@@ -349,7 +420,6 @@ class Team(_Model):
     environments: dict[str, TeamEnvironment] = Field(description=(
         "Stage name -> the team's environment in that stage (or its place on a shared one)."))
     alerts: Optional[Any] = Field(None, description="Reserved: not yet supported.")
-    compute: Optional[Any] = Field(None, description="Reserved: not yet supported.")
     cross_account: Optional[Any] = Field(None, description="Reserved: not yet supported.")
 
     _check_name = field_validator("name")(classmethod(lambda cls, value: _name(value)))
@@ -410,7 +480,8 @@ def reference_markdown() -> str:
     """The key-by-key reference of ``docs/registry.md``, generated from the models."""
     sections = []
     for model in (Registry, Platform, Network, Stage, Team, TeamEnvironment, SharedEnvironment, SecretsBackend,
-                  WheelhouseSettings, PackageIndexSettings, WebAccess, WebIngress):
+                  WheelhouseSettings, PackageIndexSettings, Compute, EcsTask, BatchJobSettings, Image, WebAccess,
+                  WebIngress):
         rows = [f"### `{model.__name__}`", "", (model.__doc__ or "").strip().splitlines()[0], "",
                 "| key | default | meaning |", "|---|---|---|"]
         for name, info in model.model_fields.items():
@@ -429,5 +500,5 @@ def reference_markdown() -> str:
 __all__ = [
     "CAPACITY_FIELDS", "LOG_RETENTION_DAYS", "NOT_YET_SUPPORTED", "NAT_GATEWAY_CHOICES", "EnvironmentSettings",
     "Network", "Platform", "Registry", "SecretsBackend", "SharedEnvironment", "Stage", "Team", "TeamEnvironment",
-    "PackageIndexSettings", "WebAccess", "WebIngress", "WheelhouseSettings", "json_schema", "reference_markdown",
+    "BatchJobSettings", "Compute", "EcsTask", "Image", "PackageIndexSettings", "WebAccess", "WebIngress", "WheelhouseSettings", "json_schema", "reference_markdown",
 ]

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, Union
+import re
+from collections.abc import Mapping
+from typing import Any, Optional, Union
 
-from aws_cdk import Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from mwaa_platform import AirflowEnvironment, AirflowEnvironmentBase, NetworkAttributes, SharedAirflowNetwork
 from mwaa_platform.environment import AirflowPackageIndex, Wheelhouse
 from stacks.registry import EnvironmentSpec, TeamAccessSpec, WebAccess, WebIngress, retention
-from stacks.registry_schema import WheelhouseSettings
+from mwaa_platform.compute import BatchCompute, BatchJob, EcsTaskCompute, TaskImage
+from stacks.registry_schema import Compute, Image, WheelhouseSettings
 
 
 class EnvironmentStack(Stack):
@@ -65,6 +69,35 @@ class EnvironmentStack(Stack):
         grant_web_access(self, self.airflow, spec.web_access)
         for index, ingress in enumerate(settings.web_ingress):
             self.airflow.allow_web_from(self._web_peer(index, ingress), description=ingress.description)
+        compute = getattr(settings, "compute", None)
+        self.ecs_tasks: dict[str, EcsTaskCompute] = {}
+        self.batch: Optional[BatchCompute] = None
+        if compute is not None:
+            self._compute(shared, compute)
+
+    def _compute(self, network: SharedAirflowNetwork, compute: Compute) -> None:
+        """The team's task compute, granted to its environment: the operators' calls and nothing else."""
+        for task in compute.ecs_tasks:
+            construct = EcsTaskCompute(
+                self, f"Ecs{_pascal(task.family)}", network=network, family=task.family, image=_image(task.image),
+                cpu=task.cpu, memory_mib=task.memory_mib, environment=task.environment or None,
+                secrets=self._secrets(task.family, task.secrets),
+            )
+            construct.grant_run(self.airflow, reattach=task.reattach)
+            self.ecs_tasks[task.family] = construct
+        if compute.batch_jobs:
+            self.batch = BatchCompute(
+                self, "Batch", network=network, capacity=compute.batch_capacity, max_vcpus=compute.batch_max_vcpus,
+                jobs=[BatchJob(job.name, _image(job.image), vcpus=job.vcpus, memory_mib=job.memory_mib,
+                               environment=job.environment, secrets=self._secrets(job.name, job.secrets),
+                               retry_attempts=job.retry_attempts, timeout=Duration.minutes(job.timeout_minutes))
+                      for job in compute.batch_jobs],
+            )
+            self.batch.grant_submit(self.airflow)
+
+    def _secrets(self, owner: str, arns: Mapping[str, str]) -> dict[str, secretsmanager.ISecret]:
+        return {name: secretsmanager.Secret.from_secret_complete_arn(self, f"Secret{_pascal(owner)}{name}", arn)
+                for name, arn in arns.items()}
 
     def _web_peer(self, index: int, ingress: WebIngress) -> ec2.IConnectable | ec2.IPeer:
         if ingress.security_group_id is not None:
@@ -106,3 +139,16 @@ def _wheelhouse(value: Union[None, bool, WheelhouseSettings]) -> Union[None, boo
     if isinstance(value, WheelhouseSettings):
         return Wheelhouse(find_links=value.find_links, constraints=value.constraints, max_size_mib=value.max_size_mib)
     return value
+
+
+def _pascal(name: str) -> str:
+    return "".join(part.capitalize() for part in re.split(r"[-_]", name))
+
+
+def _image(image: Image) -> TaskImage:
+    if image.uri is not None:
+        return TaskImage.from_uri(image.uri)
+    if image.directory is not None:
+        return TaskImage.from_directory(image.directory)
+    assert image.team_repository_tag is not None  # the schema allows exactly one of the three
+    return TaskImage.team_repository(image.team_repository_tag)

@@ -81,8 +81,17 @@ CASES = [
     pytest.param(lambda d: team(d, 0)["environments"].update(qa={"dags": "examples/dags"}),
                  r"team 'analytics' \(teams\[0\]\) stage 'qa': stage 'qa' is not declared in stages \(dev, prod\)",
                  id="undeclared-stage"),
-    pytest.param(lambda d: team(d, 0).update(compute=[{"kind": "ecs"}]),
-                 r"team 'analytics' \(teams\[0\]\): compute is not yet supported", id="compute-not-yet"),
+    pytest.param(lambda d: env(d, 0, "prod").update(compute={"ecs_tasks": []}),
+                 r"stage 'prod': compute on a shared environment is not supported yet", id="compute-on-shared"),
+    pytest.param(lambda d: env(d, 1, "prod")["compute"]["ecs_tasks"][0].update(cpu=1024, memory_mib=1000),
+                 PAYMENTS_PROD + r"compute.ecs_tasks\[0\] memory_mib must be 2048-8192 in steps of 1024 MiB",
+                 id="ecs-size"),
+    pytest.param(lambda d: env(d, 1, "prod")["compute"]["batch_jobs"][0].update(retry_attempts=11),
+                 PAYMENTS_PROD + r"compute.batch_jobs\[0\] retry_attempts must be between 1 and 10, got 11",
+                 id="batch-retries"),
+    pytest.param(lambda d: env(d, 1, "prod")["compute"]["batch_jobs"][0].update(image={"uri": "x", "directory": "y"}),
+                 PAYMENTS_PROD + r"compute.batch_jobs\[0\].image needs exactly one of uri, directory, team_repository_tag",
+                 id="two-image-sources"),
     pytest.param(lambda d: team(d, 0).update(alerts={"email": "a@b.c"}), r"alerts is not yet supported", id="alerts-not-yet"),
     pytest.param(lambda d: team(d, 0).pop("cost_center"), r"team 'analytics' \(teams\[0\]\): cost_center is required",
                  id="missing-cost-center"),
@@ -279,7 +288,8 @@ def test_the_example_has_two_stages_in_two_accounts_and_a_shared_environment():
     assert (access.team, access.stack_name, access.environment.environment_name) == (
         "analytics", "mwaa-platform-analytics-prod", "central-prod")
     networks = {n.stack_name: n for n in platform.networks}
-    assert networks["mwaa-platform-network-prod"].endpoint_sets == ("secretsmanager",)  # payments' secrets backend
+    # payments' secrets backend and task compute switch these on in its account only
+    assert networks["mwaa-platform-network-prod"].endpoint_sets == ("secretsmanager", "ecs", "batch")
     assert networks["mwaa-platform-network-dev"].endpoint_sets == ()
 
 

@@ -127,3 +127,17 @@ def test_team_stacks_add_no_rule_to_any_network_resource(platform):
             if resource["Type"] in ("AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"):
                 group = resource["Properties"]["GroupId"]
                 assert "Fn::GetAtt" in group and group["Fn::GetAtt"][0] in template["Resources"], (name, logical_id)
+
+
+def test_task_compute_from_the_registry_is_in_the_teams_stack_with_its_tags(platform, registry):
+    with_compute = [env for env in registry.environments if getattr(env.settings, "compute", None) is not None]
+    assert with_compute, "the example shows task compute"
+    for env in with_compute:
+        resources = _template(platform, env.stack_name)["Resources"]
+        families = {r["Properties"]["Family"] for r in resources.values() if r["Type"] == "AWS::ECS::TaskDefinition"}
+        jobs = {r["Properties"]["JobDefinitionName"] for r in resources.values() if r["Type"] == "AWS::Batch::JobDefinition"}
+        assert families == {task.family for task in env.settings.compute.ecs_tasks}
+        assert jobs == {job.name for job in env.settings.compute.batch_jobs}
+        for resource in resources.values():
+            if resource["Type"] in ("AWS::ECS::Cluster", "AWS::Batch::JobQueue", "AWS::ECR::Repository"):
+                assert env.cost_tags.items() <= _tags(resource["Properties"]).items(), resource["Type"]

@@ -51,6 +51,7 @@ def build_platform(app: cdk.App, platform: PlatformSettings) -> Platform:
     access: dict[str, TeamAccessStack] = {}
     for team in platform.team_access:
         access_stack = TeamAccessStack(app, team.stack_name, spec=team,
+                                       network=networks[(team.stage.account, team.stage.region)].attributes,
                                        env=cdk.Environment(account=team.stage.account, region=team.stage.region))
         _tag(access_stack, team.cost_tags)
         access_stack.add_stack_dependency(environments[team.environment.environment_name],

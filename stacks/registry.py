@@ -116,6 +116,11 @@ class EnvironmentSpec:
     shared: bool = False
 
     @property
+    def execution_role_name(self) -> Optional[str]:
+        """A shared environment's execution role has a fixed name: its teams' stacks grant to it by name."""
+        return f"{self.environment_name}-exec" if self.shared else None
+
+    @property
     def airflow_version(self) -> str:
         return self.settings.airflow_version or default_airflow_version()
 
@@ -126,7 +131,7 @@ class EnvironmentSpec:
 
 @dataclass(frozen=True)
 class TeamAccessSpec:
-    """A team on a shared environment: its own stack holds what is the team's (web access today)."""
+    """A team on a shared environment: its own stack holds what is the team's (web access, task compute)."""
 
     team: str
     stage: StageSettings
@@ -134,6 +139,7 @@ class TeamAccessSpec:
     stack_name: str
     web_access: tuple[WebAccess, ...]
     cost_tags: Mapping[str, str]
+    compute: Optional[Compute] = None
 
 
 @dataclass(frozen=True)
@@ -180,8 +186,8 @@ class PlatformSettings:
                 sets.append("secretsmanager")
             if any(env.settings.package_index is not None for env in environments):
                 sets.append("codeartifact")
-            for env in environments:
-                compute = getattr(env.settings, "compute", None)
+            placed = [a.compute for a in self.team_access if (a.stage.account, a.stage.region) == key]
+            for compute in [getattr(env.settings, "compute", None) for env in environments] + placed:
                 if compute is not None:
                     sets += ["ecs"] * bool(compute.ecs_tasks) + ["batch"] * bool(compute.batch_jobs)
                     if any(job.secrets for job in [*compute.ecs_tasks, *compute.batch_jobs]):
@@ -445,12 +451,14 @@ class _Resolver:
                                     shared_by=tuple(team.name for team, _ in teams))
             environments.append(spec)
             for team, entry in teams:
-                if entry.web_access:
+                if entry.web_access or entry.compute is not None:
                     access.append(TeamAccessSpec(
-                        team=team.name, stage=stage, environment=spec, stack_name=f"{registry.platform.name}-{team.name}-{stage.name}",
+                        team=team.name, stage=stage, environment=spec,
+                        stack_name=f"{registry.platform.name}-{team.name}-{stage.name}",
                         web_access=tuple(entry.web_access),
                         cost_tags={**team.tags, **entry.tags, "team": team.name, "cost-center": team.cost_center,
                                    "stage": stage.name},
+                        compute=self.compute(where, entry.compute) if entry.compute is not None else None,
                     ))
         self.secret_prefixes(environments)
         if self.problems:

@@ -386,7 +386,8 @@ class TeamEnvironment(EnvironmentSettings):
     dags: Optional[str] = Field(None, description=(
         "DAG folder, relative to the registry file: synced to dags/ (own environment) or dags/<team>/ (shared)."))
     compute: Optional[Compute] = Field(None, description=(
-        "Task compute in this stage, granted to the team's environment (not yet on a shared environment)."))
+        "Task compute in this stage, granted to the team's environment (on a shared one: in the team's own stack, "
+        "granted to the shared execution role)."))
 
     @model_validator(mode="after")
     def _shared_fields(self) -> "TeamEnvironment":
@@ -395,9 +396,6 @@ class TeamEnvironment(EnvironmentSettings):
                          if name not in ("shared", "dags", "web_access", "tags", "compute"))
             if own:
                 raise ValueError(f"{', '.join(own)} belong to the shared environment {self.shared!r}, not to a team on it")
-            if self.compute is not None:
-                raise ValueError("compute on a shared environment is not supported yet: its grants would go to the "
-                                 "shared execution role; give the team its own environment in this stage for now")
         return self
 
 

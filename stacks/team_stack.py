@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Optional, Union
 
-from aws_cdk import Duration, Stack
+from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from mwaa_platform import AirflowEnvironment, AirflowEnvironmentBase, NetworkAttributes, SharedAirflowNetwork
+from mwaa_platform import (
+    AirflowEnvironment,
+    AirflowEnvironmentBase,
+    AirflowNetworkBase,
+    ManagedPolicyGrants,
+    NetworkAttributes,
+    SharedAirflowNetwork,
+)
 from mwaa_platform.environment import AirflowPackageIndex, Wheelhouse
 from stacks.registry import EnvironmentSpec, TeamAccessSpec, WebAccess, WebIngress, retention
 from mwaa_platform.compute import BatchCompute, BatchJob, EcsTaskCompute, TaskImage
@@ -60,6 +68,7 @@ class EnvironmentStack(Stack):
             plugins=settings.plugins,
             startup_script=settings.startup_script,
             artifact_writers=settings.artifact_writers,
+            execution_role_name=spec.execution_role_name,
             wheelhouse=_wheelhouse(settings.wheelhouse),
             package_index=AirflowPackageIndex(
                 self, "PackageIndex", domain_name=settings.package_index.domain_name,
@@ -70,34 +79,7 @@ class EnvironmentStack(Stack):
         for index, ingress in enumerate(settings.web_ingress):
             self.airflow.allow_web_from(self._web_peer(index, ingress), description=ingress.description)
         compute = getattr(settings, "compute", None)
-        self.ecs_tasks: dict[str, EcsTaskCompute] = {}
-        self.batch: Optional[BatchCompute] = None
-        if compute is not None:
-            self._compute(shared, compute)
-
-    def _compute(self, network: SharedAirflowNetwork, compute: Compute) -> None:
-        """The team's task compute, granted to its environment: the operators' calls and nothing else."""
-        for task in compute.ecs_tasks:
-            construct = EcsTaskCompute(
-                self, f"Ecs{_pascal(task.family)}", network=network, family=task.family, image=_image(task.image),
-                cpu=task.cpu, memory_mib=task.memory_mib, environment=task.environment or None,
-                secrets=self._secrets(task.family, task.secrets),
-            )
-            construct.grant_run(self.airflow, reattach=task.reattach)
-            self.ecs_tasks[task.family] = construct
-        if compute.batch_jobs:
-            self.batch = BatchCompute(
-                self, "Batch", network=network, capacity=compute.batch_capacity, max_vcpus=compute.batch_max_vcpus,
-                jobs=[BatchJob(job.name, _image(job.image), vcpus=job.vcpus, memory_mib=job.memory_mib,
-                               environment=job.environment, secrets=self._secrets(job.name, job.secrets),
-                               retry_attempts=job.retry_attempts, timeout=Duration.minutes(job.timeout_minutes))
-                      for job in compute.batch_jobs],
-            )
-            self.batch.grant_submit(self.airflow)
-
-    def _secrets(self, owner: str, arns: Mapping[str, str]) -> dict[str, secretsmanager.ISecret]:
-        return {name: secretsmanager.Secret.from_secret_complete_arn(self, f"Secret{_pascal(owner)}{name}", arn)
-                for name, arn in arns.items()}
+        self.compute = build_compute(self, network=shared, compute=compute, grantee=self.airflow) if compute else None
 
     def _web_peer(self, index: int, ingress: WebIngress) -> ec2.IConnectable | ec2.IPeer:
         if ingress.security_group_id is not None:
@@ -113,7 +95,9 @@ class EnvironmentStack(Stack):
 class TeamAccessStack(Stack):
     """What a team on a shared environment owns in that stage: today its web access, later its compute."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, spec: TeamAccessSpec, **kwargs: Any) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, spec: TeamAccessSpec, network: NetworkAttributes, **kwargs: Any
+    ) -> None:
         super().__init__(
             scope, construct_id,
             description=f"Team {spec.team} on shared MWAA environment {spec.environment.environment_name} "
@@ -123,6 +107,66 @@ class TeamAccessStack(Stack):
         )
         environment = AirflowEnvironment.from_environment_name(self, "Environment", spec.environment.environment_name)
         grant_web_access(self, environment, spec.web_access)
+        self.compute = None
+        if spec.compute is not None:
+            role_name = spec.environment.execution_role_name
+            assert role_name is not None  # a shared environment's role has a fixed name
+            # the team's compute, granted to the shared execution role through a policy in this stack
+            grants = ManagedPolicyGrants(
+                self, "SharedRoleGrants", role=iam.Role.from_role_name(self, "SharedExecutionRole", role_name),
+                description=f"What DAGs of team {spec.team} on {spec.environment.environment_name} may start",
+            )
+            self.compute = build_compute(self, network=SharedAirflowNetwork(self, "Network", attributes=network),
+                                         compute=spec.compute, grantee=grants)
+
+
+@dataclass(frozen=True)
+class TeamComputeSet:
+    """A team's task compute in one stage, by family and job queue."""
+
+    ecs_tasks: dict[str, EcsTaskCompute]
+    batch: Optional[BatchCompute]
+
+
+def build_compute(scope: Construct, *, network: AirflowNetworkBase, compute: Compute,
+                  grantee: iam.IGrantable) -> TeamComputeSet:
+    """The team's task compute in ``scope``, granted to ``grantee``: the operators' calls and nothing else."""
+    def secrets(owner: str, arns: Mapping[str, str]) -> dict[str, secretsmanager.ISecret]:
+        return {name: secretsmanager.Secret.from_secret_complete_arn(scope, f"Secret{_pascal(owner)}{name}", arn)
+                for name, arn in arns.items()}
+
+    tasks: dict[str, EcsTaskCompute] = {}
+    for task in compute.ecs_tasks:
+        construct = EcsTaskCompute(
+            scope, f"Ecs{_pascal(task.family)}", network=network, family=task.family, image=_image(task.image),
+            cpu=task.cpu, memory_mib=task.memory_mib, environment=task.environment or None,
+            secrets=secrets(task.family, task.secrets),
+        )
+        construct.grant_run(grantee, reattach=task.reattach)
+        tasks[task.family] = construct
+        _operator_outputs(scope, f"Ecs{_pascal(task.family)}", {
+            "Cluster": construct.cluster_name,
+            "NetworkConfiguration": Stack.of(scope).to_json_string(construct.network_configuration),
+            "LogGroup": construct.log_group.log_group_name,
+        }, f"EcsRunTaskOperator arguments of task family {task.family}")
+    queue: Optional[BatchCompute] = None
+    if compute.batch_jobs:
+        queue = BatchCompute(
+            scope, "Batch", network=network, capacity=compute.batch_capacity, max_vcpus=compute.batch_max_vcpus,
+            jobs=[BatchJob(job.name, _image(job.image), vcpus=job.vcpus, memory_mib=job.memory_mib,
+                           environment=job.environment, secrets=secrets(job.name, job.secrets),
+                           retry_attempts=job.retry_attempts, timeout=Duration.minutes(job.timeout_minutes))
+                  for job in compute.batch_jobs],
+        )
+        queue.grant_submit(grantee)
+        _operator_outputs(scope, "Batch", {"JobQueue": queue.job_queue_name}, "BatchOperator job_queue")
+    return TeamComputeSet(ecs_tasks=tasks, batch=queue)
+
+
+def _operator_outputs(scope: Construct, prefix: str, values: Mapping[str, str], what: str) -> None:
+    """Stack outputs (never exports) a DAG author reads to fill in an operator's arguments."""
+    for name, value in values.items():
+        CfnOutput(scope, f"{prefix}{name}", value=value, description=f"{what}: {name}")
 
 
 def grant_web_access(scope: Construct, environment: AirflowEnvironmentBase, grants: tuple[WebAccess, ...]) -> None:

@@ -81,8 +81,6 @@ CASES = [
     pytest.param(lambda d: team(d, 0)["environments"].update(qa={"dags": "examples/dags"}),
                  r"team 'analytics' \(teams\[0\]\) stage 'qa': stage 'qa' is not declared in stages \(dev, prod\)",
                  id="undeclared-stage"),
-    pytest.param(lambda d: env(d, 0, "prod").update(compute={"ecs_tasks": []}),
-                 r"stage 'prod': compute on a shared environment is not supported yet", id="compute-on-shared"),
     pytest.param(lambda d: env(d, 1, "prod")["compute"]["ecs_tasks"][0].update(cpu=1024, memory_mib=1000),
                  PAYMENTS_PROD + r"compute.ecs_tasks\[0\] memory_mib must be 2048-8192 in steps of 1024 MiB",
                  id="ecs-size"),

@@ -1,6 +1,7 @@
 """The platform app's stacks: names, stages, tags on every taggable resource, wiring to the network."""
 
 import json
+from types import SimpleNamespace
 from pathlib import Path
 
 import pytest
@@ -130,14 +131,32 @@ def test_team_stacks_add_no_rule_to_any_network_resource(platform):
 
 
 def test_task_compute_from_the_registry_is_in_the_teams_stack_with_its_tags(platform, registry):
-    with_compute = [env for env in registry.environments if getattr(env.settings, "compute", None) is not None]
-    assert with_compute, "the example shows task compute"
-    for env in with_compute:
-        resources = _template(platform, env.stack_name)["Resources"]
+    with_compute = [(env.stack_name, env.settings.compute, env.cost_tags) for env in registry.environments
+                    if getattr(env.settings, "compute", None) is not None] + [
+        (team.stack_name, team.compute, team.cost_tags) for team in registry.team_access if team.compute is not None]
+    assert len(with_compute) >= 2, "the example shows task compute on an own and on a shared environment"
+    for stack_name, compute, cost_tags in with_compute:
+        resources = _template(platform, stack_name)["Resources"]
         families = {r["Properties"]["Family"] for r in resources.values() if r["Type"] == "AWS::ECS::TaskDefinition"}
         jobs = {r["Properties"]["JobDefinitionName"] for r in resources.values() if r["Type"] == "AWS::Batch::JobDefinition"}
-        assert families == {task.family for task in env.settings.compute.ecs_tasks}
-        assert jobs == {job.name for job in env.settings.compute.batch_jobs}
+        assert families == {task.family for task in compute.ecs_tasks}
+        assert jobs == {job.name for job in compute.batch_jobs}
+        env = SimpleNamespace(cost_tags=cost_tags)
         for resource in resources.values():
             if resource["Type"] in ("AWS::ECS::Cluster", "AWS::Batch::JobQueue", "AWS::ECR::Repository"):
                 assert env.cost_tags.items() <= _tags(resource["Properties"]).items(), resource["Type"]
+
+
+def test_a_teams_compute_on_a_shared_environment_is_granted_to_the_shared_role_from_its_own_stack(platform, registry):
+    for team in [t for t in registry.team_access if t.compute is not None]:
+        resources = _template(platform, team.stack_name)["Resources"]
+        (policy,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::IAM::ManagedPolicy"
+                     and "may start" in r["Properties"].get("Description", "")]
+        assert policy["Roles"] == [team.environment.execution_role_name]
+        actions = {s["Action"] if isinstance(s["Action"], str) else tuple(s["Action"])
+                   for s in policy["PolicyDocument"]["Statement"]}
+        assert "ecs:RunTask" in actions and "iam:PassRole" in actions
+        environment = _template(platform, team.environment.stack_name)["Resources"]
+        (role,) = [r for r in environment.values() if r["Type"] == "AWS::IAM::Role"
+                   and r["Properties"].get("RoleName") == team.environment.execution_role_name]
+        assert role

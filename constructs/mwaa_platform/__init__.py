@@ -32,6 +32,7 @@ from mwaa_platform.environment import (
     IAirflowEnvironment,
     SecretsManagerBackend,
 )
+from mwaa_platform._internal.managed_policy_role import ManagedPolicyGrants
 from mwaa_platform.errors import MwaaPlatformError
 from mwaa_platform.network import (
     ENDPOINT_SETS,
@@ -62,6 +63,7 @@ __all__ = [
     "CeleryConcurrency",
     "EnvironmentClass",
     "IAirflowEnvironment",
+    "ManagedPolicyGrants",
     "MwaaPlatformError",
     "NetworkAttributes",
     "SecretsManagerBackend",

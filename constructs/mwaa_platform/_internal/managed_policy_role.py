@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+import jsii
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -43,3 +44,68 @@ class ManagedPolicyRole(iam.Role):
     def add_to_policy(self, statement: iam.PolicyStatement) -> bool:
         self.policy.add_statements(statement)
         return True
+
+
+@jsii.implements(iam.IGrantable)
+class ManagedPolicyGrants(Construct):
+    """An existing role as a grant target: grants land in a managed policy created here and attached to it.
+
+    For a role defined in another stack (a shared environment's execution role, imported by name):
+    the grants of this stack's resources stay in this stack, in a managed policy, not inline.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, role: iam.IRole, description: str) -> None:
+        super().__init__(scope, construct_id)
+        self.role = role
+        self._description = description
+        self._policy: Optional[iam.ManagedPolicy] = None
+
+    @property
+    def policy(self) -> iam.ManagedPolicy:
+        if self._policy is None:
+            self._policy = iam.ManagedPolicy(self, "Policy", description=self._description, roles=[self.role])
+        return self._policy
+
+    @property
+    def grant_principal(self) -> iam.IPrincipal:
+        return _PolicyPrincipal(self)
+
+
+@jsii.implements(iam.IPrincipal)
+class _PolicyPrincipal:
+    def __init__(self, grants: ManagedPolicyGrants) -> None:
+        self._grants = grants
+
+    @property
+    def policy(self) -> iam.ManagedPolicy:
+        return self._grants.policy
+
+    @property
+    def grant_principal(self) -> iam.IPrincipal:
+        return self
+
+    @property
+    def assume_role_action(self) -> str:
+        return self._grants.role.assume_role_action
+
+    @property
+    def policy_fragment(self) -> iam.PrincipalPolicyFragment:
+        return self._grants.role.policy_fragment
+
+    @property
+    def principal_account(self) -> Optional[str]:
+        return self._grants.role.principal_account
+
+    def add_to_policy(self, statement: iam.PolicyStatement) -> bool:
+        self._grants.policy.add_statements(statement)
+        return True
+
+    def add_to_principal_policy(self, statement: iam.PolicyStatement) -> iam.AddToPrincipalPolicyResult:
+        self._grants.policy.add_statements(statement)
+        return iam.AddToPrincipalPolicyResult(statement_added=True, policy_dependable=self._grants.policy)
+
+
+def managed_policy_of(principal: object) -> Optional[iam.ManagedPolicy]:
+    """The managed policy grants to ``principal`` land in, when it is one of ours; else None."""
+    policy = getattr(principal, "policy", None)
+    return policy if isinstance(policy, iam.ManagedPolicy) else None

@@ -18,7 +18,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from mwaa_platform._internal.managed_policy_role import ManagedPolicyRole
+from mwaa_platform._internal.managed_policy_role import ManagedPolicyRole, managed_policy_of
 from mwaa_platform.compliance.nag import acknowledge, wildcard_resource_finding
 from mwaa_platform.compute._images import check_image, container_image, team_repository
 from mwaa_platform.compute.fargate import check_fargate_size
@@ -155,9 +155,8 @@ class BatchCompute(Construct):
             iam.Grant.add_to_principal(grantee=grantee, actions=["batch:TerminateJob"], resource_arns=[jobs]),
             iam.Grant.add_to_principal(grantee=grantee, actions=["logs:GetLogEvents"], resource_arns=[streams]),
         ]
-        principal = grantee.grant_principal
-        if isinstance(principal, ManagedPolicyRole):
-            policy = principal.policy
+        policy = managed_policy_of(grantee.grant_principal)
+        if policy is not None:
             acknowledge(policy, [wildcard_resource_finding(self, arn) for arn in definitions],
                         "The BatchOperator submits any revision of these job definitions (job-definition/NAME:*).")
             acknowledge(policy, "AwsSolutions::AwsSolutions-IAM5[Resource::*]",

@@ -16,7 +16,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from mwaa_platform._internal.managed_policy_role import ManagedPolicyRole
+from mwaa_platform._internal.managed_policy_role import ManagedPolicyRole, managed_policy_of
 from mwaa_platform.compliance.nag import acknowledge, wildcard_resource_finding
 from mwaa_platform.compute._images import check_image, container_image, team_repository
 from mwaa_platform.compute.fargate import check_fargate_size
@@ -183,9 +183,9 @@ class EcsTaskCompute(Construct):
             grant = grant.combine(iam.Grant.add_to_principal(
                 grantee=grantee, actions=statement.actions, resource_arns=statement.resources,
                 conditions=statement.conditions or None))
-        principal = grantee.grant_principal
-        if isinstance(principal, ManagedPolicyRole):
-            self._acknowledge_run_grant(principal.policy, family, tasks, reattach)
+        policy = managed_policy_of(grantee.grant_principal)
+        if policy is not None:
+            self._acknowledge_run_grant(policy, family, tasks, reattach)
         return grant
 
     def _acknowledge_run_grant(self, policy: iam.ManagedPolicy, family: str, tasks: str, reattach: bool) -> None:

@@ -133,6 +133,7 @@ class AirflowEnvironment(AirflowEnvironmentBase):
         key: Optional[kms.IKey] = None,
         source_bucket: Optional[s3.IBucket] = None,
         execution_role: Optional[iam.IRole] = None,
+        execution_role_name: Optional[str] = None,
         dags: Optional[DagFolders] = None,
         requirements: Optional[str] = None,
         plugins: Optional[str] = None,
@@ -182,6 +183,8 @@ class AirflowEnvironment(AirflowEnvironmentBase):
             ``key``). Default: a new ``AirflowSourceBucket``.
         :param execution_role: an existing execution role, used as is. Default: a new
             ``AirflowExecutionRole`` with AWS's least-privilege policy.
+        :param execution_role_name: a fixed name for that new role, so other stacks can grant to it
+            by name (a shared environment's teams). Default: a name CloudFormation generates.
         :param dags: a local folder synced to ``dags/``, or a mapping of names to folders synced to
             ``dags/<name>/`` each (teams sharing an environment). Default: no DAGs deployed.
         :param requirements: a local requirements.txt. Default: none.
@@ -247,7 +250,7 @@ class AirflowEnvironment(AirflowEnvironmentBase):
         if execution_role is None:
             self._role_construct = AirflowExecutionRole(
                 self, "ExecutionRole", environment_name=environment_name, source_bucket=self.source_bucket,
-                key=self.key,
+                key=self.key, role_name=execution_role_name,
             )
         self.execution_role: iam.IRole = execution_role or self._role_construct.role  # type: ignore[union-attr]
         if secrets_backend is not None:

@@ -190,6 +190,8 @@ class PlatformSettings:
             for compute in [getattr(env.settings, "compute", None) for env in environments] + placed:
                 if compute is not None:
                     sets += ["ecs"] * bool(compute.ecs_tasks) + ["batch"] * bool(compute.batch_jobs)
+                    if compute.batch_jobs and compute.batch_capacity in ("EC2", "SPOT"):
+                        sets.append("ecs-agent")
                     if any(job.secrets for job in [*compute.ecs_tasks, *compute.batch_jobs]):
                         sets.append("secretsmanager")
             previous = specs.get(key)

@@ -358,9 +358,7 @@ class BatchJobSettings(_Model):
 
     @model_validator(mode="after")
     def _options(self) -> "BatchJobSettings":
-        if self.vcpus not in FARGATE_VCPUS:
-            raise ValueError(f"vcpus must be one of {', '.join(map(str, FARGATE_VCPUS))}, got {self.vcpus!r}")
-        check_fargate_size(int(self.vcpus * 1024), self.memory_mib, what="job")
+        # vCPU and memory are checked against the queue's capacity by Compute (Fargate's table or instances)
         if not 1 <= self.retry_attempts <= 10:
             raise ValueError(f"retry_attempts must be between 1 and 10, got {self.retry_attempts}")
         if self.timeout_minutes < 1:
@@ -373,8 +371,29 @@ class Compute(_Model):
 
     ecs_tasks: list[EcsTask] = Field(default_factory=list, description="Fargate tasks (EcsRunTaskOperator).")
     batch_jobs: list[BatchJobSettings] = Field(default_factory=list, description="Batch jobs (BatchOperator).")
-    batch_capacity: Literal["FARGATE", "FARGATE_SPOT"] = Field("FARGATE", description="Capacity of the Batch queue.")
+    batch_capacity: Literal["FARGATE", "FARGATE_SPOT", "EC2", "SPOT"] = Field("FARGATE", description=(
+        "Capacity of the Batch queue: Fargate, Fargate Spot, or EC2/Spot instances (whole vCPUs per job)."))
     batch_max_vcpus: int = Field(16, description="The most vCPUs the Batch queue runs at once.")
+
+    @model_validator(mode="after")
+    def _sizes(self) -> "Compute":
+        _check_batch_sizes(self)
+        return self
+
+
+def _check_batch_sizes(compute: "Compute") -> None:
+    for job in compute.batch_jobs:
+        if compute.batch_capacity in ("FARGATE", "FARGATE_SPOT"):
+            if job.vcpus not in FARGATE_VCPUS:
+                raise ValueError(f"batch_jobs {job.name!r}: vcpus must be one of {', '.join(map(str, FARGATE_VCPUS))} "
+                                 f"on Fargate, got {job.vcpus!r}")
+            check_fargate_size(int(job.vcpus * 1024), job.memory_mib, what="job")
+        elif job.vcpus != int(job.vcpus) or not 1 <= job.vcpus <= compute.batch_max_vcpus:
+            raise ValueError(f"batch_jobs {job.name!r}: vcpus must be a whole number from 1 to batch_max_vcpus "
+                             f"({compute.batch_max_vcpus}) on {compute.batch_capacity} instances, got {job.vcpus!r}")
+
+
+Compute.model_rebuild()
 
 
 class TeamEnvironment(EnvironmentSettings):

@@ -153,7 +153,9 @@ def build_compute(scope: Construct, *, network: AirflowNetworkBase, compute: Com
     if compute.batch_jobs:
         queue = BatchCompute(
             scope, "Batch", network=network, capacity=compute.batch_capacity, max_vcpus=compute.batch_max_vcpus,
-            jobs=[BatchJob(job.name, _image(job.image), vcpus=job.vcpus, memory_mib=job.memory_mib,
+            jobs=[BatchJob(job.name, _image(job.image),
+                           vcpus=job.vcpus if compute.batch_capacity.startswith("FARGATE") else int(job.vcpus),
+                           memory_mib=job.memory_mib,
                            environment=job.environment, secrets=secrets(job.name, job.secrets),
                            retry_attempts=job.retry_attempts, timeout=Duration.minutes(job.timeout_minutes))
                   for job in compute.batch_jobs],

@@ -65,7 +65,7 @@ def test_jobs_run_on_fargate_in_private_subnets_with_their_retry_and_timeout():
     ({"jobs": [BatchJob("a b", IMAGE)]}, r"job name must be 1-100 letters, digits, '-' and '_', got 'a b'"),
     ({"priority": 1001}, r"priority must be between 0 and 1000, got 1001"),
     ({"max_vcpus": 0}, r"max_vcpus must be between 1 and 10000, got 0"),
-    ({"capacity": "EC2"}, r"capacity must be FARGATE or FARGATE_SPOT, got 'EC2'"),
+    ({"capacity": "GPU"}, r"capacity must be FARGATE, FARGATE_SPOT, EC2 or SPOT, got .GPU."),
 ])
 def test_invalid_options_are_refused_before_anything_is_created(kwargs, message):
     stack = new_stack()
@@ -88,3 +88,41 @@ def test_batch_compute_and_its_grant_pass_all_packs_and_cfn_lint(tmp_path):
     path = tmp_path / "batch.template.json"
     path.write_text(json.dumps(Template.from_stack(stack).to_json()))
     assert_cfn_lint_clean([path])
+
+
+def test_ec2_and_spot_instances_with_imdsv2_encrypted_volumes_and_the_agent_endpoints(tmp_path):
+    stack = new_stack()
+    network = AirflowNetwork(stack, "Network", endpoint_sets=["batch", "ecs-agent"])
+    env = AirflowEnvironment(stack, "Env", environment_name="team-a", network=network, airflow_version="2.11.0")
+    compute = BatchCompute(stack, "Batch", network=network, capacity="SPOT", max_vcpus=64,
+                           jobs=[BatchJob("big", IMAGE, vcpus=4, memory_mib=16000)])
+    compute.grant_submit(env)
+    template = Template.from_stack(stack)
+    template.has_resource_properties("AWS::Batch::ComputeEnvironment", {"ComputeResources": {
+        "Type": "SPOT", "MaxvCpus": 64, "MinvCpus": 0, "AllocationStrategy": "SPOT_PRICE_CAPACITY_OPTIMIZED"}})
+    (launch,) = template.find_resources("AWS::EC2::LaunchTemplate").values()
+    data = launch["Properties"]["LaunchTemplateData"]
+    assert data["MetadataOptions"]["HttpTokens"] == "required"
+    assert data["BlockDeviceMappings"][0]["Ebs"]["Encrypted"] is True
+    (definition,) = template.find_resources("AWS::Batch::JobDefinition").values()
+    assert "FARGATE" not in json.dumps(definition["Properties"].get("PlatformCapabilities", []))
+    assert_nag_clean(stack)
+    path = tmp_path / "ec2.template.json"
+    path.write_text(json.dumps(template.to_json()))
+    assert_cfn_lint_clean([path])
+
+
+@pytest.mark.parametrize("vcpus, message", [(0.5, r"vcpus must be a whole number from 1 to max_vcpus \(16\) on EC2"),
+                                            (32, r"vcpus must be a whole number from 1 to max_vcpus \(16\)")])
+def test_ec2_jobs_take_whole_vcpus_within_the_cap(vcpus, message):
+    stack = new_stack()
+    network = AirflowNetwork(stack, "Network", endpoint_sets=["batch", "ecs-agent"])
+    with pytest.raises(MwaaPlatformError, match=message):
+        BatchCompute(stack, "Batch", network=network, capacity="EC2", jobs=[BatchJob("a", IMAGE, vcpus=vcpus)])
+
+
+def test_instances_need_the_ecs_agent_endpoints():
+    stack = new_stack()
+    network = AirflowNetwork(stack, "Network", endpoint_sets=["batch"])
+    with pytest.raises(MwaaPlatformError, match=r"BatchCompute on EC2 instances needs the 'ecs-agent' VPC endpoint"):
+        BatchCompute(stack, "Batch", network=network, capacity="EC2", jobs=[BatchJob("a", IMAGE, vcpus=2)])

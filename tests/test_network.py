@@ -160,7 +160,7 @@ def test_subnets_in_one_az_are_rejected():
     ({"cidr": "10.0.0.0/8"}, r"between /16 and /22, got '10.0.0.0/8'"),
     ({"cidr": "10.0.0.1/16"}, r"cidr must be an IPv4 network like 10.0.0.0/16, got '10.0.0.1/16'"),
     ({"nat_gateways": 3}, "nat_gateways must be 0, 1 or 2, got 3"),
-    ({"endpoint_sets": ["sqs"]}, r"unknown set 'sqs'; allowed: secretsmanager, sts, codeartifact, ecs, batch, eks"),
+    ({"endpoint_sets": ["sqs"]}, r"unknown set 'sqs'; allowed: secretsmanager, sts, codeartifact, ecs, batch, ecs-agent, eks"),
     ({"internet_egress": True}, "internet_egress=True needs a route to the internet"),
     ({"parameter_prefix": "mwaa/"}, r"parameter_prefix must be an SSM path.*got 'mwaa/'"),
     ({"subnets": ec2.SubnetSelection(one_per_az=True)}, "pass vpc as well"),

@@ -84,6 +84,12 @@ CASES = [
     pytest.param(lambda d: env(d, 1, "prod")["compute"]["ecs_tasks"][0].update(cpu=1024, memory_mib=1000),
                  PAYMENTS_PROD + r"compute.ecs_tasks\[0\] memory_mib must be 2048-8192 in steps of 1024 MiB",
                  id="ecs-size"),
+    pytest.param(lambda d: env(d, 1, "prod")["compute"]["batch_jobs"][0].update(vcpus=3),
+                 PAYMENTS_PROD + r"compute batch_jobs 'payments-reconciliation': vcpus must be one of 0.25, 0.5, 1, 2, "
+                 r"4, 8, 16 on Fargate, got 3", id="batch-fargate-vcpus"),
+    pytest.param(lambda d: env(d, 1, "prod")["compute"].update(batch_capacity="EC2", batch_max_vcpus=1),
+                 PAYMENTS_PROD + r"compute batch_jobs 'payments-reconciliation': vcpus must be a whole number from 1 "
+                 r"to batch_max_vcpus \(1\) on EC2 instances, got 2", id="batch-ec2-vcpus"),
     pytest.param(lambda d: env(d, 1, "prod")["compute"]["batch_jobs"][0].update(retry_attempts=11),
                  PAYMENTS_PROD + r"compute.batch_jobs\[0\] retry_attempts must be between 1 and 10, got 11",
                  id="batch-retries"),
@@ -133,7 +139,7 @@ CASES = [
     pytest.param(lambda d: d["platform"]["network"].update(cidr="10.0.0.0/8"),
                  r"platform.network: cidr prefix length must be between /16 and /22, got '10.0.0.0/8'", id="bad-cidr"),
     pytest.param(lambda d: d["platform"]["network"].update(endpoint_sets=["lambda"]),
-                 r"platform.network: endpoint_sets: unknown set 'lambda'; allowed: secretsmanager, sts, codeartifact, ecs, batch, eks",
+                 r"platform.network: endpoint_sets: unknown set 'lambda'; allowed: secretsmanager, sts, codeartifact, ecs, batch, ecs-agent, eks",
                  id="unknown-endpoint-set"),
     pytest.param(lambda d: d["platform"]["network"].update(dns_allowed_domains=["pypi.org"]),
                  r"platform.network: dns_allowed_domains applies to the DNS firewall: set dns_firewall: true",
@@ -480,3 +486,10 @@ def test_a_package_index_from_the_registry_switches_on_its_endpoints(tmp_path):
     Template.from_stack(platform.environments["payments-prod"]).has_resource_properties(
         "AWS::CodeArtifact::Domain", {"DomainName": "payments"})
     assert platform.environments["payments-prod"].airflow.wheelhouse is None
+
+
+def test_batch_on_ec2_instances_switches_on_the_ecs_agent_endpoints(tmp_path):
+    registry = load_registry(write(tmp_path, edited(lambda d: env(d, 1, "prod")["compute"].update(
+        batch_capacity="SPOT", batch_max_vcpus=32))))
+    prod = next(n for n in registry.networks if n.stack_name == "mwaa-platform-network-prod")
+    assert {"batch", "ecs-agent"} <= set(prod.endpoint_sets)

@@ -73,7 +73,7 @@ class BatchCompute(Construct):
         *,
         network: AirflowNetworkBase,
         jobs: Sequence[BatchJob],
-        capacity: Literal["FARGATE", "FARGATE_SPOT"] = "FARGATE",
+        capacity: Literal["FARGATE", "FARGATE_SPOT", "EC2", "SPOT"] = "FARGATE",
         max_vcpus: int = 16,
         priority: int = 1,
         key: Optional[kms.IKey] = None,
@@ -83,7 +83,9 @@ class BatchCompute(Construct):
         """
         :param network: the platform network; its private subnets run the jobs.
         :param jobs: the job definitions (at least one).
-        :param capacity: ``FARGATE`` or ``FARGATE_SPOT`` (cheaper, interruptible). Default: ``FARGATE``.
+        :param capacity: ``FARGATE``, ``FARGATE_SPOT`` (cheaper, interruptible), or EC2 instances: ``EC2``
+            or ``SPOT`` (Batch picks optimal instance types up to ``max_vcpus``; the network needs the
+            ``ecs-agent`` endpoint set). Default: ``FARGATE``.
         :param max_vcpus: the most vCPUs the compute environment runs at once, 1-10000. Default: 16.
         :param priority: the queue's priority, 0-1000. Default: 1.
         :param key: encrypts the log group and a team repository. Default: a new rotating key.
@@ -96,6 +98,8 @@ class BatchCompute(Construct):
             if any(job.secrets for job in jobs):
                 network.check_endpoint("secretsmanager", "secrets")
             network.check_endpoint("batch", "BatchCompute")
+            if capacity in ("EC2", "SPOT"):
+                network.check_endpoint("ecs-agent", f"BatchCompute on {capacity} instances")
 
         self.key: kms.IKey = key or AirflowKey(self, "Key", description="Encrypts the logs and images of AWS Batch jobs",
                                                removal_policy=removal_policy)
@@ -108,10 +112,12 @@ class BatchCompute(Construct):
             description="AWS Batch jobs: no ingress; reach AWS through the endpoint clients group",
         )
         self.security_groups: list[ec2.ISecurityGroup] = [self.security_group, network.endpoint_clients_security_group]
-        self.compute_environment = batch.FargateComputeEnvironment(
+        self.fargate = capacity in ("FARGATE", "FARGATE_SPOT")
+        placement = ec2.SubnetSelection(subnets=list(network.subnets))
+        self.compute_environment: batch.IComputeEnvironment = batch.FargateComputeEnvironment(
             self, "ComputeEnvironment", vpc=network.vpc, spot=capacity == "FARGATE_SPOT", maxv_cpus=max_vcpus,
-            security_groups=self.security_groups, vpc_subnets=ec2.SubnetSelection(subnets=list(network.subnets)),
-        )
+            security_groups=self.security_groups, vpc_subnets=placement,
+        ) if self.fargate else self._instances(network, capacity == "SPOT", max_vcpus, placement)
         self.job_queue = batch.JobQueue(
             self, "Queue", priority=priority,
             compute_environments=[batch.OrderedComputeEnvironment(compute_environment=self.compute_environment,
@@ -170,14 +176,48 @@ class BatchCompute(Construct):
             grant = grant.combine(other)
         return grant
 
+    def _instances(
+        self, network: AirflowNetworkBase, spot: bool, max_vcpus: int, placement: ec2.SubnetSelection
+    ) -> batch.ManagedEc2EcsComputeEnvironment:
+        """EC2 (or Spot) container instances: IMDSv2 only, encrypted volumes, AWS's ECS instance policy."""
+        instance_role = ManagedPolicyRole(
+            self, "InstanceRole", policy_id="InstancePolicy", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+            description="Batch container instances: the ECS agent only",
+            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(
+                "service-role/AmazonEC2ContainerServiceforEC2Role")],
+        )
+        acknowledge(
+            instance_role,
+            "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AmazonEC2ContainerServiceforEC2Role]",
+            "AWS's policy for ECS container instances, kept current by AWS as the agent changes; jobs run with "
+            "their own job role, not this one.",
+        )
+        template = ec2.LaunchTemplate(
+            self, "InstanceTemplate", require_imdsv2=True,
+            block_devices=[ec2.BlockDevice(device_name="/dev/xvda", volume=ec2.BlockDeviceVolume.ebs(
+                30, encrypted=True, volume_type=ec2.EbsDeviceVolumeType.GP3))],
+        )
+        return batch.ManagedEc2EcsComputeEnvironment(
+            self, "ComputeEnvironment", vpc=network.vpc, spot=spot, maxv_cpus=max_vcpus, minv_cpus=0,
+            security_groups=self.security_groups, vpc_subnets=placement, instance_role=instance_role,
+            launch_template=template, use_optimal_instance_classes=True,
+            allocation_strategy=batch.AllocationStrategy.SPOT_PRICE_CAPACITY_OPTIMIZED if spot
+            else batch.AllocationStrategy.BEST_FIT_PROGRESSIVE,
+        )
+
     def _job_definition(self, job: BatchJob) -> batch.EcsJobDefinition:
-        container = batch.EcsFargateContainerDefinition(
-            self, f"{_pascal(job.name)}Container",
-            cpu=job.vcpus, memory=Size.mebibytes(job.memory_mib), image=container_image(job.image, self.repository),
+        common = dict(
+            image=container_image(job.image, self.repository), memory=Size.mebibytes(job.memory_mib),
             environment=dict(job.environment) or None,
             secrets={name: batch.Secret.from_secrets_manager(secret) for name, secret in job.secrets.items()} or None,
             job_role=self.job_role, execution_role=self.execution_role, readonly_root_filesystem=True,
             logging=ecs.LogDrivers.aws_logs(stream_prefix=job.name, log_group=self.log_group),
+        )
+        container: batch.IEcsContainerDefinition = batch.EcsFargateContainerDefinition(
+            self, f"{_pascal(job.name)}Container", cpu=job.vcpus, **common,  # type: ignore[arg-type]
+        ) if self.fargate else batch.EcsEc2ContainerDefinition(
+            self, f"{_pascal(job.name)}Container", cpu=job.vcpus, **common,  # type: ignore[arg-type]
         )
         return batch.EcsJobDefinition(
             self, f"{_pascal(job.name)}Job", job_definition_name=job.name, container=container,
@@ -192,8 +232,9 @@ def _pascal(name: str) -> str:
 def _check_options(jobs: Sequence[BatchJob], capacity: str, max_vcpus: int, priority: int) -> None:
     if not jobs:
         raise MwaaPlatformError("jobs must name at least one BatchJob, got none")
-    if capacity not in ("FARGATE", "FARGATE_SPOT"):
-        raise MwaaPlatformError(f"capacity must be FARGATE or FARGATE_SPOT, got {shorten(capacity)}")
+    if capacity not in ("FARGATE", "FARGATE_SPOT", "EC2", "SPOT"):
+        raise MwaaPlatformError(f"capacity must be FARGATE, FARGATE_SPOT, EC2 or SPOT, got {shorten(capacity)}")
+    fargate = capacity in ("FARGATE", "FARGATE_SPOT")
     if isinstance(max_vcpus, bool) or not isinstance(max_vcpus, int) or not 1 <= max_vcpus <= 10000:
         raise MwaaPlatformError(f"max_vcpus must be between 1 and 10000, got {shorten(max_vcpus)}")
     if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 1000:
@@ -206,10 +247,14 @@ def _check_options(jobs: Sequence[BatchJob], capacity: str, max_vcpus: int, prio
         if job.name in seen:
             raise MwaaPlatformError(f"job name {job.name!r} is used twice; job definition names must be unique")
         seen.add(job.name)
-        if job.vcpus not in FARGATE_VCPUS:
-            raise MwaaPlatformError(f"{where}: vcpus must be one of {', '.join(map(str, FARGATE_VCPUS))}, "
-                                    f"got {shorten(job.vcpus)}")
-        check_fargate_size(int(job.vcpus * 1024), job.memory_mib, what="job")
+        if fargate:
+            if job.vcpus not in FARGATE_VCPUS:
+                raise MwaaPlatformError(f"{where}: vcpus must be one of {', '.join(map(str, FARGATE_VCPUS))}, "
+                                        f"got {shorten(job.vcpus)}")
+            check_fargate_size(int(job.vcpus * 1024), job.memory_mib, what="job")
+        elif isinstance(job.vcpus, bool) or not isinstance(job.vcpus, int) or job.vcpus < 1 or job.vcpus > max_vcpus:
+            raise MwaaPlatformError(f"{where}: vcpus must be a whole number from 1 to max_vcpus ({max_vcpus}) on "
+                                    f"{capacity} instances, got {shorten(job.vcpus)}")
         if isinstance(job.retry_attempts, bool) or not isinstance(job.retry_attempts, int) or \
                 not 1 <= job.retry_attempts <= 10:
             raise MwaaPlatformError(f"{where}: retry_attempts must be between 1 and 10, got {shorten(job.retry_attempts)}")

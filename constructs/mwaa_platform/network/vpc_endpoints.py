@@ -71,6 +71,12 @@ ENDPOINT_SETS: dict[str, tuple[EndpointService, ...]] = {
     # task compute: ECS RunTask, Batch SubmitJob, EKS (API, Pod Identity, and the VPC CNI's EC2 calls)
     "ecs": (_service("ecs", _Aws.ECS, "ecs", False),),
     "batch": (_service("batch", _Aws.BATCH, "batch", False),),
+    # EC2 container instances (Batch on EC2/Spot): the ECS agent registers and reports through these
+    "ecs-agent": (
+        _service("ecs", _Aws.ECS, "ecs", False),
+        _service("ecs-agent", _Aws.ECS_AGENT, "ecs", False),
+        _service("ecs-telemetry", _Aws.ECS_TELEMETRY, "ecs", False),
+    ),
     "eks": (
         _service("eks", _Aws.EKS, "eks", False),
         _service("eks-auth", _Aws.EKS_AUTH, "eks-auth", False),

@@ -349,8 +349,8 @@ class BatchJobSettings(_Model):
 
     name: str = Field(description="The job definition name the operator submits.")
     image: Image = Field(description="The container image.")
-    vcpus: float = Field(1, description="Fargate vCPUs: 0.25, 0.5, 1, 2, 4, 8 or 16.")
-    memory_mib: int = Field(2048, description="Memory, a size Fargate pairs with vcpus.")
+    vcpus: float = Field(1, description="vCPUs: on Fargate 0.25, 0.5, 1, 2, 4, 8 or 16; on EC2/Spot a whole number.")
+    memory_mib: int = Field(2048, description="Memory; on Fargate a size it pairs with vcpus.")
     environment: dict[str, str] = Field(default_factory=dict, description="Plain environment variables.")
     secrets: dict[str, str] = Field(default_factory=dict, description="Variable -> Secrets Manager secret ARN.")
     retry_attempts: int = Field(1, description="Attempts in all, 1-10.")

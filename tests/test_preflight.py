@@ -9,7 +9,15 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 
 from harness import TEST_ENV, new_app
-from mwaa_platform.compliance import PREFLIGHT_RULES, Quotas, StackTemplate, attach_preflight_checks, run_preflight
+from mwaa_platform.compliance import (
+    PREFLIGHT_RULES,
+    RESOURCES_PER_STACK_MAX,
+    TEMPLATE_BODY_MAX_BYTES,
+    Quotas,
+    StackTemplate,
+    attach_preflight_checks,
+    run_preflight,
+)
 
 
 def stack(resources, name="team", account="123456789012", region="eu-west-1", parameters=None):
@@ -209,9 +217,50 @@ def test_more_environments_than_the_default_quota_is_a_warning_not_an_error():
     assert run_preflight(environments(10) + environments(10, region="us-east-1")) == []
 
 
+# --- stack-limits --------------------------------------------------------------------------------
+
+
+def handles(count):
+    return {f"Handle{i}": {"Type": "AWS::CloudFormation::WaitConditionHandle"} for i in range(count)}
+
+
+def test_the_limits_are_cloudformations_as_cfn_lint_knows_them():
+    from cfnlint.helpers import LIMITS
+
+    assert (RESOURCES_PER_STACK_MAX, TEMPLATE_BODY_MAX_BYTES) == (LIMITS["Resources"]["number"], LIMITS["template"]["body"])
+
+
+def test_a_stack_within_20_percent_of_the_resource_limit_warns_and_over_it_fails():
+    assert run_preflight([stack(handles(399))]) == []
+    (warning,) = run_preflight([stack(handles(400))])
+    assert (warning.rule, warning.severity, warning.stack.name) == ("stack-limits", "warning", "team")
+    assert "400 resources, 80% of CloudFormation's limit of 500" in warning.message
+    (error,) = run_preflight([stack(handles(501))])
+    assert error.severity == "error" and "501 resources, over CloudFormation's limit of 500" in error.message
+
+
+def big_policy(size):
+    return {"Policy": {"Type": "AWS::IAM::ManagedPolicy", "Properties": {"Description": "x" * size}}}
+
+
+def test_a_template_within_20_percent_of_one_megabyte_warns_and_over_it_fails():
+    assert run_preflight([stack(big_policy(790_000))]) == []
+    (warning,) = run_preflight([stack(big_policy(810_000))])
+    assert warning.severity == "warning" and "template bytes, 81% of CloudFormation's limit of 1000000" in warning.message
+    (error,) = run_preflight([stack(big_policy(1_000_001))])
+    assert error.severity == "error" and "over CloudFormation's limit of 1000000" in error.message
+
+
+def test_the_size_is_the_synthesized_files_when_there_is_one(tmp_path):
+    path = tmp_path / "team.template.json"
+    path.write_text(" " * 900_000)
+    (finding,) = run_preflight([StackTemplate(name="team", template={"Resources": {}}, path=str(path))])
+    assert "900000 template bytes" in finding.message
+
+
 def test_every_rule_is_exercised_here():
     tested = {"ec2-description-charset", "physical-name-length", "retain-fixed-name", "duplicate-physical-name",
-              "security-group-inbound-rules", "shared-secret-prefix", "mwaa-environments-quota"}
+              "security-group-inbound-rules", "shared-secret-prefix", "mwaa-environments-quota", "stack-limits"}
     assert set(PREFLIGHT_RULES) == tested
 
 
@@ -241,3 +290,16 @@ def test_the_plugin_passes_a_clean_app_and_reports_warnings(tmp_path):
     assert plugin["conclusion"] == "success"
     assert [v["ruleName"] for v in plugin["violations"]] == ["mwaa-environments-quota"]
     assert plugin["violations"][0]["violatingConstructs"][0]["constructPath"] == "Good/Env"
+
+
+def test_the_plugin_reports_a_stack_near_its_resource_limit_as_a_warning(tmp_path):
+    app = new_app(outdir=str(tmp_path))
+    attach_preflight_checks(app)
+    crowded = cdk.Stack(app, "Crowded", env=TEST_ENV)
+    for index in range(RESOURCES_PER_STACK_MAX * 4 // 5):
+        cdk.CfnResource(crowded, f"Handle{index}", type="AWS::CloudFormation::WaitConditionHandle")
+    app.synth()
+    report = json.loads((Path(tmp_path) / "validation-report.json").read_text())
+    (plugin,) = [r for r in report["pluginReports"] if r["pluginName"] == "mwaa-platform-preflight"]
+    assert plugin["conclusion"] == "success"
+    assert [(v["ruleName"], v["severity"]) for v in plugin["violations"]] == [("stack-limits", "warning")]

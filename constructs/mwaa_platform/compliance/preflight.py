@@ -32,6 +32,9 @@ from mwaa_platform.errors import MwaaPlatformError, shorten
 __all__ = [
     "PREFLIGHT_PLUGIN_NAME",
     "PREFLIGHT_RULES",
+    "RESOURCES_PER_STACK_MAX",
+    "STACK_LIMIT_WARNING_SHARE",
+    "TEMPLATE_BODY_MAX_BYTES",
     "Finding",
     "PreflightChecks",
     "Quotas",
@@ -78,6 +81,13 @@ class StackTemplate:
     @property
     def resources(self) -> Mapping[str, Mapping[str, Any]]:
         return self.template.get("Resources", {})
+
+    @property
+    def size_bytes(self) -> int:
+        """The template body CloudFormation receives: the file's size, else the template as CDK writes it."""
+        if self.path and Path(self.path).is_file():
+            return Path(self.path).stat().st_size
+        return len(json.dumps(self.template, indent=1).encode())
 
 
 @dataclass(frozen=True)
@@ -398,6 +408,38 @@ def check_secret_prefixes(stacks: Iterable[StackTemplate], quotas: Quotas) -> It
                                   "other's connections; give each environment its own prefix")
 
 
+# --- rule: a stack within CloudFormation's template limits ------------------------------------------
+
+#: CloudFormation's limits on one template (cloudformation-limits; cfn-lint's ``LIMITS`` holds the same).
+TEMPLATE_BODY_MAX_BYTES = 1_000_000
+RESOURCES_PER_STACK_MAX = 500
+#: Warn when a stack has used this share of either limit: room for one more capability, not for ten.
+STACK_LIMIT_WARNING_SHARE = 0.8
+
+
+def _limit_finding(stack: StackTemplate, what: str, used: int, limit: int, remedy: str) -> Optional[Finding]:
+    if used > limit:
+        return Finding("stack-limits", "error", stack, "Template", what,
+                       f"{used} {what}, over CloudFormation's limit of {limit}; CloudFormation rejects the stack: {remedy}")
+    if used >= STACK_LIMIT_WARNING_SHARE * limit:
+        return Finding("stack-limits", "warning", stack, "Template", what,
+                       f"{used} {what}, {used * 100 // limit}% of CloudFormation's limit of {limit}; {remedy} before "
+                       "the next capability pushes it over")
+    return None
+
+
+def check_stack_limits(stacks: Iterable[StackTemplate], quotas: Quotas) -> Iterator[Finding]:
+    for stack in stacks:
+        for finding in (
+            _limit_finding(stack, "resources", len(stack.resources), RESOURCES_PER_STACK_MAX,
+                           "split the team's capabilities over more stacks (e.g. compute in its own stack)"),
+            _limit_finding(stack, "template bytes", stack.size_bytes, TEMPLATE_BODY_MAX_BYTES,
+                           "split the stack, or shorten repeated policy documents"),
+        ):
+            if finding is not None:
+                yield finding
+
+
 #: rule name -> (check, what it enforces). The order is the report's.
 PREFLIGHT_RULES: dict[str, tuple[Callable[[Iterable[StackTemplate], Quotas], Iterator[Finding]], str]] = {
     "ec2-description-charset": (check_ec2_descriptions,
@@ -413,6 +455,8 @@ PREFLIGHT_RULES: dict[str, tuple[Callable[[Iterable[StackTemplate], Quotas], Ite
                              "no two environments of one account and Region read secrets under one prefix"),
     "mwaa-environments-quota": (check_environment_quota,
                                 "MWAA environments per account and Region within the default quota (warning)"),
+    "stack-limits": (check_stack_limits,
+                     "each template under 500 resources and 1 MB; a warning from 80% of either"),
 }
 
 

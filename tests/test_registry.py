@@ -493,3 +493,20 @@ def test_batch_on_ec2_instances_switches_on_the_ecs_agent_endpoints(tmp_path):
         batch_capacity="SPOT", batch_max_vcpus=32))))
     prod = next(n for n in registry.networks if n.stack_name == "mwaa-platform-network-prod")
     assert {"batch", "ecs-agent"} <= set(prod.endpoint_sets)
+
+
+def test_the_benchmarks_generated_registry_is_a_valid_v2_registry_with_every_capability(tmp_path):
+    sys.path.insert(0, str(REPO_ROOT / "scripts"))
+    try:
+        import bench
+    finally:
+        sys.path.remove(str(REPO_ROOT / "scripts"))
+    path = tmp_path / "bench.yaml"
+    path.write_text(yaml.safe_dump(bench.registry(3)))
+    settings = load_registry(path)
+    assert not settings.single_stage_format
+    assert [stage.name for stage in settings.stages] == list(bench.STAGES)
+    assert len(settings.environments) == 3 * len(bench.STAGES)
+    computes = [spec.settings.compute for spec in settings.environments]
+    assert all(compute is not None and compute.ecs_tasks and compute.batch_jobs for compute in computes)
+    assert all(spec.secrets_backend is not None and spec.web_access for spec in settings.environments)

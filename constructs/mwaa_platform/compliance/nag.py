@@ -92,10 +92,10 @@ def acknowledge(scope: IConstruct, rule_ids: str | Iterable[str], reason: str) -
         )
     checkov = [match["check"] for match in map(_CHECKOV_ID.match, ids) if match]
     resource = _checkov_resource(scope, checkov) if checkov else None
-    validations = cdk.Validations.of(scope)
-    for rule_id in ids:
-        if not _CHECKOV_ID.match(rule_id):
-            validations.acknowledge(cdk.Acknowledgment(id=rule_id, reason=stripped))
+    nag_ids = [rule_id for rule_id in ids if not _CHECKOV_ID.match(rule_id)]
+    if nag_ids:
+        # one jsii call for all of them: acknowledgments are a measurable share of synthesis time
+        cdk.Validations.of(scope).acknowledge(*(cdk.Acknowledgment(id=rule_id, reason=stripped) for rule_id in nag_ids))
     if resource is not None:
         existing = resource.get_metadata(CHECKOV) or {}
         skips = [*existing.get("skip", []), *({"id": check, "comment": stripped} for check in checkov)]

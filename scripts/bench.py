@@ -33,7 +33,7 @@ STAGES = {"dev": "111111111111", "prod": "222222222222"}
 def team_environment(index: int, stage: str) -> dict:
     """One team's environment in one stage, with every capability the registry has switched on."""
     name = f"team{index:03d}"
-    environment: dict = {
+    return {
         "environment_class": CLASSES[(index + (stage == "prod")) % len(CLASSES)],
         "airflow_version": "2.11.0",
         "dags": str(REPO / "examples" / "dags"),
@@ -47,7 +47,6 @@ def team_environment(index: int, stage: str) -> dict:
                             "vcpus": 1, "memory_mib": 2048}],
         },
     }
-    return environment
 
 
 def registry(teams: int) -> dict:

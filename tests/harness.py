@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk.assertions import Template
 from constructs import IConstruct
 
 from mwaa_platform.compliance.nag import nag_packs
@@ -105,6 +106,13 @@ def assert_cfn_lint_clean(templates: Iterable[Path]) -> None:
     findings = cfn_lint_findings(templates)
     if findings:
         raise AssertionError(f"{len(findings)} cfn-lint finding(s):\n" + "\n".join(findings))
+
+
+def assert_stack_cfn_lint_clean(stack: cdk.Stack, directory: Path) -> None:
+    """Write ``stack``'s template into ``directory`` (a test's tmp_path) and hold it to cfn-lint."""
+    path = directory / f"{stack.stack_name}.template.json"
+    path.write_text(json.dumps(Template.from_stack(stack).to_json()))
+    assert_cfn_lint_clean([path])
 
 
 # --- snapshots -----------------------------------------------------------------------------

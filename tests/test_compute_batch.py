@@ -5,7 +5,7 @@ import json
 import pytest
 from aws_cdk.assertions import Template
 
-from harness import TEST_ACCOUNT, TEST_REGION, assert_cfn_lint_clean, assert_nag_clean, new_stack, resolve_literals
+from harness import TEST_ACCOUNT, TEST_REGION, assert_cfn_lint_clean, assert_nag_clean, assert_stack_cfn_lint_clean, new_stack, resolve_literals
 from mwaa_platform import AirflowEnvironment, AirflowNetwork, MwaaPlatformError
 from mwaa_platform.compute import BatchCompute, BatchJob, TaskImage
 
@@ -85,9 +85,7 @@ def test_batch_needs_its_endpoint():
 def test_batch_compute_and_its_grant_pass_all_packs_and_cfn_lint(tmp_path):
     stack, *_ = build()
     assert_nag_clean(stack)
-    path = tmp_path / "batch.template.json"
-    path.write_text(json.dumps(Template.from_stack(stack).to_json()))
-    assert_cfn_lint_clean([path])
+    assert_stack_cfn_lint_clean(stack, tmp_path)
 
 
 def test_ec2_and_spot_instances_with_imdsv2_encrypted_volumes_and_the_agent_endpoints(tmp_path):

@@ -6,7 +6,7 @@ import pytest
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.assertions import Template
 
-from harness import TEST_ACCOUNT, TEST_REGION, assert_cfn_lint_clean, assert_nag_clean, new_stack, resolve_literals
+from harness import TEST_ACCOUNT, TEST_REGION, assert_nag_clean, assert_stack_cfn_lint_clean, new_stack, resolve_literals
 from mwaa_platform import AirflowEnvironment, AirflowNetwork, MwaaPlatformError
 from mwaa_platform.compute import EcsTaskCompute, TaskImage, check_fargate_size
 
@@ -130,6 +130,4 @@ def test_bad_options_fail_before_anything_is_created():
 def test_ecs_compute_and_its_grant_pass_all_packs_and_cfn_lint(tmp_path):
     stack, *_ = build(grant={"reattach": True}, environment={"MODE": "batch"})
     assert_nag_clean(stack)
-    path = tmp_path / "ecs.template.json"
-    path.write_text(json.dumps(Template.from_stack(stack).to_json()))
-    assert_cfn_lint_clean([path])
+    assert_stack_cfn_lint_clean(stack, tmp_path)

@@ -8,7 +8,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Annotations, Match, Template
 
-from harness import TEST_ACCOUNT, TEST_REGION, assert_cfn_lint_clean, assert_nag_clean, new_stack
+from harness import TEST_ACCOUNT, TEST_REGION, assert_nag_clean, assert_stack_cfn_lint_clean, new_stack
 from mwaa_platform import AirflowEnvironment, CeleryConcurrency, SecretsManagerBackend
 from mwaa_platform.environment.environment_class import ENVIRONMENT_CLASSES
 from mwaa_platform._internal.service_model import known_environment_classes
@@ -475,9 +475,7 @@ def test_micro_and_large_environments_pass_all_packs_and_cfn_lint(tmp_path):
     make_env(stack, "Large", environment_name="prod", environment_class="mw1.large", max_workers=20,
              secrets_backend=SecretsManagerBackend(), dags=str(tmp_path / "dags"))
     assert_nag_clean(stack)
-    template = tmp_path / "Test.template.json"
-    template.write_text(json.dumps(Template.from_stack(stack).to_json()))
-    assert_cfn_lint_clean([template])
+    assert_stack_cfn_lint_clean(stack, tmp_path)
 
 
 def test_several_dag_folders_sync_each_under_its_own_prefix(tmp_path):

@@ -7,7 +7,7 @@ import pytest
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk.assertions import Match, Template
 
-from harness import TEST_ENV, assert_cfn_lint_clean, assert_nag_clean, new_app, new_stack
+from harness import TEST_ENV, assert_cfn_lint_clean, assert_nag_clean, assert_stack_cfn_lint_clean, new_app, new_stack
 from mwaa_platform import AirflowEnvironment, AirflowNetwork, NetworkAttributes, SecretsManagerBackend, SharedAirflowNetwork
 from mwaa_platform.compliance.nag import nag_packs
 
@@ -499,9 +499,7 @@ def test_nat_network_passes_all_packs_and_cfn_lint(tmp_path):
     stack, network = new_network(nat_gateways=2, endpoint_sets=["sts", "eks"])
     AirflowEnvironment(stack, "Env", environment_name="team-a", network=network)
     assert_nag_clean(stack)
-    path = tmp_path / "template.json"
-    path.write_text(json.dumps(Template.from_stack(stack).to_json()))
-    assert_cfn_lint_clean([path])
+    assert_stack_cfn_lint_clean(stack, tmp_path)
 
 
 # --- sharing across stacks ------------------------------------------------------------------------

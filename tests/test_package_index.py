@@ -1,13 +1,12 @@
 """The CodeArtifact mode: a repository with a PyPI upstream, its endpoints, grants and startup script."""
 
-import json
 from pathlib import Path
 
 import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
-from harness import TEST_ACCOUNT, TEST_REGION, assert_cfn_lint_clean, assert_nag_clean, new_stack, resolve_literals
+from harness import TEST_ACCOUNT, TEST_REGION, assert_nag_clean, assert_stack_cfn_lint_clean, new_stack, resolve_literals
 from mwaa_platform import AirflowEnvironment, AirflowNetwork, MwaaPlatformError
 from mwaa_platform.environment import AirflowPackageIndex, Wheelhouse
 
@@ -85,9 +84,7 @@ def test_the_network_reaches_codeartifact_and_its_asset_bucket(requirements):
 def test_the_package_index_passes_all_packs_and_cfn_lint(requirements, tmp_path):
     stack, *_ = build(requirements)
     assert_nag_clean(stack)
-    path = tmp_path / "index.template.json"
-    path.write_text(json.dumps(Template.from_stack(stack).to_json()))
-    assert_cfn_lint_clean([path])
+    assert_stack_cfn_lint_clean(stack, tmp_path)
 
 
 def test_the_index_needs_its_endpoints_and_excludes_a_wheelhouse(requirements):

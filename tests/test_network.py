@@ -18,7 +18,7 @@ SETS = {
     "sts": {"sts"},
     "ecs": {"ecs"},
     "batch": {"batch"},
-    "eks": {"eks", "eks-auth", "ec2"},
+    "eks": {"eks", "eks-auth", "ec2", "sts"},
 }
 
 

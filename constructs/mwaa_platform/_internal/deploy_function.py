@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Optional
 
 from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -20,7 +22,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from mwaa_platform._internal.cfn import cfn_resource
-from mwaa_platform.compliance.nag import acknowledge_across_packs
+from mwaa_platform.compliance.nag import acknowledge, acknowledge_across_packs
 
 HANDLERS_DIR = Path(__file__).parent / "handlers"
 
@@ -63,8 +65,15 @@ def deploy_function(
     log_retention: logs.RetentionDays,
     timeout: Duration = Duration.minutes(5),
     memory_size: int = 512,
+    vpc: Optional[ec2.IVpc] = None,
+    subnets: Sequence[ec2.ISubnet] = (),
+    security_groups: Sequence[ec2.ISecurityGroup] = (),
 ) -> DeployFunction:
     """Create ``Handler``, ``HandlerRole``, ``HandlerPolicy`` and ``HandlerLogs`` in ``scope``.
+
+    A handler that must reach something private (a cluster's API endpoint) runs in ``vpc``'s
+    ``subnets`` with ``security_groups``; it then answers CloudFormation through the VPC's S3
+    gateway, whose perimeter admits CloudFormation's response buckets (``s3_perimeter_statements``).
 
     ``handler`` names a module of ``mwaa_platform/handlers``; the folder is one asset shared by
     every handler (CDK uploads it once). The policy
@@ -105,11 +114,14 @@ def deploy_function(
         memory_size=memory_size,
         timeout=timeout,
         log_group=log_group,
+        vpc=vpc,
+        vpc_subnets=ec2.SubnetSelection(subnets=list(subnets)) if vpc is not None else None,
+        security_groups=list(security_groups) or None,
     )
     # aws-lambda makes the function depend on its role, which the Role GetAtt already enforces
     # (cfn-lint W3005); custom resources depend on the policy they need instead.
     cfn_resource(function).add_deletion_override("DependsOn")
-    _acknowledge_handler_findings(function)
+    _acknowledge_handler_findings(function, in_vpc=vpc is not None)
     return DeployFunction(function=function, role=role, policy=policy, log_group=log_group)
 
 
@@ -137,14 +149,22 @@ def deploy_time_resource(
 _PACKS_WITH_LAMBDA_RUNTIME_RULES = ("NIST.800.53.R5", "HIPAA.Security")
 
 
-def _acknowledge_handler_findings(function: lambda_.Function) -> None:
-    acknowledge_across_packs(
-        function,
-        "LambdaInsideVPC",
-        "Deploy-time custom resource handler: it runs only during CloudFormation deployments and "
-        "calls only AWS APIs named in its managed policy; it reaches nothing in a VPC.",
-        also=["checkov::CKV_AWS_117"],
-    )
+def _acknowledge_handler_findings(function: lambda_.Function, *, in_vpc: bool) -> None:
+    if in_vpc:
+        acknowledge(
+            function.role or function, "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+            "service-role/AWSLambdaVPCAccessExecutionRole]",
+            "Lambda attaches AWS's VPC access policy to a function in a VPC: it creates and deletes the function's "
+            "network interfaces, whose EC2 actions accept no narrower resource.",
+        )
+    else:
+        acknowledge_across_packs(
+            function,
+            "LambdaInsideVPC",
+            "Deploy-time custom resource handler: it runs only during CloudFormation deployments and "
+            "calls only AWS APIs named in its managed policy; it reaches nothing in a VPC.",
+            also=["checkov::CKV_AWS_117"],
+        )
     acknowledge_across_packs(
         function,
         "LambdaConcurrency",

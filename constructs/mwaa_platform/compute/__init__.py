@@ -6,10 +6,19 @@ in the platform network and grants an environment exactly what the matching oper
 
 from mwaa_platform.compute.batch import FARGATE_VCPUS, BatchCompute, BatchJob
 from mwaa_platform.compute.ecs import CONTAINER_NAME, EcsTaskCompute
+from mwaa_platform.compute.eks import TEAM_LABEL, EksCompute, EksNamespaceAccess, check_namespace
+from mwaa_platform.compute.eks_cluster import (
+    DEFAULT_KUBERNETES_VERSION,
+    MIN_KUBERNETES_VERSION,
+    EksCluster,
+    EksClusterBase,
+    check_kubernetes_version,
+)
 from mwaa_platform.compute.fargate import FARGATE_MEMORY_BY_CPU, check_fargate_size
 from mwaa_platform.compute.image import TaskImage
 
 __all__ = [
-    "CONTAINER_NAME", "FARGATE_MEMORY_BY_CPU", "FARGATE_VCPUS", "BatchCompute", "BatchJob", "EcsTaskCompute", "TaskImage",
-    "check_fargate_size",
+    "CONTAINER_NAME", "DEFAULT_KUBERNETES_VERSION", "FARGATE_MEMORY_BY_CPU", "FARGATE_VCPUS", "MIN_KUBERNETES_VERSION",
+    "TEAM_LABEL", "BatchCompute", "BatchJob", "EcsTaskCompute", "EksCluster", "EksClusterBase", "EksCompute",
+    "EksNamespaceAccess", "TaskImage", "check_fargate_size", "check_kubernetes_version", "check_namespace",
 ]

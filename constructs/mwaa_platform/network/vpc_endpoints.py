@@ -77,10 +77,13 @@ ENDPOINT_SETS: dict[str, tuple[EndpointService, ...]] = {
         _service("ecs-agent", _Aws.ECS_AGENT, "ecs", False),
         _service("ecs-telemetry", _Aws.ECS_TELEMETRY, "ecs", False),
     ),
+    # EKS: the API (DescribeCluster), Pod Identity, the VPC CNI's EC2 calls and STS (the nodes'
+    # and pods' web identities); ECR and logs are in the required set
     "eks": (
         _service("eks", _Aws.EKS, "eks", False),
         _service("eks-auth", _Aws.EKS_AUTH, "eks-auth", False),
         _service("ec2", _Aws.EC2, "ec2", False),
+        _service("sts", _Aws.STS, "sts", True),
     ),
 }
 
@@ -158,7 +161,8 @@ class AirflowVpcEndpoints(Construct):
         )
         if data_perimeter:
             for statement in s3_perimeter_statements(self, accounts or [account],
-                                                     codeartifact="codeartifact" in endpoint_sets):
+                                                     codeartifact="codeartifact" in endpoint_sets,
+                                                     cloudformation_responses="eks" in endpoint_sets):
                 self.s3_gateway.add_to_policy(statement)
         self.interface_endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {}
         for service in services:
@@ -195,16 +199,24 @@ ECR_PULL_ACTIONS = (
 
 
 def s3_perimeter_statements(
-    scope: Construct, accounts: Sequence[str], *, codeartifact: bool = False
+    scope: Construct, accounts: Sequence[str], *, codeartifact: bool = False, cloudformation_responses: bool = False,
 ) -> list[iam.PolicyStatement]:
     """The S3 gateway's data perimeter (user guide: vpc-security): the platform accounts' buckets,
     and reads of the Region's ECR image layers, which ECR serves from an AWS-owned bucket; with a
-    package index, reads of CodeArtifact's AWS-owned asset bucket of the Region."""
+    package index, reads of CodeArtifact's AWS-owned asset bucket of the Region; with custom
+    resource handlers in the VPC (EKS namespaces), writes of their answers to CloudFormation's
+    response buckets, the pre-signed URL a custom resource must answer (CloudFormation user guide:
+    custom resources and AWS PrivateLink)."""
     stack = Stack.of(scope)
     extra = [iam.PolicyStatement(
         sid="CodeArtifactAssets", principals=[iam.AnyPrincipal()], actions=["s3:GetObject"],
         resources=[f"arn:{stack.partition}:s3:::assets-*-{stack.region}/*"],
     )] if codeartifact else []
+    if cloudformation_responses:
+        extra.append(iam.PolicyStatement(
+            sid="CloudFormationResponses", principals=[iam.AnyPrincipal()], actions=["s3:PutObject"],
+            resources=[f"arn:{stack.partition}:s3:::cloudformation-custom-resource-response-*/*"],
+        ))
     return [*extra,
         iam.PolicyStatement(
             sid="PlatformAccountsBuckets",

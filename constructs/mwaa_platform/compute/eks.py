@@ -1,0 +1,213 @@
+"""EksCompute: a team's namespace and node group on an EKS cluster, for the EksPodOperator.
+
+What keeps one team's tasks apart from another's on a shared cluster:
+- the team's nodes carry its label and a ``NoSchedule`` taint: no other pod lands there;
+- an admission policy denies any pod of the team's namespace that does not select the team's
+  nodes: the team's pods land nowhere else;
+- the environment's access entry edits the team's namespace only (``AmazonEKSEditPolicy`` scoped
+  to it), and its IAM grant is ``eks:DescribeCluster`` on this cluster only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Literal, Optional
+
+from aws_cdk import CustomResource, Duration, Stack, Token
+from aws_cdk import aws_eks as eks
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from mwaa_platform.compute._node_group import (
+    Taint,
+    check_instance_types,
+    check_node_counts,
+    check_root_volume,
+    node_group,
+)
+from mwaa_platform.compute.eks_cluster import EksCluster, EksClusterBase
+from mwaa_platform.errors import MwaaPlatformError, shorten, validating
+from mwaa_platform.network.network import AirflowNetworkBase
+
+__all__ = ["TEAM_LABEL", "EksCompute", "EksNamespaceAccess", "check_namespace"]
+
+#: The node label and taint key that mark a team's nodes.
+TEAM_LABEL = "mwaa-platform/team"
+#: Namespaces Kubernetes and EKS keep for themselves.
+RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease", "amazon-cloudwatch")
+_DNS_1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+#: The cluster access policy the KubernetesPodOperator needs in its namespace (pods, logs, exec, events).
+EDIT_POLICY = "AmazonEKSEditPolicy"
+#: How long CloudFormation waits for the namespace handler, which answers within its own timeout.
+_NAMESPACE_TIMEOUT = Duration.minutes(6)
+
+
+def check_namespace(namespace: str) -> None:
+    """Raise unless ``namespace`` is a DNS-1123 label Kubernetes and EKS leave to users."""
+    if not isinstance(namespace, str) or not _DNS_1123_LABEL.match(namespace):
+        raise MwaaPlatformError(
+            "namespace must be a DNS-1123 label: 1-63 lowercase letters, digits and '-', starting and ending with a "
+            f"letter or digit, got {shorten(namespace)}")
+    if namespace in RESERVED_NAMESPACES or namespace.startswith("kube-"):
+        raise MwaaPlatformError(
+            f"namespace {namespace} is kept by Kubernetes or EKS (kube-*, {', '.join(RESERVED_NAMESPACES)}); "
+            "use the team's name")
+
+
+class EksNamespaceAccess(Construct):
+    """An EKS access entry for one IAM role: ``AmazonEKSEditPolicy`` in ``namespaces``, nothing else.
+
+    EKS allows one access entry per principal and cluster: a shared environment's role gets one
+    entry listing every sharing team's namespace.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, cluster: EksClusterBase, principal_arn: str,
+                 namespaces: Sequence[str]) -> None:
+        with validating(scope, construct_id):
+            if isinstance(namespaces, str) or not namespaces:
+                raise MwaaPlatformError(f"namespaces must be a non-empty list, got {shorten(namespaces)}")
+            for namespace in namespaces:
+                check_namespace(namespace)
+        super().__init__(scope, construct_id)
+        self.namespaces = tuple(dict.fromkeys(namespaces))
+        self.entry = eks.CfnAccessEntry(
+            self, "Resource", cluster_name=cluster.cluster_name, principal_arn=principal_arn, type="STANDARD",
+            access_policies=[eks.CfnAccessEntry.AccessPolicyProperty(
+                policy_arn=f"arn:{Stack.of(self).partition}:eks::aws:cluster-access-policy/{EDIT_POLICY}",
+                access_scope=eks.CfnAccessEntry.AccessScopeProperty(type="namespace", namespaces=list(self.namespaces)),
+            )],
+        )
+
+
+class EksCompute(Construct):
+    """A team's namespace on an EKS cluster, with its own managed node group that only its pods use.
+
+    ``grant_pod_launch`` gives an environment what the ``EksPodOperator`` needs; ``node_selector``,
+    ``tolerations``, ``namespace``, ``cluster_name`` and ``region`` are the operator's arguments.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cluster: EksClusterBase,
+        network: AirflowNetworkBase,
+        team: str,
+        namespace: Optional[str] = None,
+        instance_types: Sequence[str] = ("m6i.large",),
+        capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND",
+        min_nodes: int = 1,
+        max_nodes: int = 3,
+        root_volume_gib: int = 50,
+        pod_security: Literal["baseline", "restricted"] = "baseline",
+    ) -> None:
+        """
+        :param cluster: an ``EksCluster``, or one imported with ``EksClusterBase.from_parameters``.
+        :param network: the platform network, which the cluster must be in; its private subnets run the nodes.
+        :param team: the team; its name labels and taints the nodes (a Kubernetes label value).
+        :param namespace: a DNS-1123 label. Default: the team's name.
+        :param instance_types: the nodes' EC2 types, one architecture. Default: ``("m6i.large",)``.
+        :param capacity_type: ``ON_DEMAND`` or ``SPOT``. Default: ``ON_DEMAND``.
+        :param min_nodes: the node group's minimum size (its starting size is at least 1). Default: 1.
+        :param max_nodes: its maximum, for a cluster autoscaler (at most 450). Default: 3.
+        :param root_volume_gib: each node's encrypted gp3 root volume. Default: 50.
+        :param pod_security: the Pod Security Admission level enforced in the namespace. ``baseline``
+            refuses privileged pods, host namespaces and host paths. Default: ``baseline``.
+        """
+        super().__init__(scope, construct_id)
+        namespace = team if namespace is None else namespace
+        with validating(self):
+            if not isinstance(team, str) or not _LABEL_VALUE.match(team):
+                raise MwaaPlatformError(f"team must be a Kubernetes label value (1-63 letters, digits, '-_.'), "
+                                        f"got {shorten(team)}")
+            check_namespace(namespace)
+            ami_type = check_instance_types("instance_types", instance_types)
+            check_node_counts("", min_nodes, max_nodes)
+            check_root_volume("root_volume_gib", root_volume_gib)
+            for field, value, allowed in (("capacity_type", capacity_type, ("ON_DEMAND", "SPOT")),
+                                          ("pod_security", pod_security, ("baseline", "restricted"))):
+                if value not in allowed:
+                    raise MwaaPlatformError(f"{field} must be one of {', '.join(allowed)}, got {shorten(value)}")
+            _check_same_network(cluster, network)
+            network.check_endpoint("eks", "EksCompute (the operator's DescribeCluster)")
+        self.cluster = cluster
+        self.team = team
+        self.namespace = namespace
+        self.region = Stack.of(self).region
+        self.taint = Taint(TEAM_LABEL, team)
+        self.node_group = node_group(
+            self, cluster_name=cluster.cluster_name, cluster_security_group_id=cluster.cluster_security_group_id,
+            endpoint_clients=network.endpoint_clients_security_group, subnets=network.subnets,
+            instance_types=instance_types, ami_type=ami_type, capacity_type=capacity_type, min_nodes=min_nodes,
+            max_nodes=max_nodes, root_volume_gib=root_volume_gib, labels={TEAM_LABEL: team}, taint=self.taint,
+            what=f"team {team} in namespace {namespace}",
+        )
+        self.namespace_resource = CustomResource(
+            self, "Namespace", service_token=cluster.namespace_service_token, resource_type="Custom::MwaaEksNamespace",
+            service_timeout=_NAMESPACE_TIMEOUT,
+            properties={"ClusterName": cluster.cluster_name, "Region": self.region, "Namespace": namespace,
+                        "Team": team, "NodeLabelKey": TEAM_LABEL, "NodeLabelValue": team, "PodSecurity": pod_security},
+        )
+        if isinstance(cluster, EksCluster):
+            # in the cluster's stack: wait for the handler's access, and for nodes to have a network (the CNI)
+            self.namespace_resource.node.add_dependency(cluster.namespace_access, cluster.namespace_handler.policy)
+            self.node_group.node.add_dependency(cluster.system_node_group)
+        self.access: Optional[EksNamespaceAccess] = None
+
+    # --- what the operator needs ------------------------------------------------------------
+
+    @property
+    def cluster_name(self) -> str:
+        return self.cluster.cluster_name
+
+    @property
+    def node_selector(self) -> dict[str, str]:
+        """The pod ``node_selector`` the namespace's admission policy requires."""
+        return {TEAM_LABEL: self.team}
+
+    @property
+    def tolerations(self) -> list[dict[str, str]]:
+        """The pod ``tolerations`` that let the team's pods onto its tainted nodes."""
+        return [self.taint.toleration]
+
+    def grant_pod_launch(self, grantee: iam.IGrantable, *, access_entry: bool = True) -> iam.Grant:
+        """``eks:DescribeCluster`` on this cluster only, plus (by default) the grantee role's access entry.
+
+        The operator's bearer token is a presigned STS ``GetCallerIdentity`` URL, which needs no IAM
+        permission. In Kubernetes, the access entry associates ``AmazonEKSEditPolicy`` with this
+        namespace only: pods, pod logs, exec (the XCom sidecar) and events, there and nowhere else.
+
+        :param access_entry: create the grantee role's access entry here. Pass False for a role that
+            several teams share: EKS allows one entry per role and cluster, so create one
+            ``EksNamespaceAccess`` listing all their namespaces instead. Default: True.
+        :raises MwaaPlatformError: if an access entry is asked for a grantee that is not an IAM role.
+        """
+        grant = iam.Grant.add_to_principal(grantee=grantee, actions=["eks:DescribeCluster"],
+                                           resource_arns=[self.cluster.cluster_arn])
+        if access_entry:
+            role_arn = getattr(grantee.grant_principal, "role_arn", None)
+            if role_arn is None:
+                raise MwaaPlatformError(
+                    "grant_pod_launch: an access entry needs an IAM role as grantee; pass access_entry=False and "
+                    "create an EksNamespaceAccess for the role", self.node.path)
+            self.access = EksNamespaceAccess(self, "Access", cluster=self.cluster, principal_arn=role_arn,
+                                             namespaces=[self.namespace])
+        return grant
+
+
+def _check_same_network(cluster: EksClusterBase, network: AirflowNetworkBase) -> None:
+    """Refuse a cluster whose VPC is known and is not the network's: nodes and pods could not reach it."""
+    cluster_vpc, network_vpc = cluster.vpc_id, network.vpc.vpc_id
+    if cluster_vpc is None:
+        return
+    both_known = not Token.is_unresolved(cluster_vpc) and not Token.is_unresolved(network_vpc)
+    # two tokens name the same VPC only if they come from one stack; across stacks they cannot be compared
+    one_stack = Token.is_unresolved(cluster_vpc) and Token.is_unresolved(network_vpc) and (
+        Stack.of(cluster) is Stack.of(network))
+    if (both_known or one_stack) and cluster_vpc != network_vpc:
+        raise MwaaPlatformError(
+            f"cluster {shorten(cluster.cluster_name)} is in VPC {shorten(cluster_vpc)}, outside the platform network "
+            f"({shorten(network_vpc)}); its nodes, API endpoint and the environment must share the network's VPC")

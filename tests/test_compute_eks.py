@@ -1,0 +1,350 @@
+"""EKS task compute: a hardened private cluster, and per team a namespace, a node group and an access entry."""
+
+import base64
+import json
+import urllib.parse
+from types import SimpleNamespace
+
+import boto3
+import pytest
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk.assertions import Template
+
+from harness import (
+    TEST_ACCOUNT,
+    TEST_REGION,
+    assert_nag_clean,
+    assert_stack_cfn_lint_clean,
+    load_handler,
+    new_stack,
+    resolve_literals,
+)
+from mwaa_platform import AirflowEnvironment, AirflowNetwork, MwaaPlatformError
+from mwaa_platform.compute import (
+    MIN_KUBERNETES_VERSION,
+    TEAM_LABEL,
+    EksCluster,
+    EksClusterBase,
+    EksCompute,
+    EksNamespaceAccess,
+    check_namespace,
+)
+from mwaa_platform.compute._node_group import check_instance_types
+from mwaa_platform.compute.eks_cluster import CLUSTER_LOG_TYPES, known_kubernetes_versions
+
+namespaces = load_handler("eks_namespace")
+
+
+@pytest.fixture(scope="module")
+def built():
+    stack = new_stack()
+    network = AirflowNetwork(stack, "Network", endpoint_sets=["eks"])
+    env = AirflowEnvironment(stack, "Env", environment_name="team-a", network=network, airflow_version="2.11.0")
+    cluster = EksCluster(stack, "Cluster", network=network, cluster_name="tasks")
+    compute = EksCompute(stack, "Eks", cluster=cluster, network=network, team="team-a", namespace="etl",
+                         instance_types=["m7g.large", "m7g.xlarge"], capacity_type="SPOT")
+    compute.grant_pod_launch(env)
+    cluster.allow_pod_launch_from(env, description="HTTPS from MWAA environment team-a")
+    template = Template.from_stack(stack)
+    return SimpleNamespace(stack=stack, network=network, env=env, cluster=cluster, compute=compute,
+                           template=template, json=template.to_json())
+
+
+def logical_id(built, construct):
+    return built.stack.get_logical_id(construct.node.default_child or construct)
+
+
+def of_type(built, kind):
+    return {name: body for name, body in built.json["Resources"].items() if body["Type"] == kind}
+
+
+def test_the_cluster_is_private_logged_encrypted_and_api_authenticated(built):
+    (cluster,) = of_type(built, "AWS::EKS::Cluster").values()
+    props = cluster["Properties"]
+    assert props["ResourcesVpcConfig"]["EndpointPublicAccess"] is False
+    assert props["ResourcesVpcConfig"]["EndpointPrivateAccess"] is True
+    assert props["AccessConfig"] == {"AuthenticationMode": "API", "BootstrapClusterCreatorAdminPermissions": False}
+    assert [t["Type"] for t in props["Logging"]["ClusterLogging"]["EnabledTypes"]] == list(CLUSTER_LOG_TYPES)
+    assert props["EncryptionConfig"] == [{"Provider": {"KeyArn": {"Fn::GetAtt": [
+        logical_id(built, built.cluster.key), "Arn"]}}, "Resources": ["secrets"]}]
+    # the control-plane log group exists, encrypted, before EKS would create it unencrypted
+    logs = of_type(built, "AWS::Logs::LogGroup")
+    (control_plane,) = [b for b in logs.values() if b["Properties"].get("LogGroupName") == "/aws/eks/tasks/cluster"]
+    assert "KmsKeyId" in control_plane["Properties"]
+
+
+def test_the_access_entry_edits_the_teams_namespace_only(built):
+    entry = built.json["Resources"][logical_id(built, built.compute.access.entry)]["Properties"]
+    assert entry["PrincipalArn"] == {"Fn::GetAtt": [logical_id(built, built.env.execution_role), "Arn"]}
+    assert entry["AccessPolicies"] == [{
+        "PolicyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy",
+        "AccessScope": {"Type": "namespace", "Namespaces": ["etl"]},
+    }]
+    assert "KubernetesGroups" not in entry  # no group such as system:masters
+    # the only cluster-wide entry is the namespace handler's
+    cluster_wide = [b for b in of_type(built, "AWS::EKS::AccessEntry").values()
+                    if b["Properties"]["AccessPolicies"][0]["AccessScope"]["Type"] == "cluster"]
+    assert [b["Properties"]["PrincipalArn"] for b in cluster_wide] == [
+        {"Fn::GetAtt": [logical_id(built, built.cluster.namespace_handler.role), "Arn"]}]
+
+
+def test_the_team_node_group_is_labelled_tainted_and_hardened(built):
+    group = built.json["Resources"][logical_id(built, built.compute.node_group)]["Properties"]
+    assert group["Labels"] == {TEAM_LABEL: "team-a"}
+    assert group["Taints"] == [{"Key": TEAM_LABEL, "Value": "team-a", "Effect": "NO_SCHEDULE"}]
+    assert group["AmiType"] == "AL2023_ARM_64_STANDARD" and group["CapacityType"] == "SPOT"
+    template = built.json["Resources"][group["LaunchTemplate"]["Id"]["Ref"]]["Properties"]["LaunchTemplateData"]
+    assert template["MetadataOptions"] == {"HttpTokens": "required", "HttpPutResponseHopLimit": 1,
+                                           "HttpEndpoint": "enabled"}
+    assert template["BlockDeviceMappings"][0]["Ebs"]["Encrypted"] is True
+    assert template["SecurityGroupIds"] == [
+        {"Fn::GetAtt": [logical_id(built, built.cluster.cluster), "ClusterSecurityGroupId"]},
+        {"Fn::GetAtt": [logical_id(built, built.network.endpoint_clients_security_group), "GroupId"]},
+    ]
+    assert built.compute.node_selector == {TEAM_LABEL: "team-a"}
+    assert built.compute.tolerations == [
+        {"key": TEAM_LABEL, "operator": "Equal", "value": "team-a", "effect": "NoSchedule"}]
+
+
+def test_the_system_nodes_run_only_addons(built):
+    group = built.json["Resources"][logical_id(built, built.cluster.system_node_group)]["Properties"]
+    assert group["Taints"] == [{"Key": "CriticalAddonsOnly", "Value": "true", "Effect": "NO_SCHEDULE"}]
+    addons = {b["Properties"]["AddonName"]: b for b in of_type(built, "AWS::EKS::Addon").values()}
+    assert set(addons) == {"vpc-cni", "kube-proxy", "coredns"}
+    coredns = json.loads(addons["coredns"]["Properties"]["ConfigurationValues"])
+    assert coredns["tolerations"][0]["key"] == "CriticalAddonsOnly"
+    assert logical_id(built, built.cluster.system_node_group) in addons["coredns"]["DependsOn"]
+
+
+def test_grant_pod_launch_is_describe_cluster_on_this_cluster_only(built):
+    role = {"Ref": logical_id(built, built.env.execution_role)}
+    statements = [resolve_literals(s, built.json) for p in of_type(built, "AWS::IAM::ManagedPolicy").values()
+                  if role in p["Properties"].get("Roles", []) for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    eks = [s for s in statements if "eks:" in json.dumps(s["Action"])]
+    assert len(eks) == 1
+    assert eks[0]["Action"] == "eks:DescribeCluster"
+    assert eks[0]["Resource"] == f"{logical_id(built, built.cluster.cluster)}.Arn"
+
+
+def test_the_api_endpoint_admits_https_from_the_environment_and_the_handler_only(built):
+    group = {"Fn::GetAtt": [logical_id(built, built.cluster.control_plane_security_group), "GroupId"]}
+    rules = [b["Properties"] for b in of_type(built, "AWS::EC2::SecurityGroupIngress").values()
+             if b["Properties"]["GroupId"] == group]
+    assert sorted(r["SourceSecurityGroupId"]["Fn::GetAtt"][0] for r in rules) == sorted([
+        logical_id(built, built.env.security_groups[0]), logical_id(built, built.cluster.node.find_child("Namespaces")
+                                                                 .node.find_child("SecurityGroup"))])
+    assert {(r["IpProtocol"], r["FromPort"], r["ToPort"]) for r in rules} == {("tcp", 443, 443)}
+    (body,) = [b for b in of_type(built, "AWS::EC2::SecurityGroup").values()
+               if "EKS API endpoint" in b["Properties"]["GroupDescription"]]
+    assert "SecurityGroupIngress" not in body["Properties"]
+
+
+def test_the_namespace_resource_names_team_and_node_label(built):
+    props = built.json["Resources"][logical_id(built, built.compute.namespace_resource)]["Properties"]
+    assert props["Namespace"] == "etl" and props["Team"] == "team-a" and props["PodSecurity"] == "baseline"
+    assert props["NodeLabelKey"] == TEAM_LABEL and props["NodeLabelValue"] == "team-a"
+    handler = built.json["Resources"][logical_id(built, built.cluster.namespace_handler.function)]
+    assert handler["Properties"]["VpcConfig"]["SubnetIds"]  # in the VPC: the API endpoint is private
+    assert props["ServiceToken"] == {"Fn::GetAtt": [logical_id(built, built.cluster.namespace_handler.function), "Arn"]}
+
+
+def test_the_s3_perimeter_admits_cloudformation_answers_only_with_eks(built):
+    (gateway,) = [b for b in of_type(built, "AWS::EC2::VPCEndpoint").values()
+                  if b["Properties"].get("VpcEndpointType") == "Gateway"]
+    (answers,) = [s for s in gateway["Properties"]["PolicyDocument"]["Statement"]
+                  if s.get("Sid") == "CloudFormationResponses"]
+    assert answers["Action"] == "s3:PutObject"
+    stack = new_stack()
+    AirflowNetwork(stack, "Network", endpoint_sets=["ecs"])
+    assert "CloudFormationResponses" not in json.dumps(Template.from_stack(stack).to_json())
+
+
+def test_the_stack_is_nag_and_cfn_lint_clean(built, tmp_path):
+    assert_nag_clean(built.stack)
+    assert_stack_cfn_lint_clean(built.stack, tmp_path)
+
+
+# --- bad input ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("namespace, expected", [
+    ("Team_A", "DNS-1123 label"), ("-etl", "DNS-1123 label"), ("a" * 64, "DNS-1123 label"),
+    ("kube-system", "kept by Kubernetes"), ("kube-anything", "kept by Kubernetes"), ("default", "kept by Kubernetes"),
+])
+def test_namespaces_must_be_dns_labels_left_to_users(namespace, expected):
+    with pytest.raises(MwaaPlatformError, match=expected):
+        check_namespace(namespace)
+
+
+@pytest.mark.parametrize("types, expected", [
+    (["m6i.huge"], "'m6i.huge' is not an EC2 instance type"),
+    (["t3.micro"], "too small for a node"),
+    (["mac2.metal"], "cannot run mac2.metal"),
+    (["m6i.large", "m7g.large"], "mixes Graviton"),
+    ([], "non-empty list"),
+    ("m6i.large", "non-empty list"),
+])
+def test_instance_types_a_node_group_cannot_use_are_refused(types, expected):
+    with pytest.raises(MwaaPlatformError, match=expected):
+        check_instance_types("instance_types", types)
+
+
+@pytest.mark.parametrize("types, ami", [(["m6i.large", "c6i.xlarge"], "AL2023_x86_64_STANDARD"),
+                                        (["c7gn.large", "a1.large", "r6gd.large"], "AL2023_ARM_64_STANDARD")])
+def test_the_ami_follows_the_architecture(types, ami):
+    assert check_instance_types("instance_types", types) == ami
+
+
+def team_compute(**kwargs):
+    stack = new_stack()
+    network = AirflowNetwork(stack, "Network", endpoint_sets=kwargs.pop("endpoint_sets", ["eks"]))
+    cluster = kwargs.pop("cluster", None) or EksClusterBase.from_cluster_attributes(
+        stack, "Cluster", cluster_name="tasks", control_plane_security_group_id="sg-0123456789abcdef0",
+        cluster_security_group_id="sg-0123456789abcdef1", namespace_service_token="arn:aws:lambda:eu-west-1:"
+        f"{TEST_ACCOUNT}:function:namespaces", vpc_id=kwargs.pop("vpc_id", None))
+    return stack, EksCompute(stack, "Eks", cluster=cluster, network=network, team="team-a", **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, expected", [
+    ({"namespace": "kube-system"}, "kept by Kubernetes"),
+    ({"instance_types": ["t3.nano"]}, "too small"),
+    ({"min_nodes": 3, "max_nodes": 2}, "max_nodes must be at least 1 and at least min_nodes"),
+    ({"max_nodes": 451}, "max_nodes must be a whole number from 0 to 450"),
+    ({"root_volume_gib": 8}, "root_volume_gib must be 20-16384"),
+    ({"capacity_type": "CAPACITY_BLOCK"}, "capacity_type must be one of ON_DEMAND, SPOT"),
+    ({"endpoint_sets": []}, "needs the 'eks' VPC endpoint"),
+])
+def test_bad_team_compute_fails_before_anything_is_created(kwargs, expected):
+    with pytest.raises(MwaaPlatformError, match=expected) as raised:
+        team_compute(**kwargs)
+    assert "Test/Eks" in str(raised.value)
+
+
+def test_a_cluster_outside_the_platform_network_is_refused():
+    stack = new_stack()
+    vpc = ec2.Vpc.from_vpc_attributes(stack, "Vpc", vpc_id="vpc-0aaaaaaaaaaaaaaaa", availability_zones=["a", "b"])
+    network = SimpleNamespace(vpc=vpc, subnets=[], endpoint_clients_security_group=None, internet_egress=True,
+                              endpoint_services=frozenset(), check_endpoint=lambda *a: None)
+    cluster = EksClusterBase.from_cluster_attributes(
+        stack, "Cluster", cluster_name="tasks", control_plane_security_group_id="sg-0123456789abcdef0",
+        cluster_security_group_id="sg-0123456789abcdef1", namespace_service_token="arn", vpc_id="vpc-0bbbbbbbbbbbbbbbb")
+    with pytest.raises(MwaaPlatformError, match="in VPC 'vpc-0bbbbbbbbbbbbbbbb', outside the platform network"):
+        EksCompute(stack, "Eks", cluster=cluster, network=network, team="team-a")
+
+
+def test_a_cluster_of_another_network_in_the_same_stack_is_refused():
+    stack = new_stack()
+    first = AirflowNetwork(stack, "First", endpoint_sets=["eks"])
+    second = AirflowNetwork(stack, "Second", endpoint_sets=["eks"], cidr="10.1.0.0/16")
+    cluster = EksCluster(stack, "Cluster", network=first, cluster_name="tasks")
+    with pytest.raises(MwaaPlatformError, match="outside the platform network"):
+        EksCompute(stack, "Eks", cluster=cluster, network=second, team="team-a")
+
+
+@pytest.mark.parametrize("version", ["1.29", "1.7", "2.0", 1.31])
+def test_kubernetes_versions_without_the_admission_policy_api_are_refused(version):
+    stack = new_stack()
+    network = AirflowNetwork(stack, "Network", endpoint_sets=["eks"])
+    with pytest.raises(MwaaPlatformError, match=f"kubernetes_version must be one of {MIN_KUBERNETES_VERSION}"):
+        EksCluster(stack, "Cluster", network=network, kubernetes_version=version)
+
+
+def test_known_versions_come_from_aws_cdk_lib():
+    versions = known_kubernetes_versions()
+    assert versions[0] == MIN_KUBERNETES_VERSION and len(versions) >= 5
+
+
+def test_an_access_entry_needs_a_role():
+    stack, compute = team_compute()
+    user = iam.User(stack, "User")
+    with pytest.raises(MwaaPlatformError, match="access entry needs an IAM role"):
+        compute.grant_pod_launch(user)
+
+
+def test_a_shared_role_gets_one_entry_for_all_its_namespaces():
+    stack, compute = team_compute()
+    EksNamespaceAccess(stack, "Shared", cluster=compute.cluster, principal_arn="arn:aws:iam::111111111111:role/x",
+                       namespaces=["team-a", "team-b"])
+    (entry,) = Template.from_stack(stack).find_resources("AWS::EKS::AccessEntry").values()
+    assert entry["Properties"]["AccessPolicies"][0]["AccessScope"] == {"Type": "namespace",
+                                                                       "Namespaces": ["team-a", "team-b"]}
+    with pytest.raises(MwaaPlatformError, match="kept by Kubernetes"):
+        EksNamespaceAccess(stack, "Bad", cluster=compute.cluster, principal_arn="arn", namespaces=["kube-system"])
+
+
+# --- the namespace handler, against a fake API server ---------------------------------------------
+
+
+class FakeApi:
+    def __init__(self, existing=None):
+        self.existing, self.calls = existing, []
+
+    def get(self, path):
+        self.calls.append(("GET", path))
+        return self.existing
+
+    def apply(self, path, document):
+        self.calls.append(("APPLY", path, document))
+
+    def delete(self, path):
+        self.calls.append(("DELETE", path))
+
+
+def event(request="Create", **properties):
+    props = {"ClusterName": "tasks", "Region": TEST_REGION, "Namespace": "etl", "Team": "team-a",
+             "NodeLabelKey": TEAM_LABEL, "NodeLabelValue": "team-a", "PodSecurity": "baseline", **properties}
+    return {"RequestType": request, "ResourceProperties": props, "PhysicalResourceId": "tasks/etl"}
+
+
+def test_create_applies_the_namespace_and_its_node_pinning_policy():
+    api = FakeApi()
+    physical_id, data = namespaces.reconcile(event(), api)
+    assert physical_id == "tasks/etl" and data == {"Namespace": "etl"}
+    applied = [call for call in api.calls if call[0] == "APPLY"]
+    kinds = [document["kind"] for _, _, document in applied]
+    assert kinds == ["Namespace", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
+    namespace = applied[0][2]
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "baseline"
+    assert namespace["metadata"]["labels"][TEAM_LABEL] == "team-a"
+    policy, binding = applied[1][2], applied[2][2]
+    assert f"object.spec.nodeSelector['{TEAM_LABEL}'] == 'team-a'" in policy["spec"]["validations"][0]["expression"]
+    assert "nodeName" in policy["spec"]["validations"][1]["expression"]
+    assert binding["spec"]["validationActions"] == ["Deny"]
+    assert binding["spec"]["matchResources"]["namespaceSelector"]["matchLabels"] == {
+        "kubernetes.io/metadata.name": "etl"}
+
+
+def test_another_teams_namespace_is_never_taken_over():
+    api = FakeApi(existing={"metadata": {"labels": {TEAM_LABEL: "team-b"}}})
+    with pytest.raises(RuntimeError, match="refusing to take it over"):
+        namespaces.reconcile(event(), api)
+    assert not [call for call in api.calls if call[0] == "APPLY"]
+    # the team's own namespace (a retried create) is applied again
+    api = FakeApi(existing={"metadata": {"labels": {TEAM_LABEL: "team-a"}}})
+    namespaces.reconcile(event(), api)
+    assert len([call for call in api.calls if call[0] == "APPLY"]) == 3
+
+
+def test_delete_removes_binding_policy_and_namespace():
+    api = FakeApi()
+    namespaces.reconcile(event("Delete"), api)
+    assert [path.rsplit("/", 2)[-2] for _, path in api.calls] == [
+        "validatingadmissionpolicybindings", "validatingadmissionpolicies", "namespaces"]
+    # a create that failed before naming anything has nothing to delete
+    failed = {**event("Delete"), "PhysicalResourceId": "2026/11/21/[$LATEST]abc"}
+    assert namespaces.reconcile(failed, FakeApi()) == ("2026/11/21/[$LATEST]abc", {})
+
+
+def test_the_token_is_a_presigned_get_caller_identity_url_for_the_cluster():
+    session = boto3.session.Session(aws_access_key_id="AKIAEXAMPLE", aws_secret_access_key="secret",
+                                    region_name=TEST_REGION)
+    token = namespaces.token("tasks", TEST_REGION, session)
+    assert token.startswith("k8s-aws-v1.")
+    encoded = token[len("k8s-aws-v1."):]
+    url = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+    parsed = urllib.parse.urlparse(url)
+    query = urllib.parse.parse_qs(parsed.query)
+    assert parsed.netloc == f"sts.{TEST_REGION}.amazonaws.com"
+    assert query["Action"] == ["GetCallerIdentity"]
+    assert "x-k8s-aws-id" in query["X-Amz-SignedHeaders"][0] and query["X-Amz-Expires"] == ["60"]

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 import aws_cdk as cdk
 
+from stacks.eks_stack import EksStack
 from stacks.network_stack import NetworkStack
-from stacks.registry import NetworkSpec, PlatformSettings, RegistryError
-from stacks.team_stack import EnvironmentStack, TeamAccessStack
+from stacks.registry import NetworkSpec, PlatformSettings, RegistryError, StageSettings
+from stacks.team_stack import ClusterRef, EnvironmentStack, TeamAccessStack
 
 
 @dataclass(frozen=True)
@@ -18,10 +19,12 @@ class Platform:
     networks: dict[tuple[str, str], NetworkStack]
     environments: dict[str, EnvironmentStack]
     team_access: dict[str, TeamAccessStack]
+    clusters: dict[tuple[str, str], EksStack]
 
     @property
     def stacks(self) -> list[cdk.Stack]:
-        return [*self.networks.values(), *self.environments.values(), *self.team_access.values()]
+        return [*self.networks.values(), *self.clusters.values(), *self.environments.values(),
+                *self.team_access.values()]
 
 
 def build_platform(app: cdk.App, platform: PlatformSettings) -> Platform:
@@ -37,27 +40,47 @@ def build_platform(app: cdk.App, platform: PlatformSettings) -> Platform:
         )
         for spec in platform.networks
     }
+    clusters: dict[tuple[str, str], EksStack] = {}
+    for spec in platform.networks:
+        if spec.eks_stack_name is not None:
+            network_stack = networks[(spec.account, spec.region)]
+            clusters[(spec.account, spec.region)] = cluster_stack = EksStack(
+                app, spec.eks_stack_name, platform=platform, spec=spec, network=network_stack.attributes,
+                env=cdk.Environment(account=spec.account, region=spec.region))
+            cluster_stack.add_stack_dependency(network_stack, "runs in the shared network")
     environments: dict[str, EnvironmentStack] = {}
     for env in platform.environments:
-        network_stack = networks[(env.stage.account, env.stage.region)]
+        where = (env.stage.account, env.stage.region)
+        namespaces = platform.eks_namespaces(env)
         environment_stack = EnvironmentStack(
-            app, env.stack_name, spec=env, network=network_stack.attributes,
+            app, env.stack_name, spec=env, network=networks[where].attributes,
+            eks=_cluster_ref(platform, env.stage) if namespaces else None, eks_namespaces=namespaces,
             env=cdk.Environment(account=env.stage.account, region=env.stage.region),
         )
         _tag(environment_stack, env.cost_tags)
         # the environment reads the network's SSM parameters: deploy the network first
-        environment_stack.add_stack_dependency(network_stack, "reads the shared network's SSM parameters")
+        environment_stack.add_stack_dependency(networks[where], "reads the shared network's SSM parameters")
+        if namespaces:
+            environment_stack.add_stack_dependency(clusters[where], "reads the EKS cluster's SSM parameters")
         environments[env.environment_name] = environment_stack
     access: dict[str, TeamAccessStack] = {}
     for team in platform.team_access:
+        uses_eks = team.compute is not None and team.compute.eks is not None
         access_stack = TeamAccessStack(app, team.stack_name, spec=team,
                                        network=networks[(team.stage.account, team.stage.region)].attributes,
+                                       eks=_cluster_ref(platform, team.stage) if uses_eks else None,
                                        env=cdk.Environment(account=team.stage.account, region=team.stage.region))
         _tag(access_stack, team.cost_tags)
         access_stack.add_stack_dependency(environments[team.environment.environment_name],
                                           "grants on the shared environment it names")
         access[team.stack_name] = access_stack
-    return Platform(networks=networks, environments=environments, team_access=access)
+    return Platform(networks=networks, environments=environments, team_access=access, clusters=clusters)
+
+
+def _cluster_ref(platform: PlatformSettings, stage: StageSettings) -> ClusterRef:
+    spec = platform.network_of(stage)
+    assert spec.cluster_name is not None  # a team of this stage runs pods
+    return ClusterRef(cluster_name=spec.cluster_name, parameter_prefix=platform.eks_parameter_prefix)
 
 
 def _tag(stack: cdk.Stack, tags: Mapping[str, str]) -> None:

@@ -152,6 +152,13 @@ class NetworkSpec:
     availability_zones: Optional[tuple[str, ...]]
     endpoint_sets: tuple[str, ...]
     production: bool
+    #: The stack of the account and Region's EKS cluster, when a team there runs pods; else None.
+    eks_stack_name: Optional[str] = None
+
+    @property
+    def cluster_name(self) -> Optional[str]:
+        """The EKS cluster's name: its stack's, so each account and Region has its own."""
+        return self.eks_stack_name
 
 
 @dataclass(frozen=True)
@@ -164,6 +171,7 @@ class PlatformSettings:
     team_access: tuple[TeamAccessSpec, ...]
     source: Path
     perimeter_accounts: tuple[str, ...] = field(default=())
+    eks: Any = None  # registry_schema.EksClusterSettings
     #: Read from the single-stage format: its one network keeps the stack name <platform>-network,
     #: so upgrading does not create a second network (and replace every environment).
     single_stage_format: bool = False
@@ -171,6 +179,22 @@ class PlatformSettings:
     @property
     def parameter_prefix(self) -> str:
         return f"/{self.name}/network"
+
+    @property
+    def eks_parameter_prefix(self) -> str:
+        return f"/{self.name}/eks"
+
+    def network_of(self, stage: StageSettings) -> NetworkSpec:
+        return next(spec for spec in self.networks if (spec.account, spec.region) == (stage.account, stage.region))
+
+    def eks_namespaces(self, environment: EnvironmentSpec) -> tuple[str, ...]:
+        """The namespaces whose pods ``environment`` launches: its own team's, or its sharing teams'."""
+        if environment.shared:
+            computes = [(a.team, a.compute) for a in self.team_access if a.environment is environment]
+        else:
+            computes = [(environment.name, getattr(environment.settings, "compute", None))]
+        return tuple(compute.eks.namespace or team for team, compute in computes
+                     if compute is not None and compute.eks is not None)
 
     @property
     def networks(self) -> tuple[NetworkSpec, ...]:
@@ -187,18 +211,23 @@ class PlatformSettings:
             if any(env.settings.package_index is not None for env in environments):
                 sets.append("codeartifact")
             placed = [a.compute for a in self.team_access if (a.stage.account, a.stage.region) == key]
+            eks = False
             for compute in [getattr(env.settings, "compute", None) for env in environments] + placed:
                 if compute is not None:
                     sets += ["ecs"] * bool(compute.ecs_tasks) + ["batch"] * bool(compute.batch_jobs)
+                    sets += ["eks"] * (compute.eks is not None)
+                    eks = eks or compute.eks is not None
                     if compute.batch_jobs and compute.batch_capacity in ("EC2", "SPOT"):
                         sets.append("ecs-agent")
                     if any(job.secrets for job in [*compute.ecs_tasks, *compute.batch_jobs]):
                         sets.append("secretsmanager")
             previous = specs.get(key)
+            suffix = "" if self.single_stage_format else f"-{stage.name}"
+            eks_stack = previous.eks_stack_name if previous and previous.eks_stack_name else (
+                f"{self.name}-eks{suffix}" if eks else None)
             specs[key] = NetworkSpec(
-                account=stage.account, region=stage.region,
-                stack_name=previous.stack_name if previous else (
-                    f"{self.name}-network" if self.single_stage_format else f"{self.name}-network-{stage.name}"),
+                account=stage.account, region=stage.region, eks_stack_name=eks_stack,
+                stack_name=previous.stack_name if previous else f"{self.name}-network{suffix}",
                 availability_zones=stage.availability_zones if previous is None else previous.availability_zones,
                 endpoint_sets=tuple(dict.fromkeys([*(previous.endpoint_sets if previous else ()), *sets])),
                 production=stage.production or bool(previous and previous.production),
@@ -463,6 +492,7 @@ class _Resolver:
                         compute=self.compute(where, entry.compute) if entry.compute is not None else None,
                     ))
         self.secret_prefixes(environments)
+        self.unique_namespaces(environments, access)
         if self.problems:
             raise RegistryError(self.path, self.problems)
         accounts = tuple(dict.fromkeys(stage.account for stage in stages.values()))
@@ -470,8 +500,25 @@ class _Resolver:
             name=registry.platform.name, tags=registry.platform.tags, network=registry.platform.network,
             stages=tuple(stages.values()), environments=tuple(environments), team_access=tuple(access),
             source=self.path, perimeter_accounts=tuple(registry.platform.network.perimeter_accounts) or accounts,
-            single_stage_format=self.single_stage_format,
+            single_stage_format=self.single_stage_format, eks=registry.platform.eks,
         )
+
+    def unique_namespaces(self, environments: Iterable[EnvironmentSpec], access: Iterable[TeamAccessSpec]) -> None:
+        """One cluster per account and Region: two teams there may not claim one namespace."""
+        owners: dict[tuple[str, str, str], tuple[str, str]] = {}
+        claims = [(env.name, env.stage, getattr(env.settings, "compute", None)) for env in environments] + [
+            (team.team, team.stage, team.compute) for team in access]
+        for team, stage, compute in claims:
+            if compute is None or compute.eks is None:
+                continue
+            namespace = compute.eks.namespace or team
+            key = (stage.account, stage.region, namespace)
+            if key in owners:
+                other_team, other_stage = owners[key]
+                self.fail(f"team {team!r} stage {stage.name!r}: ", f"compute.eks.namespace {namespace!r} is already "
+                          f"used by team {other_team!r} in stage {other_stage!r} on the same cluster (account "
+                          f"{stage.account}, {stage.region}); set another namespace, e.g. {team}-{stage.name}")
+            owners.setdefault(key, (team, stage.name))
 
     def fail(self, where: str, message: str) -> None:
         self.problems.append(f"{where}{message}")

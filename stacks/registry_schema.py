@@ -16,7 +16,12 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from mwaa_platform.compute import FARGATE_VCPUS, check_fargate_size
+from mwaa_platform.compute import (
+    DEFAULT_KUBERNETES_VERSION,
+    FARGATE_VCPUS,
+    MIN_KUBERNETES_VERSION,
+    check_fargate_size,
+)
 from mwaa_platform.validation import (
     AIRFLOW_ROLES,
     NAT_GATEWAY_CHOICES,
@@ -24,6 +29,11 @@ from mwaa_platform.validation import (
     check_cidr,
     check_domains,
     check_endpoint_sets,
+    check_instance_types,
+    check_kubernetes_version,
+    check_namespace,
+    check_node_counts,
+    check_root_volume,
     check_maintenance_window,
     check_policy_name,
     check_principal_arns,
@@ -133,6 +143,34 @@ class Network(_Model):
         return self
 
 
+class EksClusterSettings(_Model):
+    """The EKS cluster of each account and Region where a team has ``compute.eks`` (``docs/compute.md``)."""
+
+    kubernetes_version: str = Field(DEFAULT_KUBERNETES_VERSION, description=(
+        f"From {MIN_KUBERNETES_VERSION} to the newest the pinned aws-cdk-lib knows."))
+    system_instance_type: str = Field("t3.medium", description="The system nodes' type; they run CoreDNS only.")
+    system_nodes: int = Field(2, description="How many system nodes, 1-10.")
+
+    @field_validator("kubernetes_version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        check_kubernetes_version(value)
+        return value
+
+    @field_validator("system_instance_type")
+    @classmethod
+    def _instance_type(cls, value: str) -> str:
+        check_instance_types("system_instance_type", [value])
+        return value
+
+    @field_validator("system_nodes")
+    @classmethod
+    def _nodes(cls, value: int) -> int:
+        if not 1 <= value <= 10:
+            raise ValueError(f"must be a whole number from 1 to 10, got {value}")
+        return value
+
+
 class Platform(_Model):
     """Settings of the whole platform."""
 
@@ -140,6 +178,8 @@ class Platform(_Model):
                                                    "2-40 lowercase letters, digits, '-'.")
     network: Network = Field(default_factory=lambda: Network(), description="The network of every account and Region.")
     tags: dict[str, str] = Field(default_factory=dict, description="Tags on every taggable resource of every stack.")
+    eks: EksClusterSettings = Field(default_factory=lambda: EksClusterSettings(), description=(
+        "The EKS cluster of each account and Region where a team runs pods; created only there."))
 
     _check_name = field_validator("name")(classmethod(lambda cls, value: _name(value)))
     _check_tags = field_validator("tags")(classmethod(lambda cls, value: _tags(value)))
@@ -366,6 +406,29 @@ class BatchJobSettings(_Model):
         return self
 
 
+class EksPods(_Model):
+    """Pods on the stage's EKS cluster (EksPodOperator): the team's namespace and its own node group."""
+
+    namespace: Optional[str] = Field(None, description="A DNS-1123 label, unique per cluster. Default: the team's name.")
+    instance_types: list[str] = Field(default_factory=lambda: ["m6i.large"], description=(
+        "The nodes' EC2 types, one architecture (x86_64 or Graviton)."))
+    capacity_type: Literal["ON_DEMAND", "SPOT"] = Field("ON_DEMAND", description="On-Demand or Spot nodes.")
+    min_nodes: int = Field(1, description="The node group's minimum (it starts with at least 1 node).")
+    max_nodes: int = Field(3, description="The node group's maximum, for a cluster autoscaler; at most 450.")
+    root_volume_gib: int = Field(50, description="Each node's encrypted gp3 root volume, 20-16384 GiB.")
+    pod_security: Literal["baseline", "restricted"] = Field("baseline", description=(
+        "The Pod Security Admission level enforced in the namespace."))
+
+    @model_validator(mode="after")
+    def _nodes(self) -> "EksPods":
+        if self.namespace is not None:
+            check_namespace(self.namespace)
+        check_instance_types("instance_types", self.instance_types)
+        check_node_counts("", self.min_nodes, self.max_nodes)
+        check_root_volume("root_volume_gib", self.root_volume_gib)
+        return self
+
+
 class Compute(_Model):
     """A team's task compute in one stage; its roles, logs and costs are the team's."""
 
@@ -374,6 +437,8 @@ class Compute(_Model):
     batch_capacity: Literal["FARGATE", "FARGATE_SPOT", "EC2", "SPOT"] = Field("FARGATE", description=(
         "Capacity of the Batch queue: Fargate, Fargate Spot, or EC2/Spot instances (whole vCPUs per job)."))
     batch_max_vcpus: int = Field(16, description="The most vCPUs the Batch queue runs at once.")
+    eks: Optional[EksPods] = Field(None, description=(
+        "Pods on the stage's EKS cluster (EksPodOperator): a namespace and node group of the team's own."))
 
     @model_validator(mode="after")
     def _sizes(self) -> "Compute":

@@ -23,8 +23,20 @@ from mwaa_platform import (
 )
 from mwaa_platform.environment import AirflowPackageIndex, Wheelhouse
 from stacks.registry import EnvironmentSpec, TeamAccessSpec, WebAccess, WebIngress, retention
-from mwaa_platform.compute import BatchCompute, BatchJob, EcsTaskCompute, TaskImage
+from mwaa_platform.compute import BatchCompute, BatchJob, EcsTaskCompute, EksClusterBase, EksCompute, EksNamespaceAccess, TaskImage
 from stacks.registry_schema import Compute, Image, WheelhouseSettings
+
+
+@dataclass(frozen=True)
+class ClusterRef:
+    """The account and Region's EKS cluster, as its stack publishes it."""
+
+    cluster_name: str
+    parameter_prefix: str
+
+    def import_into(self, scope: Construct) -> EksClusterBase:
+        return EksClusterBase.from_parameters(scope, "EksCluster", cluster_name=self.cluster_name,
+                                              parameter_prefix=self.parameter_prefix)
 
 
 class EnvironmentStack(Stack):
@@ -35,8 +47,13 @@ class EnvironmentStack(Stack):
     """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, spec: EnvironmentSpec, network: NetworkAttributes, **kwargs: Any
+        self, scope: Construct, construct_id: str, *, spec: EnvironmentSpec, network: NetworkAttributes,
+        eks: Optional[ClusterRef] = None, eks_namespaces: tuple[str, ...] = (), **kwargs: Any
     ) -> None:
+        """
+        :param eks: the EKS cluster, when this environment launches pods. Default: none.
+        :param eks_namespaces: the namespaces whose pods it launches (its team's, or its sharing teams').
+        """
         owner = f"shared by {', '.join(spec.shared_by) or 'no team yet'}" if spec.shared else f"of team {spec.name}"
         super().__init__(
             scope, construct_id,
@@ -78,8 +95,16 @@ class EnvironmentStack(Stack):
         grant_web_access(self, self.airflow, spec.web_access)
         for index, ingress in enumerate(settings.web_ingress):
             self.airflow.allow_web_from(self._web_peer(index, ingress), description=ingress.description)
+        cluster = eks.import_into(self) if eks is not None else None
+        if cluster is not None:
+            cluster.allow_pod_launch_from(self.airflow, description=f"HTTPS from MWAA environment {spec.environment_name}")
+            if spec.shared:
+                # EKS allows one access entry per role: the shared role's lists every sharing team's namespace
+                EksNamespaceAccess(self, "EksAccess", cluster=cluster, principal_arn=self.airflow.execution_role.role_arn,
+                                   namespaces=eks_namespaces)
         compute = getattr(settings, "compute", None)
-        self.compute = build_compute(self, network=shared, compute=compute, grantee=self.airflow) if compute else None
+        self.compute = build_compute(self, network=shared, compute=compute, grantee=self.airflow, team=spec.name,
+                                     cluster=cluster) if compute else None
 
     def _web_peer(self, index: int, ingress: WebIngress) -> ec2.IConnectable | ec2.IPeer:
         if ingress.security_group_id is not None:
@@ -96,7 +121,8 @@ class TeamAccessStack(Stack):
     """What a team on a shared environment owns in that stage: today its web access, later its compute."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, spec: TeamAccessSpec, network: NetworkAttributes, **kwargs: Any
+        self, scope: Construct, construct_id: str, *, spec: TeamAccessSpec, network: NetworkAttributes,
+        eks: Optional[ClusterRef] = None, **kwargs: Any
     ) -> None:
         super().__init__(
             scope, construct_id,
@@ -117,7 +143,9 @@ class TeamAccessStack(Stack):
                 description=f"What DAGs of team {spec.team} on {spec.environment.environment_name} may start",
             )
             self.compute = build_compute(self, network=SharedAirflowNetwork(self, "Network", attributes=network),
-                                         compute=spec.compute, grantee=grants)
+                                         compute=spec.compute, grantee=grants, team=spec.team,
+                                         cluster=eks.import_into(self) if eks is not None else None,
+                                         eks_access_entry=False)
 
 
 @dataclass(frozen=True)
@@ -126,11 +154,17 @@ class TeamComputeSet:
 
     ecs_tasks: dict[str, EcsTaskCompute]
     batch: Optional[BatchCompute]
+    eks: Optional[EksCompute] = None
 
 
-def build_compute(scope: Construct, *, network: AirflowNetworkBase, compute: Compute,
-                  grantee: iam.IGrantable) -> TeamComputeSet:
-    """The team's task compute in ``scope``, granted to ``grantee``: the operators' calls and nothing else."""
+def build_compute(scope: Construct, *, network: AirflowNetworkBase, compute: Compute, grantee: iam.IGrantable,
+                  team: str, cluster: Optional[EksClusterBase] = None, eks_access_entry: bool = True) -> TeamComputeSet:
+    """The team's task compute in ``scope``, granted to ``grantee``: the operators' calls and nothing else.
+
+    :param cluster: the account and Region's EKS cluster, for ``compute.eks``.
+    :param eks_access_entry: give ``grantee`` (a role) its own access entry; False on a shared
+        environment, whose stack holds the one entry of the shared role.
+    """
     def secrets(owner: str, arns: Mapping[str, str]) -> dict[str, secretsmanager.ISecret]:
         return {name: secretsmanager.Secret.from_secret_complete_arn(scope, f"Secret{_pascal(owner)}{name}", arn)
                 for name, arn in arns.items()}
@@ -162,7 +196,22 @@ def build_compute(scope: Construct, *, network: AirflowNetworkBase, compute: Com
         )
         queue.grant_submit(grantee)
         _operator_outputs(scope, "Batch", {"JobQueue": queue.job_queue_name}, "BatchOperator job_queue")
-    return TeamComputeSet(ecs_tasks=tasks, batch=queue)
+    pods: Optional[EksCompute] = None
+    if compute.eks is not None:
+        assert cluster is not None  # the platform builds a cluster wherever a team runs pods
+        settings = compute.eks
+        pods = EksCompute(scope, "Eks", cluster=cluster, network=network, team=team, namespace=settings.namespace,
+                          instance_types=settings.instance_types, capacity_type=settings.capacity_type,
+                          min_nodes=settings.min_nodes, max_nodes=settings.max_nodes,
+                          root_volume_gib=settings.root_volume_gib, pod_security=settings.pod_security)
+        pods.grant_pod_launch(grantee, access_entry=eks_access_entry)
+        stack = Stack.of(scope)
+        _operator_outputs(scope, "Eks", {
+            "ClusterName": pods.cluster_name, "Namespace": pods.namespace, "Region": pods.region,
+            "NodeSelector": stack.to_json_string(pods.node_selector),
+            "Tolerations": stack.to_json_string(pods.tolerations),
+        }, "EksPodOperator arguments")
+    return TeamComputeSet(ecs_tasks=tasks, batch=queue, eks=pods)
 
 
 def _operator_outputs(scope: Construct, prefix: str, values: Mapping[str, str], what: str) -> None:

@@ -23,6 +23,7 @@ from harness import (
 from mwaa_platform import AirflowEnvironment, AirflowNetwork, MwaaPlatformError
 from mwaa_platform.compute import (
     MIN_KUBERNETES_VERSION,
+    NAMESPACE_LABEL,
     TEAM_LABEL,
     EksCluster,
     EksClusterBase,
@@ -91,8 +92,8 @@ def test_the_access_entry_edits_the_teams_namespace_only(built):
 
 def test_the_team_node_group_is_labelled_tainted_and_hardened(built):
     group = built.json["Resources"][logical_id(built, built.compute.node_group)]["Properties"]
-    assert group["Labels"] == {TEAM_LABEL: "team-a"}
-    assert group["Taints"] == [{"Key": TEAM_LABEL, "Value": "team-a", "Effect": "NO_SCHEDULE"}]
+    assert group["Labels"] == {TEAM_LABEL: "team-a", NAMESPACE_LABEL: "etl"}
+    assert group["Taints"] == [{"Key": NAMESPACE_LABEL, "Value": "etl", "Effect": "NO_SCHEDULE"}]
     assert group["AmiType"] == "AL2023_ARM_64_STANDARD" and group["CapacityType"] == "SPOT"
     template = built.json["Resources"][group["LaunchTemplate"]["Id"]["Ref"]]["Properties"]["LaunchTemplateData"]
     assert template["MetadataOptions"] == {"HttpTokens": "required", "HttpPutResponseHopLimit": 1,
@@ -102,9 +103,9 @@ def test_the_team_node_group_is_labelled_tainted_and_hardened(built):
         {"Fn::GetAtt": [logical_id(built, built.cluster.cluster), "ClusterSecurityGroupId"]},
         {"Fn::GetAtt": [logical_id(built, built.network.endpoint_clients_security_group), "GroupId"]},
     ]
-    assert built.compute.node_selector == {TEAM_LABEL: "team-a"}
+    assert built.compute.node_selector == {NAMESPACE_LABEL: "etl"}
     assert built.compute.tolerations == [
-        {"key": TEAM_LABEL, "operator": "Equal", "value": "team-a", "effect": "NoSchedule"}]
+        {"key": NAMESPACE_LABEL, "operator": "Equal", "value": "etl", "effect": "NoSchedule"}]
 
 
 def test_the_system_nodes_run_only_addons(built):
@@ -143,7 +144,7 @@ def test_the_api_endpoint_admits_https_from_the_environment_and_the_handler_only
 def test_the_namespace_resource_names_team_and_node_label(built):
     props = built.json["Resources"][logical_id(built, built.compute.namespace_resource)]["Properties"]
     assert props["Namespace"] == "etl" and props["Team"] == "team-a" and props["PodSecurity"] == "baseline"
-    assert props["NodeLabelKey"] == TEAM_LABEL and props["NodeLabelValue"] == "team-a"
+    assert props["NodeLabelKey"] == NAMESPACE_LABEL and props["NodeLabelValue"] == "etl"
     handler = built.json["Resources"][logical_id(built, built.cluster.namespace_handler.function)]
     assert handler["Properties"]["VpcConfig"]["SubnetIds"]  # in the VPC: the API endpoint is private
     assert props["ServiceToken"] == {"Fn::GetAtt": [logical_id(built, built.cluster.namespace_handler.function), "Arn"]}
@@ -293,7 +294,7 @@ class FakeApi:
 
 def event(request="Create", **properties):
     props = {"ClusterName": "tasks", "Region": TEST_REGION, "Namespace": "etl", "Team": "team-a",
-             "NodeLabelKey": TEAM_LABEL, "NodeLabelValue": "team-a", "PodSecurity": "baseline", **properties}
+             "NodeLabelKey": NAMESPACE_LABEL, "NodeLabelValue": "etl", "PodSecurity": "baseline", **properties}
     return {"RequestType": request, "ResourceProperties": props, "PhysicalResourceId": "tasks/etl"}
 
 
@@ -308,7 +309,7 @@ def test_create_applies_the_namespace_and_its_node_pinning_policy():
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "baseline"
     assert namespace["metadata"]["labels"][TEAM_LABEL] == "team-a"
     policy, binding = applied[1][2], applied[2][2]
-    assert f"object.spec.nodeSelector['{TEAM_LABEL}'] == 'team-a'" in policy["spec"]["validations"][0]["expression"]
+    assert f"object.spec.nodeSelector['{NAMESPACE_LABEL}'] == 'etl'" in policy["spec"]["validations"][0]["expression"]
     assert "nodeName" in policy["spec"]["validations"][1]["expression"]
     assert binding["spec"]["validationActions"] == ["Deny"]
     assert binding["spec"]["matchResources"]["namespaceSelector"]["matchLabels"] == {

@@ -55,7 +55,7 @@ CASES = [
                  r"platform.yaml: unknown key 'extra' in the registry; allowed: platform, shared_environments, stages, teams",
                  id="unknown-top-level-key"),
     pytest.param(lambda d: d["platform"].update(acount="1"),
-                 r"platform.yaml: platform: unknown key 'acount' in this entry; allowed: name, network, tags",
+                 r"platform.yaml: platform: unknown key 'acount' in this entry; allowed: eks, name, network, tags",
                  id="unknown-platform-key"),
     pytest.param(lambda d: d["platform"]["network"].update(nat=1),
                  r"platform.network: unknown key 'nat' in this entry; allowed: cidr, ", id="unknown-network-key"),
@@ -293,8 +293,14 @@ def test_the_example_has_two_stages_in_two_accounts_and_a_shared_environment():
         "analytics", "mwaa-platform-analytics-prod", "central-prod")
     networks = {n.stack_name: n for n in platform.networks}
     # payments' secrets backend and task compute switch these on in its account only
-    assert networks["mwaa-platform-network-prod"].endpoint_sets == ("secretsmanager", "ecs", "batch")
+    assert networks["mwaa-platform-network-prod"].endpoint_sets == ("secretsmanager", "ecs", "batch", "eks")
     assert networks["mwaa-platform-network-dev"].endpoint_sets == ()
+    # pods of analytics (shared environment) and payments (its own): one cluster in prod's account, none in dev's
+    assert networks["mwaa-platform-network-prod"].eks_stack_name == "mwaa-platform-eks-prod"
+    assert networks["mwaa-platform-network-dev"].eks_stack_name is None
+    assert platform.eks_namespaces(by_name["central-prod"]) == ("analytics",)
+    assert platform.eks_namespaces(by_name["payments-prod"]) == ("payments",)
+    assert platform.eks_namespaces(by_name["payments-dev"]) == ()
 
 
 def test_two_stages_in_two_accounts_produce_stacks_in_both(tmp_path):
@@ -305,11 +311,11 @@ def test_two_stages_in_two_accounts_produce_stacks_in_both(tmp_path):
         "mwaa-platform-network-dev": "111111111111", "mwaa-platform-network-prod": "222222222222",
         "mwaa-platform-analytics-dev": "111111111111", "mwaa-platform-payments-dev": "111111111111",
         "mwaa-platform-payments-prod": "222222222222", "mwaa-platform-central-prod": "222222222222",
-        "mwaa-platform-analytics-prod": "222222222222",
+        "mwaa-platform-analytics-prod": "222222222222", "mwaa-platform-eks-prod": "222222222222",
     }
     assert {s.stack_name for s in platform.stacks if s.termination_protection} == {
         "mwaa-platform-network-dev", "mwaa-platform-network-prod", "mwaa-platform-payments-prod",
-        "mwaa-platform-central-prod", "mwaa-platform-analytics-prod"}
+        "mwaa-platform-central-prod", "mwaa-platform-analytics-prod", "mwaa-platform-eks-prod"}
 
 
 def test_a_shared_environment_syncs_each_teams_dags_under_its_own_prefix(tmp_path):

@@ -38,7 +38,7 @@ def registry():
 
 def test_stack_names_come_from_the_registry(platform, registry):
     expected = {n.stack_name for n in registry.networks} | {e.stack_name for e in registry.environments} | {
-        a.stack_name for a in registry.team_access}
+        a.stack_name for a in registry.team_access} | {n.eks_stack_name for n in registry.networks if n.eks_stack_name}
     assert {s.stack_name for s in platform.assembly.stacks} == expected
     for env in registry.environments:
         assert env.stack_name == f"{registry.name}-{env.name}-{env.stage.name}"
@@ -50,16 +50,24 @@ def test_production_stages_have_termination_protection_and_others_do_not(platfor
         assert bool(stacks[env.stack_name].termination_protection) is env.stage.production, env.stack_name
     for network in registry.networks:
         assert stacks[network.stack_name].termination_protection is True
+        if network.eks_stack_name:
+            assert bool(stacks[network.eks_stack_name].termination_protection) is network.production
 
 
 def test_stacks_deploy_into_their_stages_account_after_its_network(platform, registry):
     stacks = {s.stack_name: s for s in platform.assembly.stacks}
-    networks = {(n.account, n.region): n.stack_name for n in registry.networks}
+    networks = {(n.account, n.region): n for n in registry.networks}
     for env in registry.environments:
         stack = stacks[env.stack_name]
         assert stack.environment.account == env.stage.account and stack.environment.region == env.stage.region
-        assert [d.id for d in stack.dependencies if not d.id.endswith(".assets")] == [
-            networks[(env.stage.account, env.stage.region)]]
+        network = networks[(env.stage.account, env.stage.region)]
+        # an environment whose teams run pods also reads the cluster's parameters
+        expected = [network.stack_name] + ([network.eks_stack_name] if registry.eks_namespaces(env) else [])
+        assert [d.id for d in stack.dependencies if not d.id.endswith(".assets")] == expected
+    for network in registry.networks:
+        if network.eks_stack_name:
+            assert [d.id for d in stacks[network.eks_stack_name].dependencies
+                    if not d.id.endswith(".assets")] == [network.stack_name]
 
 
 def test_every_taggable_resource_of_an_environment_stack_carries_the_cost_tags(platform, registry):
@@ -92,7 +100,8 @@ def test_network_endpoints_follow_what_the_environments_there_use(platform, regi
         uses_secrets = any(e.secrets_backend is not None for e in registry.environments
                            if (e.stage.account, e.stage.region) == (network.account, network.region))
         assert ("secretsmanager" in services) is uses_secrets, network.stack_name
-        assert "sts" not in services
+        # STS only where nodes need it (EKS): no environment assumes roles yet
+        assert ("sts" in services) is (network.eks_stack_name is not None), network.stack_name
 
 
 def test_web_access_attaches_a_managed_policy_or_names_one_for_identity_center(platform, registry):
@@ -116,8 +125,9 @@ def test_team_stacks_export_nothing_and_import_nothing(platform):
         assert not any("Export" in output for output in template.get("Outputs", {}).values())
 
 
-def test_team_stacks_add_no_rule_to_any_network_resource(platform):
-    """Onboarding a team changes nothing in the network stack: its rules name only its own groups."""
+def test_team_stacks_add_no_rule_to_any_network_resource(platform, registry):
+    """Onboarding a team changes nothing in the network stack: its rules name only its own groups, and
+    the EKS API endpoint's group (one HTTPS rule from the environment's own group)."""
     team_stacks = [s.stack_name for s in platform.assembly.stacks
                    if any(r["Type"] == "AWS::MWAA::Environment"
                           for r in _template(platform, s.stack_name)["Resources"].values())]
@@ -127,6 +137,14 @@ def test_team_stacks_add_no_rule_to_any_network_resource(platform):
         for logical_id, resource in template["Resources"].items():
             if resource["Type"] in ("AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"):
                 group = resource["Properties"]["GroupId"]
+                if "Ref" in group:
+                    parameter = template["Parameters"][group["Ref"]]["Default"]
+                    assert parameter == f"/{registry.name}/eks/control-plane-security-group-id", (name, logical_id)
+                    assert resource["Type"] == "AWS::EC2::SecurityGroupIngress"
+                    assert (resource["Properties"]["FromPort"], resource["Properties"]["ToPort"]) == (443, 443)
+                    source = resource["Properties"]["SourceSecurityGroupId"]["Fn::GetAtt"][0]
+                    assert template["Resources"][source]["Type"] == "AWS::EC2::SecurityGroup"
+                    continue
                 assert "Fn::GetAtt" in group and group["Fn::GetAtt"][0] in template["Resources"], (name, logical_id)
 
 

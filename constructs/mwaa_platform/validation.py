@@ -6,6 +6,9 @@ naming the field, the bad value and what is allowed. This module is the stable h
 checks: import them from here, not from the modules that define them.
 """
 
+from mwaa_platform.compute._node_group import check_instance_types, check_node_counts, check_root_volume
+from mwaa_platform.compute.eks import check_namespace
+from mwaa_platform.compute.eks_cluster import check_kubernetes_version
 from mwaa_platform.environment.airflow_version import check_supported_airflow_version, default_airflow_version
 from mwaa_platform.environment.airflow_version import parse as parse_airflow_version
 from mwaa_platform.environment.artifacts import check_artifact_paths
@@ -39,6 +42,11 @@ __all__ = [
     "check_domains",
     "check_endpoint_sets",
     "check_environment_name",
+    "check_instance_types",
+    "check_kubernetes_version",
+    "check_namespace",
+    "check_node_counts",
+    "check_root_volume",
     "check_maintenance_window",
     "check_policy_name",
     "check_principal_arns",

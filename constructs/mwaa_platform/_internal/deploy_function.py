@@ -103,6 +103,11 @@ def deploy_function(
             )
         ],
     )
+    if vpc is not None:
+        # what Lambda needs to give the function its network interfaces in the VPC (CDK adds this
+        # only to roles it creates itself)
+        role.add_managed_policy(
+            iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaVPCAccessExecutionRole"))
     function = lambda_.Function(
         scope,
         "Handler",

@@ -1,9 +1,10 @@
 """EksCompute: a team's namespace and node group on an EKS cluster, for the EksPodOperator.
 
 What keeps one team's tasks apart from another's on a shared cluster:
-- the team's nodes carry its label and a ``NoSchedule`` taint: no other pod lands there;
-- an admission policy denies any pod of the team's namespace that does not select the team's
-  nodes: the team's pods land nowhere else;
+- the team's nodes carry its namespace as a label and a ``NoSchedule`` taint: no other pod lands
+  there;
+- an admission policy denies any pod of the team's namespace that does not select those nodes:
+  the team's pods land nowhere else;
 - the environment's access entry edits the team's namespace only (``AmazonEKSEditPolicy`` scoped
   to it), and its IAM grant is ``eks:DescribeCluster`` on this cluster only.
 """
@@ -30,10 +31,12 @@ from mwaa_platform.compute.eks_cluster import EksCluster, EksClusterBase
 from mwaa_platform.errors import MwaaPlatformError, shorten, validating
 from mwaa_platform.network.network import AirflowNetworkBase
 
-__all__ = ["TEAM_LABEL", "EksCompute", "EksNamespaceAccess", "check_namespace"]
+__all__ = ["NAMESPACE_LABEL", "TEAM_LABEL", "EksCompute", "EksNamespaceAccess", "check_namespace"]
 
-#: The node label and taint key that mark a team's nodes.
+#: Node labels: the team (for people and cost reports) and the namespace, which pins pods to nodes.
 TEAM_LABEL = "mwaa-platform/team"
+#: The node label and taint key that pin a namespace's pods to its node group, and only them.
+NAMESPACE_LABEL = "mwaa-platform/namespace"
 #: Namespaces Kubernetes and EKS keep for themselves.
 RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease", "amazon-cloudwatch")
 _DNS_1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -107,7 +110,7 @@ class EksCompute(Construct):
         """
         :param cluster: an ``EksCluster``, or one imported with ``EksClusterBase.from_parameters``.
         :param network: the platform network, which the cluster must be in; its private subnets run the nodes.
-        :param team: the team; its name labels and taints the nodes (a Kubernetes label value).
+        :param team: the team; its name labels the namespace and nodes (a Kubernetes label value).
         :param namespace: a DNS-1123 label. Default: the team's name.
         :param instance_types: the nodes' EC2 types, one architecture. Default: ``("m6i.large",)``.
         :param capacity_type: ``ON_DEMAND`` or ``SPOT``. Default: ``ON_DEMAND``.
@@ -137,19 +140,21 @@ class EksCompute(Construct):
         self.team = team
         self.namespace = namespace
         self.region = Stack.of(self).region
-        self.taint = Taint(TEAM_LABEL, team)
+        self.taint = Taint(NAMESPACE_LABEL, namespace)
         self.node_group = node_group(
             self, cluster_name=cluster.cluster_name, cluster_security_group_id=cluster.cluster_security_group_id,
             endpoint_clients=network.endpoint_clients_security_group, subnets=network.subnets,
             instance_types=instance_types, ami_type=ami_type, capacity_type=capacity_type, min_nodes=min_nodes,
-            max_nodes=max_nodes, root_volume_gib=root_volume_gib, labels={TEAM_LABEL: team}, taint=self.taint,
+            max_nodes=max_nodes, root_volume_gib=root_volume_gib,
+            labels={TEAM_LABEL: team, NAMESPACE_LABEL: namespace}, taint=self.taint,
             what=f"team {team} in namespace {namespace}",
         )
         self.namespace_resource = CustomResource(
             self, "Namespace", service_token=cluster.namespace_service_token, resource_type="Custom::MwaaEksNamespace",
             service_timeout=_NAMESPACE_TIMEOUT,
             properties={"ClusterName": cluster.cluster_name, "Region": self.region, "Namespace": namespace,
-                        "Team": team, "NodeLabelKey": TEAM_LABEL, "NodeLabelValue": team, "PodSecurity": pod_security},
+                        "Team": team, "NodeLabelKey": NAMESPACE_LABEL, "NodeLabelValue": namespace,
+                        "PodSecurity": pod_security},
         )
         if isinstance(cluster, EksCluster):
             # in the cluster's stack: wait for the handler's access, and for nodes to have a network (the CNI)
@@ -166,7 +171,7 @@ class EksCompute(Construct):
     @property
     def node_selector(self) -> dict[str, str]:
         """The pod ``node_selector`` the namespace's admission policy requires."""
-        return {TEAM_LABEL: self.team}
+        return {NAMESPACE_LABEL: self.namespace}
 
     @property
     def tolerations(self) -> list[dict[str, str]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from functools import cache
 from typing import Optional
 
@@ -78,11 +79,23 @@ class EksClusterBase(Construct):
     """
 
     cluster_name: str
-    control_plane_security_group: ec2.ISecurityGroup
-    cluster_security_group_id: str
-    namespace_service_token: str
     #: The cluster's VPC id when known, to refuse a cluster outside the platform network.
     vpc_id: Optional[str]
+    _control_plane_security_group: ec2.ISecurityGroup
+    _cluster_security_group_id: str
+    _namespace_service_token: str
+
+    @property
+    def control_plane_security_group(self) -> ec2.ISecurityGroup:
+        return self._control_plane_security_group
+
+    @property
+    def cluster_security_group_id(self) -> str:
+        return self._cluster_security_group_id
+
+    @property
+    def namespace_service_token(self) -> str:
+        return self._namespace_service_token
 
     @property
     def cluster_arn(self) -> str:
@@ -96,17 +109,16 @@ class EksClusterBase(Construct):
     @staticmethod
     def from_parameters(scope: Construct, construct_id: str, *, cluster_name: str, parameter_prefix: str,
                         vpc_id: Optional[str] = None) -> "EksClusterBase":
-        """A cluster an ``EksCluster`` with ``parameter_prefix`` published, read from SSM at deployment."""
+        """A cluster an ``EksCluster`` with ``parameter_prefix`` published, read from SSM at deployment.
+
+        Each parameter becomes a template parameter only when the stack uses it.
+        """
         with validating(scope, construct_id):
             check_cluster_name(cluster_name)
-        imported = _ImportedCluster(scope, construct_id)
-
-        def read(name: str, kind: ssm.ParameterValueType) -> str:
-            return ssm.StringParameter.value_for_typed_string_parameter_v2(imported, f"{parameter_prefix}/{name}", kind)
-
-        group = ssm.ParameterValueType.AWS_EC2_SECURITYGROUP_ID
-        imported._attach(cluster_name, read(_PARAMETERS[0], group), read(_PARAMETERS[1], group),
-                         read(_PARAMETERS[2], ssm.ParameterValueType.STRING), vpc_id)
+        group, text = ssm.ParameterValueType.AWS_EC2_SECURITYGROUP_ID, ssm.ParameterValueType.STRING
+        kinds = dict(zip(_PARAMETERS, (group, group, text)))
+        imported = _ImportedCluster(scope, construct_id, cluster_name, vpc_id, lambda name, owner: (
+            ssm.StringParameter.value_for_typed_string_parameter_v2(owner, f"{parameter_prefix}/{name}", kinds[name])))
         return imported
 
     @staticmethod
@@ -125,21 +137,42 @@ class EksClusterBase(Construct):
         """
         with validating(scope, construct_id):
             check_cluster_name(cluster_name)
-        imported = _ImportedCluster(scope, construct_id)
-        imported._attach(cluster_name, control_plane_security_group_id, cluster_security_group_id,
-                         namespace_service_token, vpc_id)
-        return imported
+        values = dict(zip(_PARAMETERS, (control_plane_security_group_id, cluster_security_group_id,
+                                        namespace_service_token)))
+        return _ImportedCluster(scope, construct_id, cluster_name, vpc_id, lambda name, owner: values[name])
 
 
 class _ImportedCluster(EksClusterBase):
-    def _attach(self, cluster_name: str, control_plane_group: str, cluster_group: str, token: str,
-                vpc_id: Optional[str]) -> None:
+    """A cluster of another stack; each of its ids is read (``read(name, scope)``) on first use."""
+
+    def __init__(self, scope: Construct, construct_id: str, cluster_name: str, vpc_id: Optional[str],
+                 read: Callable[[str, Construct], str]) -> None:
+        super().__init__(scope, construct_id)
         self.cluster_name = cluster_name
-        self.control_plane_security_group = ec2.SecurityGroup.from_security_group_id(
-            self, "ControlPlaneSecurityGroup", control_plane_group, allow_all_outbound=False)
-        self.cluster_security_group_id = cluster_group
-        self.namespace_service_token = token
         self.vpc_id = vpc_id
+        self._read = read
+        self._values: dict[str, str] = {}
+        self._group: Optional[ec2.ISecurityGroup] = None
+
+    def _value(self, name: str) -> str:
+        if name not in self._values:
+            self._values[name] = self._read(name, self)
+        return self._values[name]
+
+    @property
+    def control_plane_security_group(self) -> ec2.ISecurityGroup:
+        if self._group is None:
+            self._group = ec2.SecurityGroup.from_security_group_id(
+                self, "ControlPlaneSecurityGroup", self._value(_PARAMETERS[0]), allow_all_outbound=False)
+        return self._group
+
+    @property
+    def cluster_security_group_id(self) -> str:
+        return self._value(_PARAMETERS[1])
+
+    @property
+    def namespace_service_token(self) -> str:
+        return self._value(_PARAMETERS[2])
 
 
 class EksCluster(EksClusterBase):
@@ -207,15 +240,15 @@ class EksCluster(EksClusterBase):
         self.log_group = logs.LogGroup(
             self, "ControlPlaneLogs", log_group_name=f"/aws/eks/{self.cluster_name}/cluster", retention=log_retention,
             encryption_key=self.key, removal_policy=removal_policy)
-        self.control_plane_security_group = ec2.SecurityGroup(
+        self._control_plane_security_group = ec2.SecurityGroup(
             self, "ControlPlaneSecurityGroup", vpc=network.vpc, allow_all_outbound=False,
             description=f"EKS API endpoint of {self.cluster_name}: HTTPS from granted environments only")
         self.cluster = self._cluster(network, kubernetes_version, deletion_protection)
         # from here on, the name as a reference: what names the cluster is created after it
         self.cluster_name = self.cluster.ref
-        self.cluster_security_group_id = self.cluster.attr_cluster_security_group_id
+        self._cluster_security_group_id = self.cluster.attr_cluster_security_group_id
         self.system_node_group = self._system_nodes(network, system_instance_type, system_nodes)
-        self.namespace_service_token = self._namespace_handler(network, log_retention)
+        self._namespace_service_token = self._namespace_handler(network, log_retention)
         if parameter_prefix is not None:
             self._publish(parameter_prefix)
 

@@ -258,9 +258,45 @@ def test_the_size_is_the_synthesized_files_when_there_is_one(tmp_path):
     assert "900000 template bytes" in finding.message
 
 
+def access_entry(cluster, principal):
+    return {"Type": "AWS::EKS::AccessEntry", "Properties": {"ClusterName": cluster, "PrincipalArn": principal}}
+
+
+ROLE_ARN = "arn:aws:iam::123456789012:role/central-prod-exec"
+
+
+def test_two_access_entries_for_one_role_on_one_cluster_fail_across_stacks():
+    findings = run_preflight([stack({"Access": access_entry("tasks", ROLE_ARN)}, name="central"),
+                              stack({"Access": access_entry("tasks", ROLE_ARN)}, name="analytics")])
+    assert rules(findings) == [("eks-access-entry-per-principal", "error")]
+    assert {f.stack.name for f in findings} == {"central", "analytics"}
+    assert "central/Access, analytics/Access" in findings[0].message
+
+
+def test_two_access_entries_for_one_local_role_fail_and_the_cluster_ref_resolves_to_its_name():
+    cluster = {"Type": "AWS::EKS::Cluster", "Properties": {"Name": "tasks"}}
+    role = {"Fn::GetAtt": ["ExecutionRole", "Arn"]}
+    findings = run_preflight([stack({"Cluster": cluster, "A": access_entry({"Ref": "Cluster"}, role),
+                                     "B": access_entry("tasks", role)})])
+    assert rules(findings) == [("eks-access-entry-per-principal", "error")]
+
+
+def test_one_entry_per_role_cluster_account_and_region_passes():
+    other = "arn:aws:iam::123456789012:role/payments-prod-exec"
+    assert run_preflight([
+        stack({"A": access_entry("tasks", ROLE_ARN), "B": access_entry("tasks", other),
+               "C": access_entry("batch", ROLE_ARN)}),
+        stack({"A": access_entry("tasks", ROLE_ARN)}, name="elsewhere", region="eu-central-1"),
+        # the same logical id in two stacks names two roles
+        stack({"D": access_entry("tasks", {"Fn::GetAtt": ["Role", "Arn"]})}, name="one"),
+        stack({"D": access_entry("tasks", {"Fn::GetAtt": ["Role", "Arn"]})}, name="two"),
+    ]) == []
+
+
 def test_every_rule_is_exercised_here():
     tested = {"ec2-description-charset", "physical-name-length", "retain-fixed-name", "duplicate-physical-name",
-              "security-group-inbound-rules", "shared-secret-prefix", "mwaa-environments-quota", "stack-limits"}
+              "security-group-inbound-rules", "shared-secret-prefix", "mwaa-environments-quota", "stack-limits",
+              "eks-access-entry-per-principal"}
     assert set(PREFLIGHT_RULES) == tested
 
 

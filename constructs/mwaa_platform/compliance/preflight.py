@@ -440,6 +440,46 @@ def check_stack_limits(stacks: Iterable[StackTemplate], quotas: Quotas) -> Itera
                 yield finding
 
 
+# --- rule: one EKS access entry per principal and cluster ----------------------------------------
+
+
+def _local_or_literal(value: Any, stack: StackTemplate) -> Optional[tuple]:
+    """What ``value`` names, comparable across stacks: its literal string, or (stack, logical id)."""
+    text = literal(value, stack)
+    if text is not None:
+        return ("literal", text)
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return (stack.name, value["Fn::GetAtt"][0])
+    if isinstance(value, dict) and "Ref" in value:
+        target = stack.resources.get(value["Ref"], {})
+        name = literal(target.get("Properties", {}).get("Name"), stack) if target else None
+        return ("literal", name) if name is not None else (stack.name, value["Ref"])
+    return None
+
+
+def check_access_entries(stacks: Iterable[StackTemplate], quotas: Quotas) -> Iterator[Finding]:
+    """EKS accepts one access entry per principal and cluster: a second one fails at deploy
+    (ResourceInUseException), wherever it is declared. A role several namespaces serve needs one
+    entry listing them all (``EksNamespaceAccess``)."""
+    claims: dict[tuple, list[tuple[StackTemplate, str]]] = defaultdict(list)
+    for stack in stacks:
+        for logical_id, resource in stack.resources.items():
+            if resource.get("Type") != "AWS::EKS::AccessEntry":
+                continue
+            props = resource.get("Properties", {})
+            cluster, principal = (_local_or_literal(props.get(key), stack) for key in ("ClusterName", "PrincipalArn"))
+            if cluster is not None and principal is not None:
+                claims[(stack.account, stack.region, cluster, principal)].append((stack, logical_id))
+    for owners in claims.values():
+        if len(owners) > 1:
+            names = ", ".join(f"{stack.name}/{logical_id}" for stack, logical_id in owners)
+            for stack, logical_id in owners:
+                yield Finding("eks-access-entry-per-principal", "error", stack, logical_id, "Properties/PrincipalArn",
+                              f"{len(owners)} EKS access entries name one principal on one cluster ({names}); EKS "
+                              "accepts one per principal and cluster: list every namespace in one entry "
+                              "(EksNamespaceAccess, or grant_pod_launch(access_entry=False))")
+
+
 #: rule name -> (check, what it enforces). The order is the report's.
 PREFLIGHT_RULES: dict[str, tuple[Callable[[Iterable[StackTemplate], Quotas], Iterator[Finding]], str]] = {
     "ec2-description-charset": (check_ec2_descriptions,
@@ -457,6 +497,8 @@ PREFLIGHT_RULES: dict[str, tuple[Callable[[Iterable[StackTemplate], Quotas], Ite
                                 "MWAA environments per account and Region within the default quota (warning)"),
     "stack-limits": (check_stack_limits,
                      "each template under 500 resources and 1 MB; a warning from 80% of either"),
+    "eks-access-entry-per-principal": (check_access_entries,
+                                       "at most one EKS access entry per principal and cluster across the app"),
 }
 
 

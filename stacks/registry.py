@@ -342,8 +342,8 @@ def _where(loc: tuple, document: Mapping[str, Any]) -> tuple[str, tuple]:
         return f"shared environment {name_at('shared_environments', loc[1])}(shared_environments[{loc[1]}]): ", loc[2:]
     if loc[:1] == ("stages",) and len(loc) >= 2:
         return f"stages.{loc[1]}: ", loc[2:]
-    if loc[:2] == ("platform", "network"):
-        return "platform.network: ", loc[2:]
+    if loc[:1] == ("platform",) and loc[1:2] in (("network",), ("eks",)):
+        return f"platform.{loc[1]}: ", loc[2:]
     if loc[:1] == ("platform",):
         return "platform: ", loc[1:]
     return "", loc

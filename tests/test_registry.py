@@ -96,6 +96,16 @@ CASES = [
     pytest.param(lambda d: env(d, 1, "prod")["compute"]["batch_jobs"][0].update(image={"uri": "x", "directory": "y"}),
                  PAYMENTS_PROD + r"compute.batch_jobs\[0\].image needs exactly one of uri, directory, team_repository_tag",
                  id="two-image-sources"),
+    pytest.param(lambda d: env(d, 1, "prod")["compute"]["eks"].update(namespace="kube-system"),
+                 PAYMENTS_PROD + r"compute.eks namespace kube-system is kept by Kubernetes", id="reserved-namespace"),
+    pytest.param(lambda d: env(d, 1, "prod")["compute"]["eks"].update(instance_types=["m6i.large", "m7g.large"]),
+                 PAYMENTS_PROD + r"compute.eks instance_types mixes Graviton \(arm64\) and x86_64 types", id="mixed-arch"),
+    pytest.param(lambda d: env(d, 1, "prod")["compute"]["eks"].update(namespace="analytics"),
+                 r"team 'analytics' stage 'prod': compute.eks.namespace 'analytics' is already used by team 'payments' in "
+                 r"stage 'prod' on the same cluster \(account 222222222222, eu-west-1\); set another namespace, e.g. "
+                 r"analytics-prod", id="namespace-taken"),
+    pytest.param(lambda d: d["platform"].update(eks={"kubernetes_version": "1.29"}),
+                 r"platform.eks: kubernetes_version must be one of 1.30, ", id="old-kubernetes"),
     pytest.param(lambda d: team(d, 0).update(alerts={"email": "a@b.c"}), r"alerts is not yet supported", id="alerts-not-yet"),
     pytest.param(lambda d: team(d, 0).pop("cost_center"), r"team 'analytics' \(teams\[0\]\): cost_center is required",
                  id="missing-cost-center"),

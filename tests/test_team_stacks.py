@@ -178,3 +178,44 @@ def test_a_teams_compute_on_a_shared_environment_is_granted_to_the_shared_role_f
         (role,) = [r for r in environment.values() if r["Type"] == "AWS::IAM::Role"
                    and r["Properties"].get("RoleName") == team.environment.execution_role_name]
         assert role
+
+
+def _control_plane_rules(template, registry):
+    parameter = f"/{registry.name}/eks/control-plane-security-group-id"
+    refs = {name for name, p in template.get("Parameters", {}).items() if p.get("Default") == parameter}
+    return [r["Properties"] for r in template["Resources"].values()
+            if r["Type"] == "AWS::EC2::SecurityGroupIngress" and r["Properties"]["GroupId"].get("Ref") in refs]
+
+
+def test_pods_from_the_registry_get_a_namespace_node_group_and_access_limited_to_it(platform, registry):
+    launching = [env for env in registry.environments if registry.eks_namespaces(env)]
+    assert {env.shared for env in launching} == {True, False}, "the example shows pods on an own and a shared environment"
+    for env in launching:
+        template = _template(platform, env.stack_name)
+        resources = template["Resources"]
+        # the API endpoint's group admits HTTPS from this environment's own group: one rule, nothing else
+        (rule,) = _control_plane_rules(template, registry)
+        (environment,) = [r for r in resources.values() if r["Type"] == "AWS::MWAA::Environment"]
+        own_group = environment["Properties"]["NetworkConfiguration"]["SecurityGroupIds"][0]
+        assert (rule["IpProtocol"], rule["FromPort"], rule["ToPort"]) == ("tcp", 443, 443)
+        assert rule["SourceSecurityGroupId"] == own_group
+        # one access entry for the execution role, editing exactly the namespaces whose pods it launches
+        (entry,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::EKS::AccessEntry"]
+        assert entry["PrincipalArn"] == {"Fn::GetAtt": [environment["Properties"]["ExecutionRoleArn"]["Fn::GetAtt"][0],
+                                                        "Arn"]}
+        assert entry["AccessPolicies"] == [{
+            "PolicyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy",
+            "AccessScope": {"Type": "namespace", "Namespaces": list(registry.eks_namespaces(env))}}]
+        assert entry["ClusterName"] == registry.network_of(env.stage).cluster_name
+    for team in registry.team_access:
+        if team.compute is None or team.compute.eks is None:
+            continue
+        resources = _template(platform, team.stack_name)["Resources"]
+        # the team's own stack: its namespace and nodes, but no access entry (the shared role has one)
+        assert not [r for r in resources.values() if r["Type"] == "AWS::EKS::AccessEntry"]
+        (namespace,) = [r["Properties"] for r in resources.values() if r["Type"] == "Custom::MwaaEksNamespace"]
+        (group,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::EKS::Nodegroup"]
+        assert namespace["Namespace"] == (team.compute.eks.namespace or team.team)
+        assert group["Taints"] == [{"Key": "mwaa-platform/namespace", "Value": namespace["Namespace"],
+                                    "Effect": "NO_SCHEDULE"}]
+        assert group["Labels"]["mwaa-platform/team"] == team.team

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -232,3 +232,40 @@ def resolve_literals(value: Any, template: dict, account: str = TEST_ACCOUNT, re
                 return f"{logical_id}.{attribute}"
         return {key: resolve_literals(item, template, account, region) for key, item in value.items()}
     return value
+
+
+# --- EventBridge patterns ------------------------------------------------------------------------
+
+_MISSING = object()
+
+
+def event_matches(pattern: Mapping[str, Any], event: Any) -> bool:
+    """Whether EventBridge would match ``event`` against ``pattern`` (the subset the library uses:
+    exact values, ``anything-but``, ``prefix``, ``exists``, nested objects, arrays, ``$or``)."""
+    for key, expected in pattern.items():
+        if key == "$or":
+            if not any(event_matches(alternative, event) for alternative in expected):
+                return False
+            continue
+        value = event.get(key, _MISSING) if isinstance(event, dict) else _MISSING
+        if isinstance(expected, dict):
+            candidates = value if isinstance(value, list) else [value]
+            if not any(isinstance(item, dict) and event_matches(expected, item) for item in candidates):
+                return False
+        elif not any(_leaf_matches(matcher, item) for matcher in expected
+                     for item in (value if isinstance(value, list) else [value])):
+            return False
+    return True
+
+
+def _leaf_matches(matcher: Any, value: Any) -> bool:
+    if isinstance(matcher, dict):
+        if "anything-but" in matcher:
+            excluded = matcher["anything-but"] if isinstance(matcher["anything-but"], list) else [matcher["anything-but"]]
+            return value is not _MISSING and value not in excluded
+        if "exists" in matcher:
+            return (value is not _MISSING) is matcher["exists"]
+        if "prefix" in matcher:
+            return isinstance(value, str) and value.startswith(matcher["prefix"])
+        raise NotImplementedError(f"pattern matcher {matcher!r}")
+    return value is not _MISSING and value == matcher

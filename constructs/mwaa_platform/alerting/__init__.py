@@ -1,0 +1,20 @@
+"""Alerting: a team's encrypted alert topic, alarms on MWAA's real metrics, failure events from its
+environment and task compute, dashboards, and a cost budget on its tag (``docs/alerting.md``)."""
+
+from mwaa_platform.alerting.alarms import ALARMS, AlarmSettings, AlarmThresholds, EnvironmentAlarms, check_statsd_filters
+from mwaa_platform.alerting.budget import TeamBudget
+from mwaa_platform.alerting.dashboard import PlatformDashboard, TeamDashboard
+from mwaa_platform.alerting.events import (
+    FAILED_ENVIRONMENT_STATUSES,
+    FailureEvents,
+    batch_job_failed_pattern,
+    ecs_task_failed_pattern,
+    environment_status_pattern,
+)
+from mwaa_platform.alerting.topic import AlertSubscriptions, AlertTopic, SlackChannel
+
+__all__ = [
+    "ALARMS", "FAILED_ENVIRONMENT_STATUSES", "AlarmSettings", "AlarmThresholds", "AlertSubscriptions", "AlertTopic",
+    "EnvironmentAlarms", "FailureEvents", "PlatformDashboard", "SlackChannel", "TeamBudget", "TeamDashboard",
+    "batch_job_failed_pattern", "check_statsd_filters", "ecs_task_failed_pattern", "environment_status_pattern",
+]

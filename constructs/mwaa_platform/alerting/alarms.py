@@ -1,0 +1,257 @@
+"""EnvironmentAlarms: CloudWatch alarms on the metrics MWAA really publishes, to a team's alert topic.
+
+Two namespaces, with different dimensions (``../docs/alerting.md`` lists every alarm):
+- ``AmazonMWAA``: Airflow's statsd metrics, by ``Environment`` and ``Function``. The environment's
+  ``metrics.statsd_allow_list`` (or block list) can drop them silently, so an alarm on one that
+  would never arrive is a synthesis error.
+- ``AWS/MWAA``: containers by ``Environment`` and ``Cluster``, the queue by ``Environment``, the
+  metadata database by ``Environment`` and ``DatabaseRole``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any, Optional
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from constructs import Construct
+
+from mwaa_platform.alerting.topic import AlertTopic
+from mwaa_platform.environment.base import AirflowEnvironmentBase
+from mwaa_platform.environment.environment_class import EnvironmentClass, lookup_environment_class
+from mwaa_platform.errors import MwaaPlatformError, shorten, validating
+
+__all__ = ["ALARMS", "AlarmSettings", "AlarmSpec", "AlarmThresholds", "EnvironmentAlarms", "check_statsd_filters"]
+
+_Compare = cloudwatch.ComparisonOperator
+_Missing = cloudwatch.TreatMissingData
+#: The container clusters MWAA reports CPU and memory for.
+CLUSTERS = ("Scheduler", "BaseWorker", "AdditionalWorker", "WebServer")
+
+
+@dataclass(frozen=True)
+class AlarmSettings:
+    """When one alarm fires: ``threshold``, over ``evaluation_periods`` periods of ``period_minutes``."""
+
+    threshold: float
+    evaluation_periods: int = 3
+    period_minutes: int = 5
+
+    def check(self, name: str) -> None:
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) or self.threshold < 0:
+            raise MwaaPlatformError(f"thresholds.{name}.threshold must be a number of at least 0, got {shorten(self.threshold)}")
+        if isinstance(self.evaluation_periods, bool) or not isinstance(self.evaluation_periods, int) or not (
+                1 <= self.evaluation_periods <= 24):
+            raise MwaaPlatformError(f"thresholds.{name}.evaluation_periods must be 1-24, got {shorten(self.evaluation_periods)}")
+        if self.period_minutes not in (1, 5, 10, 15, 30, 60):
+            raise MwaaPlatformError(
+                f"thresholds.{name}.period_minutes must be one of 1, 5, 10, 15, 30, 60, got {shorten(self.period_minutes)}")
+
+
+@dataclass(frozen=True)
+class AlarmThresholds:
+    """Every alarm's settings. ``for_class`` gives starting points scaled to an environment class."""
+
+    scheduler_heartbeat: AlarmSettings
+    queued_tasks: AlarmSettings
+    queue_age_seconds: AlarmSettings
+    import_errors: AlarmSettings
+    cpu_percent: AlarmSettings
+    memory_percent: AlarmSettings
+    database_cpu_percent: AlarmSettings
+    database_freeable_memory_mib: AlarmSettings
+    database_connections: AlarmSettings
+
+    @classmethod
+    def for_class(cls, environment_class: "EnvironmentClass | str") -> "AlarmThresholds":
+        env_class = lookup_environment_class(environment_class)
+        scale = env_class.concurrent_tasks_per_worker / 5  # mw1.small = 1, doubling with each class
+        return cls(
+            scheduler_heartbeat=AlarmSettings(1, evaluation_periods=2),
+            queued_tasks=AlarmSettings(5 * env_class.concurrent_tasks_per_worker),
+            queue_age_seconds=AlarmSettings(600),
+            import_errors=AlarmSettings(0, evaluation_periods=1),
+            cpu_percent=AlarmSettings(90),
+            memory_percent=AlarmSettings(90),
+            database_cpu_percent=AlarmSettings(90),
+            database_freeable_memory_mib=AlarmSettings(max(128, 256 * scale)),
+            database_connections=AlarmSettings(max(50, 100 * scale)),
+        )
+
+    def with_overrides(self, overrides: Mapping[str, Mapping[str, Any]]) -> "AlarmThresholds":
+        """These thresholds with some settings replaced, e.g. ``{"queued_tasks": {"threshold": 40}}``."""
+        known = [f.name for f in fields(self)]
+        changed = {}
+        for name, values in overrides.items():
+            if name not in known:
+                raise MwaaPlatformError(f"thresholds: unknown alarm {shorten(name)}; allowed: {', '.join(known)}")
+            unknown = sorted(set(values) - {"threshold", "evaluation_periods", "period_minutes"})
+            if unknown:
+                raise MwaaPlatformError(f"thresholds.{name}: unknown setting {shorten(unknown[0])}; allowed: "
+                                        "threshold, evaluation_periods, period_minutes")
+            changed[name] = replace(getattr(self, name), **values)
+        result = replace(self, **changed)
+        for name in known:
+            getattr(result, name).check(name)
+        return result
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    """One alarm: what it watches and what to check first when it fires (``docs/alerting.md``)."""
+
+    slug: str
+    setting: str
+    comparison: cloudwatch.ComparisonOperator
+    missing: cloudwatch.TreatMissingData
+    meaning: str
+    first_check: str
+    metric: Callable[[AirflowEnvironmentBase, Duration], cloudwatch.Metric]
+    #: The Airflow statsd name the metric comes from (``AmazonMWAA`` namespace only).
+    statsd_name: Optional[str] = None
+    #: Threshold unit conversion (MiB to bytes).
+    scale: float = 1
+    #: Only for classes that scale workers (there is no AdditionalWorker on mw1.micro).
+    scaling_only: bool = False
+
+
+def _cluster_metric(metric_name: str, cluster: str) -> Callable[[AirflowEnvironmentBase, Duration], cloudwatch.Metric]:
+    def metric(env: AirflowEnvironmentBase, period: Duration) -> cloudwatch.Metric:
+        return env.metric_service(metric_name, dimensions={"Cluster": cluster}, period=period)
+    return metric
+
+
+def _cluster_alarms(kind: str, metric_name: str, setting: str) -> list[AlarmSpec]:
+    return [AlarmSpec(
+        f"{kind}-{cluster.lower()}", setting, _Compare.GREATER_THAN_THRESHOLD, _Missing.NOT_BREACHING,
+        f"{metric_name} of the {cluster} containers stayed above the threshold.",
+        "The environment's class: a busy scheduler parses too many DAGs (see TotalParseTime), busy workers run "
+        "heavy code in-process that belongs in task compute.",
+        _cluster_metric(metric_name, cluster),
+        scaling_only=cluster == "AdditionalWorker",
+    ) for cluster in CLUSTERS]
+
+
+#: Every alarm EnvironmentAlarms creates, in order.
+ALARMS: tuple[AlarmSpec, ...] = (
+    AlarmSpec("scheduler-heartbeat", "scheduler_heartbeat", _Compare.LESS_THAN_THRESHOLD, _Missing.BREACHING,
+              "The scheduler stopped heartbeating: no DAG run or task is being scheduled. Missing data counts as down.",
+              "The environment's status, then the scheduler log group (airflow-<env>-Scheduler) for crashes at start "
+              "(requirements, plugins, startup script).",
+              lambda env, period: env.metric_scheduler_heartbeat(period=period), statsd_name="scheduler_heartbeat"),
+    AlarmSpec("queued-tasks", "queued_tasks", _Compare.GREATER_THAN_THRESHOLD, _Missing.NOT_BREACHING,
+              "Tasks pile up in the executor's queue faster than workers take them.",
+              "Workers at max_workers (NumWorkers), pools and max_active_tasks; then whether tasks run heavy work "
+              "in-process instead of in task compute.",
+              lambda env, period: env.metric_queued_tasks(period=period), statsd_name="executor.queued_tasks"),
+    AlarmSpec("queue-age", "queue_age_seconds", _Compare.GREATER_THAN_THRESHOLD, _Missing.NOT_BREACHING,
+              "The oldest queued task has waited longer than the threshold (seconds).",
+              "Worker health and scaling (NumWorkers, worker CPU and memory); a stuck worker holds its slots.",
+              lambda env, period: env.metric_service("ApproximateAgeOfOldestTask", period=period,
+                                                     statistic="Maximum")),
+    AlarmSpec("import-errors", "import_errors", _Compare.GREATER_THAN_THRESHOLD, _Missing.NOT_BREACHING,
+              "At least one DAG file fails to import, so its DAGs vanish from the scheduler.",
+              "The Airflow UI's import error banner or the DAG processing log group; usually a missing package or a "
+              "syntax error in the last DAG deploy.",
+              lambda env, period: env.metric_import_errors(period=period), statsd_name="dag_processing.import_errors"),
+    *_cluster_alarms("cpu", "CPUUtilization", "cpu_percent"),
+    *_cluster_alarms("memory", "MemoryUtilization", "memory_percent"),
+    AlarmSpec("database-cpu", "database_cpu_percent", _Compare.GREATER_THAN_THRESHOLD, _Missing.NOT_BREACHING,
+              "The metadata database's CPU stayed high: scheduling and the UI slow down.",
+              "DAGs that query the metadata database, a large task-instance history (clean it up), too many schedulers.",
+              lambda env, period: env.metric_database("CPUUtilization", period=period)),
+    AlarmSpec("database-freeable-memory", "database_freeable_memory_mib", _Compare.LESS_THAN_THRESHOLD,
+              _Missing.NOT_BREACHING, "The metadata database is running out of memory (threshold in MiB).",
+              "Database connections and long queries; a larger environment class has a larger database.",
+              lambda env, period: env.metric_database("FreeableMemory", period=period), scale=1024 * 1024),
+    AlarmSpec("database-connections", "database_connections", _Compare.GREATER_THAN_THRESHOLD, _Missing.NOT_BREACHING,
+              "Connections to the metadata database are near what the class's database holds.",
+              "Tasks or plugins that open database sessions, and the number of workers and schedulers.",
+              lambda env, period: env.metric_database("DatabaseConnections", period=period, statistic="Maximum")),
+)
+
+
+def check_statsd_filters(options: Mapping[str, str], alarms: tuple[AlarmSpec, ...] = ALARMS) -> None:
+    """Raise if ``metrics.statsd_allow_list`` or ``statsd_block_list`` would drop a metric an alarm needs.
+
+    Airflow keeps a metric whose name starts with an allow-list entry (a regular expression with
+    ``metrics.metrics_use_pattern_match``) and drops one a block-list entry matches.
+    """
+    patterns = options.get("metrics.metrics_use_pattern_match", "").strip().lower() == "true"
+
+    def listed(key: str) -> Optional[list[str]]:
+        value = options.get(key)
+        return None if not value else [item.strip().lower() for item in value.split(",") if item.strip()]
+
+    def matches(name: str, entries: list[str]) -> bool:
+        return any(re.search(entry, name) if patterns else name.startswith(entry) for entry in entries)
+
+    allow, block = listed("metrics.statsd_allow_list"), listed("metrics.statsd_block_list")
+    for spec in alarms:
+        if spec.statsd_name is None:
+            continue
+        if allow is not None and not matches(spec.statsd_name, allow):
+            raise MwaaPlatformError(
+                f"metrics.statsd_allow_list {shorten(','.join(allow))} drops Airflow metric {spec.statsd_name}, which "
+                f"alarm {spec.slug} needs: add {spec.statsd_name.split('.')[0]} to the allow list")
+        if block is not None and matches(spec.statsd_name, block):
+            raise MwaaPlatformError(
+                f"metrics.statsd_block_list {shorten(','.join(block))} drops Airflow metric {spec.statsd_name}, which "
+                f"alarm {spec.slug} needs: remove it from the block list")
+
+
+class EnvironmentAlarms(Construct):
+    """The alarms of ``ALARMS`` on one environment, named ``<environment>-<alarm>``, alarm and OK to ``topic``."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        environment: AirflowEnvironmentBase,
+        topic: AlertTopic,
+        environment_class: "EnvironmentClass | str" = "mw1.small",
+        thresholds: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        airflow_configuration_options: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        """
+        :param environment: an ``AirflowEnvironment``, or one imported by name.
+        :param topic: where alarm and OK notifications go.
+        :param environment_class: scales the default thresholds. Default: the environment's class
+            when it is an ``AirflowEnvironment``, else mw1.small.
+        :param thresholds: overrides by alarm setting, e.g. ``{"queued_tasks": {"threshold": 40,
+            "evaluation_periods": 2}}``. Default: ``AlarmThresholds.for_class``.
+        :param airflow_configuration_options: the environment's Airflow options, to check the statsd
+            filters against. Default: the environment's own when it is an ``AirflowEnvironment``.
+        """
+        own_class = getattr(environment, "environment_class", None)
+        configuration = getattr(environment, "configuration", None)
+        options = dict(airflow_configuration_options if airflow_configuration_options is not None else
+                       (configuration.to_dict() if configuration is not None else {}))
+        with validating(scope, construct_id):
+            env_class = lookup_environment_class(own_class or environment_class)
+            settings = AlarmThresholds.for_class(env_class).with_overrides(thresholds or {})
+            check_statsd_filters(options)
+        super().__init__(scope, construct_id)
+        self.thresholds = settings
+        self.alarms: dict[str, cloudwatch.Alarm] = {}
+        action = actions.SnsAction(topic.topic)
+        for spec in ALARMS:
+            if spec.scaling_only and env_class.fixed_capacity:
+                continue
+            setting: AlarmSettings = getattr(settings, spec.setting)
+            alarm = cloudwatch.Alarm(
+                self, spec.slug, alarm_name=f"{environment.environment_name}-{spec.slug}",
+                alarm_description=f"{spec.meaning} First check: {spec.first_check}",
+                metric=spec.metric(environment, Duration.minutes(setting.period_minutes)),
+                threshold=setting.threshold * spec.scale, evaluation_periods=setting.evaluation_periods,
+                comparison_operator=spec.comparison, treat_missing_data=spec.missing,
+            )
+            alarm.add_alarm_action(action)
+            alarm.add_ok_action(action)
+            topic.allow_alarm(alarm.alarm_arn)
+            self.alarms[spec.slug] = alarm

@@ -1,0 +1,198 @@
+"""AlertTopic: a team's encrypted SNS topic that only its alarms, event rules and budget may publish to."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Optional
+
+import jsii
+from aws_cdk import IStableListProducer, Lazy, RemovalPolicy, Stack
+from aws_cdk import aws_chatbot as chatbot
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from mwaa_platform.errors import MwaaPlatformError, shorten, validating
+
+__all__ = ["PUBLISHING_SERVICES", "AlertSubscriptions", "AlertTopic", "SlackChannel"]
+
+#: The AWS services that publish a team's alerts: alarms, event rules and budgets.
+PUBLISHING_SERVICES = ("cloudwatch.amazonaws.com", "events.amazonaws.com", "budgets.amazonaws.com")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_SQS_ARN = re.compile(r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}$")
+_LAMBDA_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]+)?$")
+_SLACK_WORKSPACE = re.compile(r"^[0-9A-Z]{1,255}$")
+_SLACK_CHANNEL = re.compile(r"^[A-Za-z0-9]{1,255}$")
+
+
+@dataclass(frozen=True)
+class SlackChannel:
+    """A Slack channel that AWS Chatbot (Amazon Q Developer in chat applications) posts alerts to.
+
+    :param workspace_id: the workspace id, authorized once in the Chatbot console (e.g. ``T0123ABCD``).
+    :param channel_id: the channel id (e.g. ``C0123ABCD``).
+    """
+
+    workspace_id: str
+    channel_id: str
+
+
+@dataclass(frozen=True)
+class AlertSubscriptions:
+    """Who gets a team's alerts. Every field defaults to nobody.
+
+    :param emails: addresses (each confirms the subscription by mail).
+    :param https_urls: HTTPS endpoints (each confirms the subscription).
+    :param sqs_queue_arns: queues of this account; their key policy must let SNS use their key.
+    :param lambda_function_arns: functions of this account; SNS is allowed to invoke each.
+    :param slack: a Slack channel through AWS Chatbot.
+    """
+
+    emails: Sequence[str] = ()
+    https_urls: Sequence[str] = ()
+    sqs_queue_arns: Sequence[str] = ()
+    lambda_function_arns: Sequence[str] = ()
+    slack: Optional[SlackChannel] = field(default=None)
+
+    def check(self) -> None:
+        for name, values, pattern, example in (
+            ("emails", self.emails, _EMAIL, "data-oncall@example.com"),
+            ("https_urls", self.https_urls, re.compile(r"^https://[^\s]+$"), "https://hooks.example.com/alerts"),
+            ("sqs_queue_arns", self.sqs_queue_arns, _SQS_ARN, "arn:aws:sqs:eu-west-1:111111111111:alerts"),
+            ("lambda_function_arns", self.lambda_function_arns, _LAMBDA_ARN,
+             "arn:aws:lambda:eu-west-1:111111111111:function:page"),
+        ):
+            if isinstance(values, str):
+                raise MwaaPlatformError(f"{name} must be a list, got {shorten(values)}")
+            for value in values:
+                if not isinstance(value, str) or not pattern.match(value):
+                    raise MwaaPlatformError(f"{name} entries must look like {example}, got {shorten(value)}")
+        if self.slack is not None and not (_SLACK_WORKSPACE.match(self.slack.workspace_id)
+                                           and _SLACK_CHANNEL.match(self.slack.channel_id)):
+            raise MwaaPlatformError(
+                "slack needs the workspace id (upper-case letters and digits, e.g. T0123ABCD) and channel id (letters and "
+                f"digits, e.g. C0123ABCD), got {shorten(self.slack)}")
+
+
+class AlertTopic(Construct):
+    """An SNS topic for one team's alerts, encrypted with a key of its own.
+
+    The topic policy denies publishing without TLS and admits, besides this account's principals
+    that are granted ``sns:Publish`` (``grant_publish``), exactly the alarms, event rules and
+    budgets registered with ``allow_alarm``, ``allow_rule`` and ``allow_budget``. The key admits
+    the three publishing services of this account only.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        display_name: str,
+        subscriptions: Optional[AlertSubscriptions] = None,
+        key: Optional[kms.IKey] = None,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+    ) -> None:
+        """
+        :param display_name: the sender name of e-mail alerts (at most 100 characters), e.g. "payments prod alerts".
+        :param subscriptions: who gets the alerts. Default: nobody yet (subscribe later, or read the topic's dashboard).
+        :param key: encrypts the topic. Default: a new rotating key that the publishing services may use.
+        :param removal_policy: of a new key. Default: ``RETAIN_ON_UPDATE_OR_DELETE``.
+        """
+        subscriptions = subscriptions or AlertSubscriptions()
+        with validating(scope, construct_id):
+            if not isinstance(display_name, str) or not 1 <= len(display_name) <= 100:
+                raise MwaaPlatformError(f"display_name must have 1-100 characters, got {shorten(display_name)}")
+            subscriptions.check()
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.key: kms.IKey = key or self._new_key(display_name, removal_policy)
+        self.topic = sns.Topic(self, "Topic", display_name=display_name, master_key=self.key, enforce_ssl=True)
+        #: publishing service -> the source ARNs it may publish for, read when the policy is rendered
+        self._sources: dict[str, list[str]] = {}
+        self._subscribe(subscriptions)
+        self.account = stack.account
+
+    @property
+    def topic_arn(self) -> str:
+        return self.topic.topic_arn
+
+    def grant_publish(self, grantee: iam.IGrantable) -> iam.Grant:
+        """``sns:Publish`` on this topic, and the key use that encrypted publishing needs."""
+        grant = self.topic.grant_publish(grantee)
+        self.key.grant(grantee, "kms:GenerateDataKey*", "kms:Decrypt")
+        return grant
+
+    def allow_alarm(self, alarm_arn: str) -> None:
+        """Let CloudWatch publish for this alarm (and no other)."""
+        self._allow("CloudWatchAlarms", "cloudwatch.amazonaws.com", alarm_arn)
+
+    def allow_rule(self, rule_arn: str) -> None:
+        """Let EventBridge publish for this rule (and no other)."""
+        self._allow("EventBridgeRules", "events.amazonaws.com", rule_arn)
+
+    def allow_budget(self, budget_arn: str) -> None:
+        """Let AWS Budgets publish for this budget (and no other)."""
+        self._allow("Budgets", "budgets.amazonaws.com", budget_arn)
+
+    def _allow(self, sid: str, service: str, source_arn: str) -> None:
+        if service not in self._sources:
+            self._sources[service] = []
+            self.topic.add_to_resource_policy(iam.PolicyStatement(
+                sid=sid, principals=[iam.ServicePrincipal(service)], actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account},
+                            "ArnEquals": {"aws:SourceArn": Lazy.list(_Listed(self._sources[service]))}},
+            ))
+        self._sources[service].append(source_arn)
+
+    # --- create steps -------------------------------------------------------------------------
+
+    def _new_key(self, display_name: str, removal_policy: RemovalPolicy) -> kms.Key:
+        key = kms.Key(self, "Key", enable_key_rotation=True, removal_policy=removal_policy,
+                      description=f"Encrypts the SNS topic {display_name}")
+        key.add_to_resource_policy(iam.PolicyStatement(
+            sid="AlertPublishersOfThisAccount",
+            principals=[iam.ServicePrincipal(service) for service in PUBLISHING_SERVICES],
+            actions=["kms:GenerateDataKey*", "kms:Decrypt"], resources=["*"],
+            conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+        ))
+        return key
+
+    def _subscribe(self, wanted: AlertSubscriptions) -> None:
+        for address in wanted.emails:
+            self.topic.add_subscription(subscriptions.EmailSubscription(address))
+        for url in wanted.https_urls:
+            self.topic.add_subscription(subscriptions.UrlSubscription(url, protocol=sns.SubscriptionProtocol.HTTPS))
+        for index, arn in enumerate(wanted.sqs_queue_arns):
+            self.topic.add_subscription(subscriptions.SqsSubscription(
+                sqs.Queue.from_queue_arn(self, f"Queue{index}", arn), raw_message_delivery=False))
+        for index, arn in enumerate(wanted.lambda_function_arns):
+            self.topic.add_subscription(subscriptions.LambdaSubscription(
+                lambda_.Function.from_function_arn(self, f"Function{index}", arn)))
+        if wanted.slack is not None:
+            role = iam.Role(self, "ChatbotRole", assumed_by=iam.ServicePrincipal("chatbot.amazonaws.com"),
+                            description="AWS Chatbot channel of these alerts: posts them, runs nothing")
+            chatbot.SlackChannelConfiguration(
+                self, "Slack", slack_channel_configuration_name=f"{Stack.of(self).stack_name}-alerts"[:128],
+                slack_workspace_id=wanted.slack.workspace_id, slack_channel_id=wanted.slack.channel_id,
+                notification_topics=[self.topic], role=role,
+                guardrail_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("AWSDenyAll")],
+            )
+
+
+@jsii.implements(IStableListProducer)
+class _Listed:
+    """The source ARNs registered so far, rendered when the template is written."""
+
+    def __init__(self, values: list[str]) -> None:
+        self.values = values
+
+    def produce(self) -> list[str]:
+        return list(self.values)

@@ -13,6 +13,7 @@ from typing import Any, Optional
 import jsii
 from aws_cdk import Stack
 from aws_cdk import aws_events as events
+from aws_cdk.interfaces import aws_events as events_refs
 from constructs import Construct
 
 from mwaa_platform.alerting.topic import AlertTopic
@@ -126,7 +127,7 @@ class _TopicTarget:
     def __init__(self, topic: AlertTopic, message: events.RuleTargetInput) -> None:
         self.topic, self.message = topic, message
 
-    def bind(self, rule: events.IRuleRef, id: Optional[str] = None) -> events.RuleTargetConfig:
+    def bind(self, rule: "events_refs.IRuleRef", id: Optional[str] = None) -> events.RuleTargetConfig:
         return events.RuleTargetConfig(arn=self.topic.topic_arn, input=self.message)
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import aws_cdk as cdk
 
 from stacks.eks_stack import EksStack
+from stacks.monitoring_stack import MonitoringStack
 from stacks.network_stack import NetworkStack
 from stacks.registry import NetworkSpec, PlatformSettings, RegistryError, StageSettings
 from stacks.team_stack import ClusterRef, EnvironmentStack, TeamAccessStack
@@ -20,11 +21,12 @@ class Platform:
     environments: dict[str, EnvironmentStack]
     team_access: dict[str, TeamAccessStack]
     clusters: dict[tuple[str, str], EksStack]
+    monitoring: dict[tuple[str, str], MonitoringStack]
 
     @property
     def stacks(self) -> list[cdk.Stack]:
         return [*self.networks.values(), *self.clusters.values(), *self.environments.values(),
-                *self.team_access.values()]
+                *self.team_access.values(), *self.monitoring.values()]
 
 
 def build_platform(app: cdk.App, platform: PlatformSettings) -> Platform:
@@ -74,7 +76,14 @@ def build_platform(app: cdk.App, platform: PlatformSettings) -> Platform:
         access_stack.add_stack_dependency(environments[team.environment.environment_name],
                                           "grants on the shared environment it names")
         access[team.stack_name] = access_stack
-    return Platform(networks=networks, environments=environments, team_access=access, clusters=clusters)
+    monitoring = {
+        (spec.account, spec.region): MonitoringStack(
+            app, spec.monitoring_stack_name, platform=platform, spec=spec,
+            env=cdk.Environment(account=spec.account, region=spec.region))
+        for spec in platform.networks if platform.environments_of(spec)
+    }
+    return Platform(networks=networks, environments=environments, team_access=access, clusters=clusters,
+                    monitoring=monitoring)
 
 
 def _cluster_ref(platform: PlatformSettings, stage: StageSettings) -> ClusterRef:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -47,7 +47,7 @@ from stacks.registry_schema import (
     WebIngress,
     WheelhouseSettings,
 )
-from stacks.registry_schema import Compute
+from stacks.registry_schema import Alerts, Compute
 
 #: Used when neither a stage nor CDK_DEPLOY_ACCOUNT / CDK_DEPLOY_REGION name one: synthesis needs
 #: no credentials. Deploying needs the real account (see docs/deploying.md).
@@ -114,6 +114,9 @@ class EnvironmentSpec:
     shared_by: tuple[str, ...] = ()
     #: A shared environment (its teams are ``shared_by``), not a team's own.
     shared: bool = False
+    alerts: Optional[Alerts] = None
+    #: The team's monthly budget in this stage (own environments only).
+    budget_usd: Optional[float] = None
 
     @property
     def execution_role_name(self) -> Optional[str]:
@@ -140,6 +143,8 @@ class TeamAccessSpec:
     web_access: tuple[WebAccess, ...]
     cost_tags: Mapping[str, str]
     compute: Optional[Compute] = None
+    alerts: Optional[Alerts] = None
+    budget_usd: Optional[float] = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +159,8 @@ class NetworkSpec:
     production: bool
     #: The stack of the account and Region's EKS cluster, when a team there runs pods; else None.
     eks_stack_name: Optional[str] = None
+    #: The stack of the account and Region's summary dashboard.
+    monitoring_stack_name: str = ""
 
     @property
     def cluster_name(self) -> Optional[str]:
@@ -183,6 +190,10 @@ class PlatformSettings:
     @property
     def eks_parameter_prefix(self) -> str:
         return f"/{self.name}/eks"
+
+    def environments_of(self, network: NetworkSpec) -> tuple[EnvironmentSpec, ...]:
+        return tuple(env for env in self.environments
+                     if (env.stage.account, env.stage.region) == (network.account, network.region))
 
     def network_of(self, stage: StageSettings) -> NetworkSpec:
         return next(spec for spec in self.networks if (spec.account, spec.region) == (stage.account, stage.region))
@@ -227,6 +238,7 @@ class PlatformSettings:
                 f"{self.name}-eks{suffix}" if eks else None)
             specs[key] = NetworkSpec(
                 account=stage.account, region=stage.region, eks_stack_name=eks_stack,
+                monitoring_stack_name=previous.monitoring_stack_name if previous else f"{self.name}-monitoring{suffix}",
                 stack_name=previous.stack_name if previous else f"{self.name}-network{suffix}",
                 availability_zones=stage.availability_zones if previous is None else previous.availability_zones,
                 endpoint_sets=tuple(dict.fromkeys([*(previous.endpoint_sets if previous else ()), *sets])),
@@ -323,6 +335,10 @@ def migrate(document: dict[str, Any], environ: Mapping[str, str]) -> tuple[dict[
 
 
 # --- errors ------------------------------------------------------------------------------------------
+
+
+def _budget(team: Team, stage: str) -> Optional[float]:
+    return team.alerts.monthly_budget_usd.get(stage) if team.alerts is not None else None
 
 
 def _where(loc: tuple, document: Mapping[str, Any]) -> tuple[str, tuple]:
@@ -467,8 +483,10 @@ class _Resolver:
                     placements.setdefault((entry.shared, stage_name), []).append((team, entry))
                     self.paths(where, dags=entry.dags)
                     continue
-                environments.append(self.environment(where, team.name, stage, entry, team_tags=team.tags,
-                                                     cost_center=team.cost_center, dags=entry.dags))
+                environments.append(replace(
+                    self.environment(where, team.name, stage, entry, team_tags=team.tags, cost_center=team.cost_center,
+                                     dags=entry.dags),
+                    alerts=team.alerts, budget_usd=_budget(team, stage_name)))
         for index, shared_env in enumerate(registry.shared_environments):
             where = f"shared environment {shared_env.name!r} (shared_environments[{index}]): "
             stage = stages.get(shared_env.stage)
@@ -477,12 +495,12 @@ class _Resolver:
                 continue
             teams = placements.get((shared_env.name, shared_env.stage), [])
             dags = {team.name: str(self.base / entry.dags) for team, entry in teams if entry.dags is not None}
-            spec = self.environment(where, shared_env.name, stage, shared_env, team_tags={},
-                                    cost_center=shared_env.cost_center, dags=None, dag_folders=dags or None,
-                                    shared_by=tuple(team.name for team, _ in teams))
+            spec = replace(self.environment(where, shared_env.name, stage, shared_env, team_tags={},
+                                            cost_center=shared_env.cost_center, dags=None, dag_folders=dags or None,
+                                            shared_by=tuple(team.name for team, _ in teams)), alerts=shared_env.alerts)
             environments.append(spec)
             for team, entry in teams:
-                if entry.web_access or entry.compute is not None:
+                if entry.web_access or entry.compute is not None or _budget(team, stage.name) is not None:
                     access.append(TeamAccessSpec(
                         team=team.name, stage=stage, environment=spec,
                         stack_name=f"{registry.platform.name}-{team.name}-{stage.name}",
@@ -490,9 +508,11 @@ class _Resolver:
                         cost_tags={**team.tags, **entry.tags, "team": team.name, "cost-center": team.cost_center,
                                    "stage": stage.name},
                         compute=self.compute(where, entry.compute) if entry.compute is not None else None,
+                        alerts=team.alerts, budget_usd=_budget(team, stage.name),
                     ))
         self.secret_prefixes(environments)
         self.unique_namespaces(environments, access)
+        self.budget_stages()
         if self.problems:
             raise RegistryError(self.path, self.problems)
         accounts = tuple(dict.fromkeys(stage.account for stage in stages.values()))
@@ -502,6 +522,13 @@ class _Resolver:
             source=self.path, perimeter_accounts=tuple(registry.platform.network.perimeter_accounts) or accounts,
             single_stage_format=self.single_stage_format, eks=registry.platform.eks,
         )
+
+    def budget_stages(self) -> None:
+        for index, team in enumerate(self.registry.teams):
+            for stage in (team.alerts.monthly_budget_usd if team.alerts else {}):
+                if stage not in team.environments:
+                    self.fail(f"team {team.name!r} (teams[{index}]): ", f"alerts.monthly_budget_usd names stage "
+                              f"{stage!r}, where the team has no environment ({', '.join(team.environments)})")
 
     def unique_namespaces(self, environments: Iterable[EnvironmentSpec], access: Iterable[TeamAccessSpec]) -> None:
         """One cluster per account and Region: two teams there may not claim one namespace."""

@@ -16,6 +16,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mwaa_platform.alerting import AlarmThresholds, AlertSubscriptions, SlackChannel
 from mwaa_platform.compute import (
     DEFAULT_KUBERNETES_VERSION,
     FARGATE_VCPUS,
@@ -47,7 +48,7 @@ from mwaa_platform.validation import (
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
                       3288, 3653)
 #: Registry keys reserved for capabilities that have not landed yet; any value fails loudly.
-NOT_YET_SUPPORTED = ("alerts", "cross_account")
+NOT_YET_SUPPORTED = ("cross_account",)
 #: Capacity overrides, passed through to AirflowEnvironment by name.
 CAPACITY_FIELDS = ("schedulers", "min_workers", "max_workers", "min_webservers", "max_webservers")
 
@@ -429,6 +430,62 @@ class EksPods(_Model):
         return self
 
 
+class SlackSettings(_Model):
+    """A Slack channel AWS Chatbot posts alerts to (the workspace authorized once in the Chatbot console)."""
+
+    workspace_id: str = Field(description="e.g. T0123ABCD.")
+    channel_id: str = Field(description="e.g. C0123ABCD.")
+
+
+class Alerts(_Model):
+    """Who hears about a team's (or shared environment's) alarms and failures, and when (``docs/alerting.md``).
+
+    With nothing set, every environment still gets its topic, alarms, failure events and dashboard.
+    """
+
+    emails: list[str] = Field(default_factory=list, description="E-mail addresses (each confirms by mail).")
+    https_urls: list[str] = Field(default_factory=list, description="HTTPS endpoints (each confirms).")
+    sqs_queue_arns: list[str] = Field(default_factory=list, description="SQS queues of the stage's account.")
+    lambda_function_arns: list[str] = Field(default_factory=list, description="Lambda functions of the stage's account.")
+    slack: Optional[SlackSettings] = Field(None, description="A Slack channel through AWS Chatbot.")
+    thresholds: dict[str, dict[str, float]] = Field(default_factory=dict, description=(
+        "Alarm setting -> threshold, evaluation_periods and/or period_minutes, e.g. {queued_tasks: {threshold: 40}}. "
+        "Default: scaled to the environment class."))
+    monthly_budget_usd: dict[str, float] = Field(default_factory=dict, description=(
+        "Stage -> a monthly cost budget on the team's cost-allocation tag. Default: no budget."))
+    budget_actual_percent: list[float] = Field(default_factory=lambda: [80.0, 100.0], description=(
+        "Notify when actual cost passes these percentages of the budget."))
+    budget_forecast_percent: list[float] = Field(default_factory=lambda: [100.0], description=(
+        "Notify when forecast cost passes these percentages."))
+
+    @model_validator(mode="after")
+    def _check(self) -> "Alerts":
+        subscriptions(self).check()
+        AlarmThresholds.for_class("mw1.small").with_overrides(thresholds(self))
+        for stage, amount in self.monthly_budget_usd.items():
+            if amount <= 0:
+                raise ValueError(f"monthly_budget_usd.{stage} must be a positive amount, got {amount}")
+        return self
+
+
+def subscriptions(alerts: Optional["Alerts"]) -> AlertSubscriptions:
+    """The library's subscriptions from registry alerts (none when ``alerts`` is None)."""
+    if alerts is None:
+        return AlertSubscriptions()
+    return AlertSubscriptions(
+        emails=alerts.emails, https_urls=alerts.https_urls, sqs_queue_arns=alerts.sqs_queue_arns,
+        lambda_function_arns=alerts.lambda_function_arns,
+        slack=SlackChannel(alerts.slack.workspace_id, alerts.slack.channel_id) if alerts.slack else None)
+
+
+def thresholds(alerts: Optional["Alerts"]) -> dict[str, dict[str, Any]]:
+    """Threshold overrides with whole-number periods, as ``EnvironmentAlarms`` takes them."""
+    if alerts is None:
+        return {}
+    return {name: {key: (int(value) if key != "threshold" else value) for key, value in settings.items()}
+            for name, settings in alerts.thresholds.items()}
+
+
 class Compute(_Model):
     """A team's task compute in one stage; its roles, logs and costs are the team's."""
 
@@ -489,6 +546,7 @@ class SharedEnvironment(EnvironmentSettings):
     name: str = Field(description="Unique among teams and shared environments; environment <name>-<stage>.")
     stage: str = Field(description="The stage it runs in.")
     cost_center: str = Field(description="The cost-center tag of the shared environment itself.")
+    alerts: Optional[Alerts] = Field(None, description="Subscriptions and thresholds of the shared environment's alarms.")
 
     _check_name = field_validator("name")(classmethod(lambda cls, value: _name(value)))
 
@@ -501,7 +559,9 @@ class Team(_Model):
     tags: dict[str, str] = Field(default_factory=dict, description="Further tags on all the team's resources.")
     environments: dict[str, TeamEnvironment] = Field(description=(
         "Stage name -> the team's environment in that stage (or its place on a shared one)."))
-    alerts: Optional[Any] = Field(None, description="Reserved: not yet supported.")
+    alerts: Optional[Alerts] = Field(None, description=(
+        "Subscriptions, alarm thresholds and budgets of the team (every stage). Default: alerts to a topic "
+        "nobody subscribes to yet, no budget."))
     cross_account: Optional[Any] = Field(None, description="Reserved: not yet supported.")
 
     _check_name = field_validator("name")(classmethod(lambda cls, value: _name(value)))

@@ -21,10 +21,11 @@ from mwaa_platform import (
     NetworkAttributes,
     SharedAirflowNetwork,
 )
+from mwaa_platform.alerting import AlertTopic, EnvironmentAlarms, FailureEvents, TeamBudget, TeamDashboard
 from mwaa_platform.environment import AirflowPackageIndex, Wheelhouse
 from stacks.registry import EnvironmentSpec, TeamAccessSpec, WebAccess, WebIngress, retention
 from mwaa_platform.compute import BatchCompute, BatchJob, EcsTaskCompute, EksClusterBase, EksCompute, EksNamespaceAccess, TaskImage
-from stacks.registry_schema import Compute, Image, WheelhouseSettings
+from stacks.registry_schema import Alerts, Compute, Image, WheelhouseSettings, subscriptions, thresholds
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,9 @@ class EnvironmentStack(Stack):
         compute = getattr(settings, "compute", None)
         self.compute = build_compute(self, network=shared, compute=compute, grantee=self.airflow, team=spec.name,
                                      cluster=cluster) if compute else None
+        self.alerting = build_alerting(
+            self, name=spec.environment_name, team=spec.name, alerts=spec.alerts, environment=self.airflow,
+            compute=self.compute, budget_usd=spec.budget_usd)
 
     def _web_peer(self, index: int, ingress: WebIngress) -> ec2.IConnectable | ec2.IPeer:
         if ingress.security_group_id is not None:
@@ -146,6 +150,10 @@ class TeamAccessStack(Stack):
                                          compute=spec.compute, grantee=grants, team=spec.team,
                                          cluster=eks.import_into(self) if eks is not None else None,
                                          eks_access_entry=False)
+        # the shared environment's own alarms go to its topic; here the team's compute and budget
+        self.alerting = build_alerting(
+            self, name=f"{spec.team}-{spec.stage.name}", team=spec.team, alerts=spec.alerts, environment=None,
+            compute=self.compute, budget_usd=spec.budget_usd)
 
 
 @dataclass(frozen=True)
@@ -212,6 +220,40 @@ def build_compute(scope: Construct, *, network: AirflowNetworkBase, compute: Com
             "Tolerations": stack.to_json_string(pods.tolerations),
         }, "EksPodOperator arguments")
     return TeamComputeSet(ecs_tasks=tasks, batch=queue, eks=pods)
+
+
+@dataclass(frozen=True)
+class Alerting:
+    topic: AlertTopic
+    alarms: Optional[EnvironmentAlarms]
+    failures: Optional[FailureEvents]
+    budget: Optional[TeamBudget]
+
+
+def build_alerting(scope: Construct, *, name: str, team: str, alerts: Optional[Alerts],
+                   environment: Optional[AirflowEnvironment], compute: Optional[TeamComputeSet],
+                   budget_usd: Optional[float]) -> Optional[Alerting]:
+    """A topic, the environment's alarms, failure events of the environment and the team's compute, a
+    dashboard named ``name``, and the stage's budget; nothing where there is nothing to watch."""
+    clusters = [task.cluster.cluster_arn for task in compute.ecs_tasks.values()] if compute else []
+    queues = [compute.batch.job_queue.job_queue_arn] if compute and compute.batch else []
+    if environment is None and not clusters and not queues and budget_usd is None:
+        return None
+    topic = AlertTopic(scope, "Alerts", display_name=f"{name} alerts", subscriptions=subscriptions(alerts))
+    alarms = EnvironmentAlarms(scope, "Alarms", environment=environment, topic=topic,
+                               thresholds=thresholds(alerts)) if environment is not None else None
+    failures = FailureEvents(scope, "Failures", topic=topic,
+                             environment_name=environment.environment_name if environment is not None else None,
+                             ecs_cluster_arns=list(dict.fromkeys(clusters)),
+                             batch_job_queue_arns=queues) if environment is not None or clusters or queues else None
+    TeamDashboard(scope, "Dashboard", dashboard_name=name, environment=environment, alarms=alarms,
+                  failure_events=failures)
+    budget = TeamBudget(scope, "Budget", budget_name=name, team=team, monthly_limit_usd=budget_usd, topic=topic,
+                        actual_percent=alerts.budget_actual_percent if alerts else (80, 100),
+                        forecast_percent=alerts.budget_forecast_percent if alerts else (100,),
+                        ) if budget_usd is not None else None
+    CfnOutput(scope, "AlertTopicArn", value=topic.topic_arn, description=f"Alerts of {name}: subscribe here")
+    return Alerting(topic=topic, alarms=alarms, failures=failures, budget=budget)
 
 
 def _operator_outputs(scope: Construct, prefix: str, values: Mapping[str, str], what: str) -> None:

@@ -106,7 +106,19 @@ CASES = [
                  r"analytics-prod", id="namespace-taken"),
     pytest.param(lambda d: d["platform"].update(eks={"kubernetes_version": "1.29"}),
                  r"platform.eks: kubernetes_version must be one of 1.30, ", id="old-kubernetes"),
-    pytest.param(lambda d: team(d, 0).update(alerts={"email": "a@b.c"}), r"alerts is not yet supported", id="alerts-not-yet"),
+    pytest.param(lambda d: team(d, 0).update(alerts={"email": "a@b.c"}),
+                 r"team 'analytics' \(teams\[0\]\): unknown key 'email' in alerts; allowed: budget_actual_percent, ",
+                 id="alerts-unknown-key"),
+    pytest.param(lambda d: team(d, 1)["alerts"].update(emails=["oncall"]),
+                 r"team 'payments' \(teams\[1\]\): alerts emails entries must look like data-oncall@example.com, "
+                 r"got 'oncall'", id="alerts-bad-email"),
+    pytest.param(lambda d: team(d, 1)["alerts"].update(thresholds={"queued": {"threshold": 3}}),
+                 r"alerts thresholds: unknown alarm 'queued'; allowed: scheduler_heartbeat", id="alerts-bad-threshold"),
+    pytest.param(lambda d: team(d, 1)["alerts"].update(monthly_budget_usd={"staging": 10}),
+                 r"team 'payments' \(teams\[1\]\): alerts.monthly_budget_usd names stage 'staging', where the team "
+                 r"has no environment \(dev, prod\)", id="budget-unknown-stage"),
+    pytest.param(lambda d: team(d, 0).update(cross_account={"x": 1}), r"cross_account is not yet supported",
+                 id="cross-account-not-yet"),
     pytest.param(lambda d: team(d, 0).pop("cost_center"), r"team 'analytics' \(teams\[0\]\): cost_center is required",
                  id="missing-cost-center"),
     pytest.param(lambda d: env(d, 0, "dev")["web_access"][0].update(airflow_role="Owner"),
@@ -322,6 +334,7 @@ def test_two_stages_in_two_accounts_produce_stacks_in_both(tmp_path):
         "mwaa-platform-analytics-dev": "111111111111", "mwaa-platform-payments-dev": "111111111111",
         "mwaa-platform-payments-prod": "222222222222", "mwaa-platform-central-prod": "222222222222",
         "mwaa-platform-analytics-prod": "222222222222", "mwaa-platform-eks-prod": "222222222222",
+        "mwaa-platform-monitoring-dev": "111111111111", "mwaa-platform-monitoring-prod": "222222222222",
     }
     assert {s.stack_name for s in platform.stacks if s.termination_protection} == {
         "mwaa-platform-network-dev", "mwaa-platform-network-prod", "mwaa-platform-payments-prod",

@@ -38,7 +38,8 @@ def registry():
 
 def test_stack_names_come_from_the_registry(platform, registry):
     expected = {n.stack_name for n in registry.networks} | {e.stack_name for e in registry.environments} | {
-        a.stack_name for a in registry.team_access} | {n.eks_stack_name for n in registry.networks if n.eks_stack_name}
+        a.stack_name for a in registry.team_access} | {n.eks_stack_name for n in registry.networks if n.eks_stack_name} | {
+        n.monitoring_stack_name for n in registry.networks}
     assert {s.stack_name for s in platform.assembly.stacks} == expected
     for env in registry.environments:
         assert env.stack_name == f"{registry.name}-{env.name}-{env.stage.name}"
@@ -219,3 +220,27 @@ def test_pods_from_the_registry_get_a_namespace_node_group_and_access_limited_to
         assert group["Taints"] == [{"Key": "mwaa-platform/namespace", "Value": namespace["Namespace"],
                                     "Effect": "NO_SCHEDULE"}]
         assert group["Labels"]["mwaa-platform/team"] == team.team
+
+
+def test_every_environment_alerts_its_own_topic_and_team_stacks_watch_their_compute(platform, registry):
+    for env in registry.environments:
+        resources = _template(platform, env.stack_name)["Resources"]
+        alarms = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+        assert alarms and all(a["AlarmName"].startswith(f"{env.environment_name}-") for a in alarms), env.stack_name
+        assert all({"Name": "Environment", "Value": env.environment_name} in a["Dimensions"] for a in alarms)
+        (topic,) = [name for name, r in resources.items() if r["Type"] == "AWS::SNS::Topic"]
+        assert all(a["AlarmActions"] == [{"Ref": topic}] for a in alarms)
+        emails = sorted(r["Properties"]["Endpoint"] for r in resources.values()
+                        if r["Type"] == "AWS::SNS::Subscription")
+        assert emails == sorted(env.alerts.emails if env.alerts else []), env.stack_name
+        budgets = [r["Properties"]["Budget"] for r in resources.values() if r["Type"] == "AWS::Budgets::Budget"]
+        assert [b["CostFilters"] for b in budgets] == (
+            [{"TagKeyValue": [f"user:team${env.name}"]}] if env.budget_usd else []), env.stack_name
+    for team in registry.team_access:
+        resources = _template(platform, team.stack_name)["Resources"]
+        assert not [r for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"]  # the shared env's own
+        rules = [r["Properties"]["EventPattern"] for r in resources.values() if r["Type"] == "AWS::Events::Rule"]
+        if team.compute is not None and team.compute.ecs_tasks:
+            (ecs,) = [p for p in rules if p["source"] == ["aws.ecs"]]
+            (cluster,) = ecs["detail"]["clusterArn"]
+            assert cluster["Fn::GetAtt"][0] in resources  # the team's own cluster, in its own stack

@@ -35,7 +35,12 @@ CLUSTERS = ("Scheduler", "BaseWorker", "AdditionalWorker", "WebServer")
 
 @dataclass(frozen=True)
 class AlarmSettings:
-    """When one alarm fires: ``threshold``, over ``evaluation_periods`` periods of ``period_minutes``."""
+    """When one alarm fires: ``threshold``, over ``evaluation_periods`` periods of ``period_minutes``.
+
+    :param threshold: in the metric's unit (MiB for freeable memory).
+    :param evaluation_periods: consecutive breaching periods before the alarm fires, 1-24. Default: 3.
+    :param period_minutes: 1, 5, 10, 15, 30 or 60. Default: 5.
+    """
 
     threshold: float
     evaluation_periods: int = 3

@@ -45,13 +45,13 @@ class SlackChannel:
 
 @dataclass(frozen=True)
 class AlertSubscriptions:
-    """Who gets a team's alerts. Every field defaults to nobody.
+    """Who gets a team's alerts.
 
-    :param emails: addresses (each confirms the subscription by mail).
-    :param https_urls: HTTPS endpoints (each confirms the subscription).
-    :param sqs_queue_arns: queues of this account; their key policy must let SNS use their key.
-    :param lambda_function_arns: functions of this account; SNS is allowed to invoke each.
-    :param slack: a Slack channel through AWS Chatbot.
+    :param emails: addresses (each confirms the subscription by mail). Default: none.
+    :param https_urls: HTTPS endpoints (each confirms the subscription). Default: none.
+    :param sqs_queue_arns: queues of this account; their key policy must let SNS use their key. Default: none.
+    :param lambda_function_arns: functions of this account; SNS is allowed to invoke each. Default: none.
+    :param slack: a Slack channel through AWS Chatbot. Default: none.
     """
 
     emails: Sequence[str] = ()

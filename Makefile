@@ -54,7 +54,7 @@ package-check: setup
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) node_modules cdk.out .pytest_cache
 
-## registry-docs: regenerate docs/registry.schema.json and the reference part of docs/registry.md
+## registry-docs: regenerate docs/registry.schema.json, the reference part of docs/registry.md and the alarm table of docs/alerting.md
 registry-docs: setup
 	$(BIN)/python scripts/registry_docs.py
 

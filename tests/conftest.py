@@ -45,4 +45,3 @@ def platform(tmp_path_factory):
 def wheelhouse_cache(tmp_path_factory):
     """Wheelhouses built by tests go to a temporary cache, not the user's ~/.cache."""
     os.environ["MWAA_PLATFORM_CACHE"] = str(tmp_path_factory.mktemp("mwaa-platform-cache"))
-

@@ -350,3 +350,13 @@ def test_the_platform_dashboard_lists_every_environment():
 def test_the_alerting_stack_is_nag_and_cfn_lint_clean(built, tmp_path):
     assert_nag_clean(built.stack)
     assert_stack_cfn_lint_clean(built.stack, tmp_path)
+
+
+def test_the_docs_list_every_alarm_as_generated():
+    from harness import REPO_ROOT
+    from mwaa_platform.alerting import ALARMS, alarms_markdown
+
+    text = (REPO_ROOT / "docs" / "alerting.md").read_text()
+    assert f"-->\n\n{alarms_markdown()}\n<!-- END GENERATED ALARMS -->" in text, "run `make registry-docs`"
+    for spec in ALARMS:
+        assert f"`{spec.slug}`" in text and spec.first_check in text

@@ -1,7 +1,14 @@
 """Alerting: a team's encrypted alert topic, alarms on MWAA's real metrics, failure events from its
 environment and task compute, dashboards, and a cost budget on its tag (``docs/alerting.md``)."""
 
-from mwaa_platform.alerting.alarms import ALARMS, AlarmSettings, AlarmThresholds, EnvironmentAlarms, check_statsd_filters
+from mwaa_platform.alerting.alarms import (
+    ALARMS,
+    AlarmSettings,
+    AlarmThresholds,
+    EnvironmentAlarms,
+    alarms_markdown,
+    check_statsd_filters,
+)
 from mwaa_platform.alerting.budget import TeamBudget
 from mwaa_platform.alerting.dashboard import PlatformDashboard, TeamDashboard
 from mwaa_platform.alerting.events import (
@@ -16,5 +23,5 @@ from mwaa_platform.alerting.topic import AlertSubscriptions, AlertTopic, SlackCh
 __all__ = [
     "ALARMS", "FAILED_ENVIRONMENT_STATUSES", "AlarmSettings", "AlarmThresholds", "AlertSubscriptions", "AlertTopic",
     "EnvironmentAlarms", "FailureEvents", "PlatformDashboard", "SlackChannel", "TeamBudget", "TeamDashboard",
-    "batch_job_failed_pattern", "check_statsd_filters", "ecs_task_failed_pattern", "environment_status_pattern",
+    "alarms_markdown", "batch_job_failed_pattern", "check_statsd_filters", "ecs_task_failed_pattern", "environment_status_pattern",
 ]

@@ -25,7 +25,9 @@ from mwaa_platform.environment.base import AirflowEnvironmentBase
 from mwaa_platform.environment.environment_class import EnvironmentClass, lookup_environment_class
 from mwaa_platform.errors import MwaaPlatformError, shorten, validating
 
-__all__ = ["ALARMS", "AlarmSettings", "AlarmSpec", "AlarmThresholds", "EnvironmentAlarms", "check_statsd_filters"]
+__all__ = [
+    "ALARMS", "AlarmSettings", "AlarmSpec", "AlarmThresholds", "EnvironmentAlarms", "alarms_markdown", "check_statsd_filters",
+]
 
 _Compare = cloudwatch.ComparisonOperator
 _Missing = cloudwatch.TreatMissingData
@@ -178,6 +180,32 @@ ALARMS: tuple[AlarmSpec, ...] = (
               "Tasks or plugins that open database sessions, and the number of workers and schedulers.",
               lambda env, period: env.metric_database("DatabaseConnections", period=period, statistic="Maximum")),
 )
+
+
+def alarms_markdown() -> str:
+    """The table of every alarm for ``docs/alerting.md`` (``make registry-docs`` writes it)."""
+    from aws_cdk import App, Stack
+
+    from mwaa_platform.environment.environment import AirflowEnvironment
+
+    environment = AirflowEnvironment.from_environment_name(Stack(App(), "Docs"), "Environment", "ENV")
+    defaults = {name: AlarmThresholds.for_class(name) for name in ("mw1.micro", "mw1.small", "mw1.2xlarge")}
+    rows = ["| alarm | metric | fires when (threshold on mw1.micro / mw1.small / mw1.2xlarge where they differ) "
+            "| what it means | first check |", "|---|---|---|---|---|"]
+    for spec in ALARMS:
+        metric = spec.metric(environment, Duration.minutes(5))
+        dimensions = ", ".join(f"{k}={v}" for k, v in (metric.dimensions or {}).items() if k != "Environment")
+        setting = {name: getattr(value, spec.setting) for name, value in defaults.items()}
+        sign = "<" if spec.comparison == _Compare.LESS_THAN_THRESHOLD else ">"
+        thresholds = " / ".join(dict.fromkeys(f"{s.threshold:g}" for s in setting.values()))
+        small = setting["mw1.small"]
+        missing = " (missing data: alarm)" if spec.missing == _Missing.BREACHING else ""
+        rows.append(
+            f"| `{spec.slug}`{' (not on mw1.micro)' if spec.scaling_only else ''} | `{metric.namespace}` "
+            f"`{metric.metric_name}` {metric.statistic}" + (f", {dimensions}" if dimensions else "") +
+            f" | {sign} {thresholds} for {small.evaluation_periods} x {small.period_minutes} min{missing} "
+            f"(`{spec.setting}`) | {spec.meaning} | {spec.first_check} |")
+    return "\n".join(rows) + "\n"
 
 
 def check_statsd_filters(options: Mapping[str, str], alarms: tuple[AlarmSpec, ...] = ALARMS) -> None:

@@ -128,6 +128,23 @@ def test_iam_names_collide_across_regions_and_ignore_case():
     assert rules(findings) == [("duplicate-physical-name", "error")]
 
 
+def test_dashboards_and_budgets_are_named_once_per_account_whatever_the_region():
+    dashboard = {"Type": "AWS::CloudWatch::Dashboard", "Properties": {"DashboardName": "payments-prod"}}
+    budget = {"Type": "AWS::Budgets::Budget", "Properties": {"Budget": {"BudgetName": "payments-prod"}}}
+    findings = run_preflight([stack({"D": dashboard, "B": budget}, name="one"),
+                              stack({"D": dashboard, "B": budget}, name="two", region="us-east-1")])
+    assert sorted((f.stack.name, f.logical_id) for f in findings) == [("one", "B"), ("one", "D"), ("two", "B"),
+                                                                      ("two", "D")]
+    assert rules(findings) == [("duplicate-physical-name", "error")]
+    assert run_preflight([stack({"D": dashboard, "B": budget}, name="one"),
+                          stack({"D": dashboard, "B": budget}, name="two", account="210987654321")]) == []
+
+
+def test_a_budget_name_over_100_characters_fails():
+    budget = {"Type": "AWS::Budgets::Budget", "Properties": {"Budget": {"BudgetName": "b" * 101}}}
+    assert rules(run_preflight([stack({"B": budget})])) == [("physical-name-length", "error")]
+
+
 # --- security-group-inbound-rules ---------------------------------------------------------------
 
 

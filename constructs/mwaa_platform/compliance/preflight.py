@@ -195,7 +195,7 @@ class PhysicalName:
 
 
 #: Resource types with a fixed physical name: "region" names are unique per account and Region,
-#: "account" ones per account (IAM), "global" ones across all accounts (S3).
+#: "account" ones per account (IAM, dashboards, budgets), "global" ones across all accounts (S3).
 PHYSICAL_NAMES: dict[str, PhysicalName] = {
     "AWS::MWAA::Environment": PhysicalName("Name", "region", api=("mwaa", "CreateEnvironmentInput", "Name")),
     "AWS::Logs::LogGroup": PhysicalName("LogGroupName", "region", api=("logs", "CreateLogGroupRequest", "logGroupName")),
@@ -214,7 +214,9 @@ PHYSICAL_NAMES: dict[str, PhysicalName] = {
     "AWS::Batch::ComputeEnvironment": PhysicalName("ComputeEnvironmentName", "region", limit=128),
     "AWS::Events::Rule": PhysicalName("Name", "region", api=("events", "PutRuleRequest", "Name")),
     "AWS::CloudWatch::Alarm": PhysicalName("AlarmName", "region", api=("cloudwatch", "PutMetricAlarmInput", "AlarmName")),
-    "AWS::CloudWatch::Dashboard": PhysicalName("DashboardName", "region", limit=255),  # PutDashboard
+    # dashboards are global to the account: one name in two Regions is one dashboard (PutDashboard)
+    "AWS::CloudWatch::Dashboard": PhysicalName("DashboardName", "account", limit=255),
+    "AWS::Budgets::Budget": PhysicalName("Budget.BudgetName", "account", api=("budgets", "Budget", "BudgetName")),
     "AWS::EKS::Cluster": PhysicalName("Name", "region", api=("eks", "CreateClusterRequest", "name")),
     "AWS::IAM::Role": PhysicalName("RoleName", "account", api=("iam", "CreateRoleRequest", "RoleName")),
     "AWS::IAM::ManagedPolicy": PhysicalName("ManagedPolicyName", "account",
@@ -245,7 +247,9 @@ def _named(stacks: Iterable[StackTemplate]) -> Iterator[tuple[StackTemplate, str
             spec = PHYSICAL_NAMES.get(resource.get("Type", ""))
             if spec is None:
                 continue
-            value = resource.get("Properties", {}).get(spec.prop)
+            value: Any = resource.get("Properties", {})
+            for part in spec.prop.split("."):  # a nested name, e.g. Budget.BudgetName
+                value = value.get(part) if isinstance(value, dict) else None
             if value is not None:
                 yield stack, logical_id, resource, spec.prop, literal(value, stack)
 

@@ -10,6 +10,7 @@ import aws_cdk as cdk
 
 from stacks.eks_stack import EksStack
 from stacks.monitoring_stack import MonitoringStack
+from stacks.target_stack import TargetAccessStack
 from stacks.network_stack import NetworkStack
 from stacks.registry import NetworkSpec, PlatformSettings, RegistryError, StageSettings
 from stacks.team_stack import ClusterRef, EnvironmentStack, TeamAccessStack
@@ -22,11 +23,12 @@ class Platform:
     team_access: dict[str, TeamAccessStack]
     clusters: dict[tuple[str, str], EksStack]
     monitoring: dict[tuple[str, str], MonitoringStack]
+    targets: dict[tuple[str, str], TargetAccessStack]
 
     @property
     def stacks(self) -> list[cdk.Stack]:
         return [*self.networks.values(), *self.clusters.values(), *self.environments.values(),
-                *self.team_access.values(), *self.monitoring.values()]
+                *self.team_access.values(), *self.monitoring.values(), *self.targets.values()]
 
 
 def build_platform(app: cdk.App, platform: PlatformSettings) -> Platform:
@@ -82,8 +84,17 @@ def build_platform(app: cdk.App, platform: PlatformSettings) -> Platform:
             env=cdk.Environment(account=spec.account, region=spec.region))
         for spec in platform.networks if platform.environments_of(spec)
     }
+    targets: dict[tuple[str, str], TargetAccessStack] = {}
+    for (account, region), roles in platform.target_roles.items():
+        targets[(account, region)] = target_stack = TargetAccessStack(
+            app, roles[0][1].stack_name, platform=platform, roles=roles,
+            env=cdk.Environment(account=account, region=region))
+        for env, _ in roles:
+            # IAM refuses a trust policy naming a role that does not exist yet: the central role first
+            target_stack.add_stack_dependency(environments[env.environment_name],
+                                              "its roles trust that environment's execution role")
     return Platform(networks=networks, environments=environments, team_access=access, clusters=clusters,
-                    monitoring=monitoring)
+                    monitoring=monitoring, targets=targets)
 
 
 def _cluster_ref(platform: PlatformSettings, stage: StageSettings) -> ClusterRef:

@@ -47,7 +47,7 @@ from stacks.registry_schema import (
     WebIngress,
     WheelhouseSettings,
 )
-from stacks.registry_schema import Alerts, Compute
+from stacks.registry_schema import Alerts, Compute, CrossAccountTarget
 
 #: Used when neither a stage nor CDK_DEPLOY_ACCOUNT / CDK_DEPLOY_REGION name one: synthesis needs
 #: no credentials. Deploying needs the real account (see docs/deploying.md).
@@ -117,11 +117,19 @@ class EnvironmentSpec:
     alerts: Optional[Alerts] = None
     #: The team's monthly budget in this stage (own environments only).
     budget_usd: Optional[float] = None
+    #: Roles in other accounts this environment assumes (own environments only).
+    cross_account: tuple["TargetRoleSpec", ...] = ()
 
     @property
     def execution_role_name(self) -> Optional[str]:
-        """A shared environment's execution role has a fixed name: its teams' stacks grant to it by name."""
-        return f"{self.environment_name}-exec" if self.shared else None
+        """A fixed name where others name the role before it exists: a shared environment's (its teams'
+        stacks grant to it) and one that target accounts trust."""
+        return f"{self.environment_name}-exec" if self.shared or self.cross_account else None
+
+    @property
+    def execution_role_arn(self) -> str:
+        assert self.execution_role_name is not None
+        return f"arn:aws:iam::{self.stage.account}:role/{self.execution_role_name}"
 
     @property
     def airflow_version(self) -> str:
@@ -130,6 +138,26 @@ class EnvironmentSpec:
     @property
     def environment_class(self) -> str:
         return self.settings.environment_class or "mw1.small"
+
+
+@dataclass(frozen=True)
+class TargetRoleSpec:
+    """A role in a target account and Region, trusted by one central execution role."""
+
+    target: CrossAccountTarget
+    team: str
+    stage: StageSettings
+    role_name: str
+
+    @property
+    def role_arn(self) -> str:
+        return f"arn:aws:iam::{self.target.account}:role/{self.role_name}"
+
+    @property
+    def stack_name(self) -> str:
+        return f"{self.platform_name}-access-{self.target.account}-{self.target.region}"
+
+    platform_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -198,6 +226,15 @@ class PlatformSettings:
     def network_of(self, stage: StageSettings) -> NetworkSpec:
         return next(spec for spec in self.networks if (spec.account, spec.region) == (stage.account, stage.region))
 
+    @property
+    def target_roles(self) -> dict[tuple[str, str], list[tuple[EnvironmentSpec, TargetRoleSpec]]]:
+        """(target account, Region) -> the roles to create there, each with its central environment."""
+        by_target: dict[tuple[str, str], list[tuple[EnvironmentSpec, TargetRoleSpec]]] = {}
+        for env in self.environments:
+            for role in env.cross_account:
+                by_target.setdefault((role.target.account, role.target.region), []).append((env, role))
+        return by_target
+
     def eks_namespaces(self, environment: EnvironmentSpec) -> tuple[str, ...]:
         """The namespaces whose pods ``environment`` launches: its own team's, or its sharing teams'."""
         if environment.shared:
@@ -219,6 +256,8 @@ class PlatformSettings:
             sets = list(self.network.endpoint_sets)
             if any(env.secrets_backend is not None for env in environments):
                 sets.append("secretsmanager")
+            if any(env.cross_account for env in environments):
+                sets.append("sts")  # the execution role assumes the target roles
             if any(env.settings.package_index is not None for env in environments):
                 sets.append("codeartifact")
             placed = [a.compute for a in self.team_access if (a.stage.account, a.stage.region) == key]
@@ -486,7 +525,8 @@ class _Resolver:
                 environments.append(replace(
                     self.environment(where, team.name, stage, entry, team_tags=team.tags, cost_center=team.cost_center,
                                      dags=entry.dags),
-                    alerts=team.alerts, budget_usd=_budget(team, stage_name)))
+                    alerts=team.alerts, budget_usd=_budget(team, stage_name),
+                    cross_account=self.targets(index, team, stage, entry)))
         for index, shared_env in enumerate(registry.shared_environments):
             where = f"shared environment {shared_env.name!r} (shared_environments[{index}]): "
             stage = stages.get(shared_env.stage)
@@ -513,6 +553,7 @@ class _Resolver:
         self.secret_prefixes(environments)
         self.unique_namespaces(environments, access)
         self.budget_stages()
+        self.cross_account_stages()
         if self.problems:
             raise RegistryError(self.path, self.problems)
         accounts = tuple(dict.fromkeys(stage.account for stage in stages.values()))
@@ -522,6 +563,42 @@ class _Resolver:
             source=self.path, perimeter_accounts=tuple(registry.platform.network.perimeter_accounts) or accounts,
             single_stage_format=self.single_stage_format, eks=registry.platform.eks,
         )
+
+    def targets(self, index: int, team: Team, stage: StageSettings, entry: TeamEnvironment) -> tuple[TargetRoleSpec, ...]:
+        """The team's cross-account targets of ``stage``, checked against the central environment."""
+        chosen = [(i, t) for i, t in enumerate(team.cross_account) if t.stage == stage.name]
+        where = f"team {team.name!r} (teams[{index}]) "
+        if chosen and entry.secrets_backend in (None, False):
+            self.fail(where + f"stage {stage.name!r}: ", "cross_account connections are Secrets Manager secrets: set "
+                      "secrets_backend: true on this environment")
+        resolved, seen = [], set()
+        for i, target in chosen:
+            at = f"{where}cross_account[{i}] ({target.conn_id}): "
+            if target.conn_id in seen:
+                self.fail(at, f"conn_id {target.conn_id!r} is used twice in stage {stage.name!r}")
+            seen.add(target.conn_id)
+            if target.account == stage.account and not target.allow_same_account:
+                self.fail(at, f"account {target.account} is the central environment's own account; set "
+                              "allow_same_account: true if a role there is really wanted")
+            if target.region not in target_regions():
+                self.fail(at, f"region must be a Region botocore knows for STS, e.g. eu-west-1, got {shorten(target.region)}")
+            role_name = target.role_name or f"mwaa-{team.name}-{stage.name}-{target.conn_id}"
+            if len(role_name) > 64:
+                self.fail(at, f"the default role name {role_name} has {len(role_name)} characters (IAM allows 64); "
+                              "set role_name")
+            resolved.append(TargetRoleSpec(target=target, team=team.name, stage=stage, role_name=role_name,
+                                           platform_name=self.registry.platform.name))
+        return tuple(resolved)
+
+    def cross_account_stages(self) -> None:
+        for index, team in enumerate(self.registry.teams):
+            for i, target in enumerate(team.cross_account):
+                entry = team.environments.get(target.stage)
+                if entry is None or entry.shared is not None:
+                    self.fail(f"team {team.name!r} (teams[{index}]) cross_account[{i}] ({target.conn_id}): ",
+                              f"stage {target.stage!r} must be a stage where the team has its own environment "
+                              f"({', '.join(s for s, e in team.environments.items() if e.shared is None) or 'none'}); "
+                              "on a shared environment every team would share the role")
 
     def budget_stages(self) -> None:
         for index, team in enumerate(self.registry.teams):
@@ -681,6 +758,11 @@ class _Resolver:
                               f"secrets prefix {prefix!r} is also read by environment {claimed[key]!r} in the same "
                               "account and Region; give each environment its own prefix")
                 claimed.setdefault(key, env.environment_name)
+
+
+def target_regions() -> tuple[str, ...]:
+    """The Regions botocore's endpoint data lists for STS (any commercial Region a target may be in)."""
+    return tuple(botocore.session.get_session().get_available_regions("sts"))
 
 
 def mwaa_regions() -> tuple[str, ...]:

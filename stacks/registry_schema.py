@@ -17,6 +17,7 @@ from typing import Any, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mwaa_platform.alerting import AlarmThresholds, AlertSubscriptions, SlackChannel
+from mwaa_platform.cross_account import check_conn_id, check_role_name
 from mwaa_platform.compute import (
     DEFAULT_KUBERNETES_VERSION,
     FARGATE_VCPUS,
@@ -48,7 +49,7 @@ from mwaa_platform.validation import (
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
                       3288, 3653)
 #: Registry keys reserved for capabilities that have not landed yet; any value fails loudly.
-NOT_YET_SUPPORTED = ("cross_account",)
+NOT_YET_SUPPORTED: tuple[str, ...] = ()
 #: Capacity overrides, passed through to AirflowEnvironment by name.
 CAPACITY_FIELDS = ("schedulers", "min_workers", "max_workers", "min_webservers", "max_webservers")
 
@@ -486,6 +487,61 @@ def thresholds(alerts: Optional["Alerts"]) -> dict[str, dict[str, Any]]:
             for name, settings in alerts.thresholds.items()}
 
 
+class PolicyStatementSettings(_Model):
+    """One IAM statement of a target role: what the central environment may do in the target account."""
+
+    actions: list[str] = Field(description="IAM actions, e.g. glue:StartJobRun.")
+    resources: list[str] = Field(description="Resource ARNs in the target account; a wildcard needs wildcard_reason.")
+    wildcard_reason: Optional[str] = Field(None, description=(
+        "Why the wildcards in resources are acceptable; it becomes the cdk-nag acknowledgment a reviewer reads."))
+
+    @model_validator(mode="after")
+    def _check(self) -> "PolicyStatementSettings":
+        for action in self.actions:
+            if not re.match(r"^[a-z0-9-]+:[A-Za-z0-9*]+$", action) or action.endswith(":*"):
+                raise ValueError(f"actions must be service:Action (no service:*), got {action!r}")
+        if not self.actions or not self.resources:
+            raise ValueError("needs at least one action and one resource")
+        wildcards = [resource for resource in self.resources if "*" in resource]
+        if wildcards and (self.wildcard_reason is None or len(self.wildcard_reason) < 20):
+            raise ValueError(f"resources {wildcards} hold a wildcard: say why in wildcard_reason (at least 20 characters)")
+        return self
+
+
+class CrossAccountTarget(_Model):
+    """A role in another account (and maybe Region) the team's environment of one stage assumes
+    through an Airflow connection (``docs/cross-account.md``)."""
+
+    conn_id: str = Field(description="The Airflow connection id DAGs use (aws_conn_id).")
+    stage: str = Field(description="The team's stage whose environment assumes the role.")
+    account: str = Field(description="The target account (12 digits, quoted).")
+    region: str = Field(description="The Region the connection's clients call.")
+    statements: list[PolicyStatementSettings] = Field(description="What the role may do there.")
+    services: list[str] = Field(default_factory=list, description=(
+        "Endpoint names of the services the DAGs call (glue, s3, ...): in another Region, those without "
+        "cross-Region PrivateLink are reported at synthesis."))
+    role_name: Optional[str] = Field(None, description="Default: mwaa-<team>-<stage>-<conn_id> (at most 64).")
+    external_id: Optional[str] = Field(None, description="Require this sts:ExternalId.")
+    organization_id: Optional[str] = Field(None, description="Require the caller's aws:PrincipalOrgID.")
+    max_session_hours: int = Field(1, description="1-12.")
+    allow_same_account: bool = Field(False, description="Allow a target in the central account itself.")
+    trust_account_root_reason: Optional[str] = Field(None, description=(
+        "Trust the central account root narrowed by aws:PrincipalArn (deployable before the central role); why."))
+
+    @model_validator(mode="after")
+    def _check(self) -> "CrossAccountTarget":
+        check_conn_id(self.conn_id)
+        check_account_ids("account", [self.account])
+        if self.role_name is not None:
+            check_role_name("role_name", self.role_name)
+        if not 1 <= self.max_session_hours <= 12:
+            raise ValueError(f"max_session_hours must be 1-12, got {self.max_session_hours}")
+        for service in self.services:
+            if not re.match(r"^[a-z0-9-]{2,40}$", service):
+                raise ValueError(f"services entries are endpoint names such as glue or s3, got {service!r}")
+        return self
+
+
 class Compute(_Model):
     """A team's task compute in one stage; its roles, logs and costs are the team's."""
 
@@ -562,7 +618,8 @@ class Team(_Model):
     alerts: Optional[Alerts] = Field(None, description=(
         "Subscriptions, alarm thresholds and budgets of the team (every stage). Default: alerts to a topic "
         "nobody subscribes to yet, no budget."))
-    cross_account: Optional[Any] = Field(None, description="Reserved: not yet supported.")
+    cross_account: list[CrossAccountTarget] = Field(default_factory=list, description=(
+        "Roles in other accounts and Regions the team's environments assume, each through an Airflow connection."))
 
     _check_name = field_validator("name")(classmethod(lambda cls, value: _name(value)))
     _check_tags = field_validator("tags")(classmethod(lambda cls, value: _tags(value)))

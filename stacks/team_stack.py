@@ -21,6 +21,7 @@ from mwaa_platform import (
     NetworkAttributes,
     SharedAirflowNetwork,
 )
+from mwaa_platform.cross_account import AirflowAwsConnection, grant_assume_roles
 from mwaa_platform.alerting import AlertTopic, EnvironmentAlarms, FailureEvents, TeamBudget, TeamDashboard
 from mwaa_platform.environment import AirflowPackageIndex, Wheelhouse
 from stacks.registry import EnvironmentSpec, TeamAccessSpec, WebAccess, WebIngress, retention
@@ -109,6 +110,15 @@ class EnvironmentStack(Stack):
         self.alerting = build_alerting(
             self, name=spec.environment_name, team=spec.name, alerts=spec.alerts, environment=self.airflow,
             compute=self.compute, budget_usd=spec.budget_usd)
+        self.connections = {
+            role.target.conn_id: AirflowAwsConnection(
+                self, f"Connection{_pascal(role.target.conn_id)}", environment=self.airflow, conn_id=role.target.conn_id,
+                role_arn=role.role_arn, region_name=role.target.region, external_id=role.target.external_id,
+                services=role.target.services)
+            for role in spec.cross_account
+        }
+        if spec.cross_account:
+            grant_assume_roles(self.airflow, [role.role_arn for role in spec.cross_account])
 
     def _web_peer(self, index: int, ingress: WebIngress) -> ec2.IConnectable | ec2.IPeer:
         if ingress.security_group_id is not None:

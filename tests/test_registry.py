@@ -117,8 +117,28 @@ CASES = [
     pytest.param(lambda d: team(d, 1)["alerts"].update(monthly_budget_usd={"staging": 10}),
                  r"team 'payments' \(teams\[1\]\): alerts.monthly_budget_usd names stage 'staging', where the team "
                  r"has no environment \(dev, prod\)", id="budget-unknown-stage"),
-    pytest.param(lambda d: team(d, 0).update(cross_account={"x": 1}), r"cross_account is not yet supported",
-                 id="cross-account-not-yet"),
+    pytest.param(lambda d: team(d, 1)["cross_account"][0].update(account="33333333333"),
+                 r"team 'payments' \(teams\[1\]\): cross_account\[0\] account .*12-digit", id="target-bad-account"),
+    pytest.param(lambda d: team(d, 1)["cross_account"][0].update(account="222222222222"),
+                 r"cross_account\[0\] \(finance_glue\): account 222222222222 is the central environment's own "
+                 r"account; set allow_same_account: true", id="target-same-account"),
+    pytest.param(lambda d: team(d, 1)["cross_account"][0].update(region="mars-north-1"),
+                 r"cross_account\[0\] \(finance_glue\): region must be a Region botocore knows for STS, e.g. "
+                 r"eu-west-1, got 'mars-north-1'", id="target-unknown-region"),
+    pytest.param(lambda d: team(d, 1)["cross_account"][1].update(conn_id="finance_glue"),
+                 r"cross_account\[1\] \(finance_glue\): conn_id 'finance_glue' is used twice in stage 'prod'",
+                 id="target-duplicate-conn-id"),
+    pytest.param(lambda d: team(d, 1)["cross_account"][0].update(conn_id="finance glue"),
+                 r"cross_account\[0\] conn_id must be 1-250 letters, digits, '_', '.' and '-'", id="target-bad-conn-id"),
+    pytest.param(lambda d: team(d, 0).update(cross_account=[{**example()["teams"][1]["cross_account"][0]}]),
+                 r"team 'analytics' \(teams\[0\]\) cross_account\[0\] \(finance_glue\): stage 'prod' must be a "
+                 r"stage where the team has its own environment \(dev\)", id="target-on-shared"),
+    pytest.param(lambda d: env(d, 1, "prod").pop("secrets_backend"),
+                 r"team 'payments' \(teams\[1\]\) stage 'prod': cross_account connections are Secrets Manager "
+                 r"secrets: set secrets_backend: true", id="target-needs-secrets-backend"),
+    pytest.param(lambda d: team(d, 1)["cross_account"][0]["statements"][0].pop("wildcard_reason"),
+                 r"cross_account\[0\].statements\[0\] resources .* hold a wildcard: say why in wildcard_reason",
+                 id="target-wildcard-without-reason"),
     pytest.param(lambda d: team(d, 0).pop("cost_center"), r"team 'analytics' \(teams\[0\]\): cost_center is required",
                  id="missing-cost-center"),
     pytest.param(lambda d: env(d, 0, "dev")["web_access"][0].update(airflow_role="Owner"),
@@ -318,7 +338,7 @@ def test_the_example_has_two_stages_in_two_accounts_and_a_shared_environment():
         "analytics", "mwaa-platform-analytics-prod", "central-prod")
     networks = {n.stack_name: n for n in platform.networks}
     # payments' secrets backend and task compute switch these on in its account only
-    assert networks["mwaa-platform-network-prod"].endpoint_sets == ("secretsmanager", "ecs", "batch", "eks")
+    assert networks["mwaa-platform-network-prod"].endpoint_sets == ("secretsmanager", "sts", "ecs", "batch", "eks")
     assert networks["mwaa-platform-network-dev"].endpoint_sets == ()
     # pods of analytics (shared environment) and payments (its own): one cluster in prod's account, none in dev's
     assert networks["mwaa-platform-network-prod"].eks_stack_name == "mwaa-platform-eks-prod"
@@ -338,6 +358,8 @@ def test_two_stages_in_two_accounts_produce_stacks_in_both(tmp_path):
         "mwaa-platform-payments-prod": "222222222222", "mwaa-platform-central-prod": "222222222222",
         "mwaa-platform-analytics-prod": "222222222222", "mwaa-platform-eks-prod": "222222222222",
         "mwaa-platform-monitoring-dev": "111111111111", "mwaa-platform-monitoring-prod": "222222222222",
+        "mwaa-platform-access-333333333333-eu-west-1": "333333333333",
+        "mwaa-platform-access-333333333333-us-east-1": "333333333333",
     }
     assert {s.stack_name for s in platform.stacks if s.termination_protection} == {
         "mwaa-platform-network-dev", "mwaa-platform-network-prod", "mwaa-platform-payments-prod",
@@ -353,6 +375,7 @@ def test_a_shared_environment_syncs_each_teams_dags_under_its_own_prefix(tmp_pat
     def edit(document):
         env(document, 1, "prod").clear()
         env(document, 1, "prod").update(shared="central", dags="payments-dags")
+        team(document, 1).pop("cross_account")  # roles are an own environment's
     app = new_app()
     platform = build_platform(app, load_registry(write(tmp_path, edited(edit))))
     template = Template.from_stack(platform.environments["central-prod"])

@@ -39,7 +39,8 @@ def registry():
 def test_stack_names_come_from_the_registry(platform, registry):
     expected = {n.stack_name for n in registry.networks} | {e.stack_name for e in registry.environments} | {
         a.stack_name for a in registry.team_access} | {n.eks_stack_name for n in registry.networks if n.eks_stack_name} | {
-        n.monitoring_stack_name for n in registry.networks}
+        n.monitoring_stack_name for n in registry.networks} | {
+        roles[0][1].stack_name for roles in registry.target_roles.values()}
     assert {s.stack_name for s in platform.assembly.stacks} == expected
     for env in registry.environments:
         assert env.stack_name == f"{registry.name}-{env.name}-{env.stage.name}"
@@ -101,8 +102,9 @@ def test_network_endpoints_follow_what_the_environments_there_use(platform, regi
         uses_secrets = any(e.secrets_backend is not None for e in registry.environments
                            if (e.stage.account, e.stage.region) == (network.account, network.region))
         assert ("secretsmanager" in services) is uses_secrets, network.stack_name
-        # STS only where nodes need it (EKS): no environment assumes roles yet
-        assert ("sts" in services) is (network.eks_stack_name is not None), network.stack_name
+        # STS only where nodes need it (EKS) or an environment assumes roles in other accounts
+        assumes = any(env.cross_account for env in registry.environments_of(network))
+        assert ("sts" in services) is (network.eks_stack_name is not None or assumes), network.stack_name
 
 
 def test_web_access_attaches_a_managed_policy_or_names_one_for_identity_center(platform, registry):
@@ -244,3 +246,24 @@ def test_every_environment_alerts_its_own_topic_and_team_stacks_watch_their_comp
             (ecs,) = [p for p in rules if p["source"] == ["aws.ecs"]]
             (cluster,) = ecs["detail"]["clusterArn"]
             assert cluster["Fn::GetAtt"][0] in resources  # the team's own cluster, in its own stack
+
+
+def test_target_roles_trust_exactly_their_central_role_and_deploy_after_it(platform, registry):
+    stacks = {s.stack_name: s for s in platform.assembly.stacks}
+    assert registry.target_roles, "the example shows cross-account targets"
+    for (account, region), roles in registry.target_roles.items():
+        stack = stacks[roles[0][1].stack_name]
+        assert (stack.environment.account, stack.environment.region) == (account, region)
+        assert {d.id for d in stack.dependencies if not d.id.endswith(".assets")} == {
+            env.stack_name for env, _ in roles}
+        resources = _template(platform, stack.stack_name)["Resources"]
+        trusted = {r["Properties"]["RoleName"]: r["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+                   for r in resources.values() if r["Type"] == "AWS::IAM::Role"}
+        for env, role in roles:
+            assert trusted[role.role_name] == [{"Action": "sts:AssumeRole", "Effect": "Allow",
+                                                "Principal": {"AWS": env.execution_role_arn}}]
+            central = _template(platform, env.stack_name)["Resources"]
+            (execution_role,) = [r for r in central.values() if r["Type"] == "AWS::IAM::Role"
+                                 and r["Properties"].get("RoleName") == env.execution_role_name]
+            secrets = {r["Properties"]["Name"] for r in central.values() if r["Type"] == "AWS::SecretsManager::Secret"}
+            assert f"airflow/{env.environment_name}/connections/{role.target.conn_id}" in secrets

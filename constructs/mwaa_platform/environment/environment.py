@@ -237,6 +237,10 @@ class AirflowEnvironment(AirflowEnvironmentBase):
 
         # --- resources -----------------------------------------------------------------
         self.environment_name = environment_name
+        #: The network it runs in, when one was given (None with ``vpc`` and ``subnets``).
+        self.network = network
+        #: The Secrets Manager backend with its prefixes resolved, when one was given.
+        self.secrets_backend = secrets_backend.for_environment(environment_name) if secrets_backend else None
         self.environment_class = runtime.env_class
         self.airflow_version = runtime.version
         self.capacity = runtime.capacity
@@ -253,8 +257,8 @@ class AirflowEnvironment(AirflowEnvironmentBase):
                 key=self.key, role_name=execution_role_name,
             )
         self.execution_role: iam.IRole = execution_role or self._role_construct.role  # type: ignore[union-attr]
-        if secrets_backend is not None:
-            self._grant_secrets(secrets_backend.for_environment(environment_name))
+        if self.secrets_backend is not None:
+            self._grant_secrets(self.secrets_backend)
         if package_index is not None:
             self._grant_package_index(package_index)
         self.security_groups = given_groups or self._create_security_groups(network, vpc)

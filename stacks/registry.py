@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -760,11 +761,13 @@ class _Resolver:
                 claimed.setdefault(key, env.environment_name)
 
 
+@cache
 def target_regions() -> tuple[str, ...]:
     """The Regions botocore's endpoint data lists for STS (any commercial Region a target may be in)."""
     return tuple(botocore.session.get_session().get_available_regions("sts"))
 
 
+@cache
 def mwaa_regions() -> tuple[str, ...]:
     """The Regions botocore's endpoint data lists for MWAA."""
     return tuple(botocore.session.get_session().get_available_regions("mwaa"))

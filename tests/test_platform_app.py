@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from harness import acknowledgments, assert_cfn_lint_clean, scrub
+from harness import assert_cfn_lint_clean, scrub
 from mwaa_platform.compliance.nag import known_pack_names
 
 
@@ -50,7 +50,7 @@ def test_every_acknowledgment_suppresses_a_real_finding(platform):
         for item in report.get("suppressedViolations", [])
     }
     ours = tuple(f"{pack}::" for pack in known_pack_names())  # CDK records acknowledgments of its own too
-    recorded = {(ack_id, path) for ack_id, paths in acknowledgments(platform.app).items() for path in paths
+    recorded = {(ack_id, path) for ack_id, paths in platform.acknowledgments.items() for path in paths
                 if ack_id.startswith(ours)}
     assert suppressed and recorded
     assert sorted(recorded - suppressed) == []

@@ -47,6 +47,24 @@ def env(document, index, stage):
     return document["teams"][index]["environments"][stage]
 
 
+def only(document, index, stage, *, drop=("compute", "cross_account")):
+    """The example cut down to one team in one stage (and without ``drop``): a test of one feature
+    builds a few stacks instead of the whole platform."""
+    kept = document["teams"][index]
+    kept["environments"] = {stage: kept["environments"][stage]}
+    kept["environments"][stage].pop("shared", None)
+    for key in drop:
+        kept["environments"][stage].pop(key, None)
+        kept.pop(key, None)
+    if "alerts" in kept:
+        budgets = kept["alerts"].get("monthly_budget_usd", {})
+        kept["alerts"]["monthly_budget_usd"] = {name: value for name, value in budgets.items() if name == stage}
+    document["teams"] = [kept]
+    document["stages"] = {stage: document["stages"][stage]}
+    document["shared_environments"] = []
+    return document
+
+
 ANALYTICS_DEV = r"team 'analytics' \(teams\[0\]\) stage 'dev': "
 PAYMENTS_PROD = r"team 'payments' \(teams\[1\]\) stage 'prod': "
 
@@ -482,6 +500,7 @@ def test_identity_center_policies_and_web_ingress_from_the_registry(tmp_path):
         env(document, 0, "dev")["web_access"].append({"policy_name": "analytics-dev-viewers", "airflow_role": "Viewer"})
         env(document, 0, "dev")["web_ingress"] = [{"prefix_list_id": "pl-0123456789abcdef0",
                                                    "description": "corporate VPN"}]
+        only(document, 0, "dev")
     app = new_app()
     platform = build_platform(app, load_registry(write(tmp_path, edited(edit))))
     template = Template.from_stack(platform.environments["analytics-dev"])
@@ -515,6 +534,7 @@ def test_a_wheelhouse_from_the_registry_ships_the_teams_wheels(tmp_path):
 
     def edit(document):
         env(document, 1, "prod").update(requirements="requirements.txt", wheelhouse={"find_links": "wheels"})
+        only(document, 1, "prod")
     app = new_app()
     platform = build_platform(app, load_registry(write(tmp_path, edited(edit))))
     environment = platform.environments["payments-prod"].airflow
@@ -532,11 +552,12 @@ def test_a_package_index_from_the_registry_switches_on_its_endpoints(tmp_path):
 
     def edit(document):
         env(document, 1, "prod").update(requirements="requirements.txt", package_index={"domain_name": "payments"})
-    app = new_app()
-    registry = load_registry(write(tmp_path, edited(edit)))
-    networks = {n.stack_name: n for n in registry.networks}
+    full = load_registry(write(tmp_path, edited(edit)))
+    networks = {n.stack_name: n for n in full.networks}
     assert "codeartifact" in networks["mwaa-platform-network-prod"].endpoint_sets
     assert "codeartifact" not in networks["mwaa-platform-network-dev"].endpoint_sets
+    app = new_app()
+    registry = load_registry(write(tmp_path, edited(lambda d: only(edit(d) or d, 1, "prod"))))
     platform = build_platform(app, registry)
     Template.from_stack(platform.environments["payments-prod"]).has_resource_properties(
         "AWS::CodeArtifact::Domain", {"DomainName": "payments"})

@@ -23,7 +23,7 @@ class Platform:
     team_access: dict[str, TeamAccessStack]
     clusters: dict[tuple[str, str], EksStack]
     monitoring: dict[tuple[str, str], MonitoringStack]
-    targets: dict[tuple[str, str], TargetAccessStack]
+    targets: dict[str, TargetAccessStack]
 
     @property
     def stacks(self) -> list[cdk.Stack]:
@@ -84,11 +84,12 @@ def build_platform(app: cdk.App, platform: PlatformSettings) -> Platform:
             env=cdk.Environment(account=spec.account, region=spec.region))
         for spec in platform.networks if platform.environments_of(spec)
     }
-    targets: dict[tuple[str, str], TargetAccessStack] = {}
-    for (account, region), roles in platform.target_roles.items():
-        targets[(account, region)] = target_stack = TargetAccessStack(
-            app, roles[0][1].stack_name, platform=platform, roles=roles,
-            env=cdk.Environment(account=account, region=region))
+    targets: dict[str, TargetAccessStack] = {}
+    for stack_name, roles in platform.target_roles.items():
+        target = roles[0][1].target
+        targets[stack_name] = target_stack = TargetAccessStack(
+            app, stack_name, platform=platform, roles=roles,
+            env=cdk.Environment(account=target.account, region=target.region))
         for env, _ in roles:
             # IAM refuses a trust policy naming a role that does not exist yet: the central role first
             target_stack.add_stack_dependency(environments[env.environment_name],

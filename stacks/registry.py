@@ -156,7 +156,9 @@ class TargetRoleSpec:
 
     @property
     def stack_name(self) -> str:
-        return f"{self.platform_name}-access-{self.target.account}-{self.target.region}"
+        """One stack per central environment, target account and Region: each deploys with the target
+        account's credentials, and none grows with the number of teams (CloudFormation's 500 resources)."""
+        return f"{self.platform_name}-{self.team}-{self.stage.name}-access-{self.target.account}-{self.target.region}"
 
     platform_name: str = ""
 
@@ -228,13 +230,13 @@ class PlatformSettings:
         return next(spec for spec in self.networks if (spec.account, spec.region) == (stage.account, stage.region))
 
     @property
-    def target_roles(self) -> dict[tuple[str, str], list[tuple[EnvironmentSpec, TargetRoleSpec]]]:
-        """(target account, Region) -> the roles to create there, each with its central environment."""
-        by_target: dict[tuple[str, str], list[tuple[EnvironmentSpec, TargetRoleSpec]]] = {}
+    def target_roles(self) -> dict[str, list[tuple[EnvironmentSpec, TargetRoleSpec]]]:
+        """Target stack name -> the roles to create there (one central environment, account and Region)."""
+        by_stack: dict[str, list[tuple[EnvironmentSpec, TargetRoleSpec]]] = {}
         for env in self.environments:
             for role in env.cross_account:
-                by_target.setdefault((role.target.account, role.target.region), []).append((env, role))
-        return by_target
+                by_stack.setdefault(role.stack_name, []).append((env, role))
+        return by_stack
 
     def eks_namespaces(self, environment: EnvironmentSpec) -> tuple[str, ...]:
         """The namespaces whose pods ``environment`` launches: its own team's, or its sharing teams'."""

@@ -376,8 +376,8 @@ def test_two_stages_in_two_accounts_produce_stacks_in_both(tmp_path):
         "mwaa-platform-payments-prod": "222222222222", "mwaa-platform-central-prod": "222222222222",
         "mwaa-platform-analytics-prod": "222222222222", "mwaa-platform-eks-prod": "222222222222",
         "mwaa-platform-monitoring-dev": "111111111111", "mwaa-platform-monitoring-prod": "222222222222",
-        "mwaa-platform-access-333333333333-eu-west-1": "333333333333",
-        "mwaa-platform-access-333333333333-us-east-1": "333333333333",
+        "mwaa-platform-payments-prod-access-333333333333-eu-west-1": "333333333333",
+        "mwaa-platform-payments-prod-access-333333333333-us-east-1": "333333333333",
     }
     assert {s.stack_name for s in platform.stacks if s.termination_protection} == {
         "mwaa-platform-network-dev", "mwaa-platform-network-prod", "mwaa-platform-payments-prod",

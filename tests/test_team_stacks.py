@@ -40,7 +40,7 @@ def test_stack_names_come_from_the_registry(platform, registry):
     expected = {n.stack_name for n in registry.networks} | {e.stack_name for e in registry.environments} | {
         a.stack_name for a in registry.team_access} | {n.eks_stack_name for n in registry.networks if n.eks_stack_name} | {
         n.monitoring_stack_name for n in registry.networks} | {
-        roles[0][1].stack_name for roles in registry.target_roles.values()}
+        *registry.target_roles}
     assert {s.stack_name for s in platform.assembly.stacks} == expected
     for env in registry.environments:
         assert env.stack_name == f"{registry.name}-{env.name}-{env.stage.name}"
@@ -251,9 +251,10 @@ def test_every_environment_alerts_its_own_topic_and_team_stacks_watch_their_comp
 def test_target_roles_trust_exactly_their_central_role_and_deploy_after_it(platform, registry):
     stacks = {s.stack_name: s for s in platform.assembly.stacks}
     assert registry.target_roles, "the example shows cross-account targets"
-    for (account, region), roles in registry.target_roles.items():
-        stack = stacks[roles[0][1].stack_name]
-        assert (stack.environment.account, stack.environment.region) == (account, region)
+    for stack_name, roles in registry.target_roles.items():
+        stack = stacks[stack_name]
+        assert {(role.target.account, role.target.region) for _, role in roles} == {
+            (stack.environment.account, stack.environment.region)}
         assert {d.id for d in stack.dependencies if not d.id.endswith(".assets")} == {
             env.stack_name for env, _ in roles}
         resources = _template(platform, stack.stack_name)["Resources"]

@@ -28,6 +28,12 @@ PACKS = ("AwsSolutions", "NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
 
 
 STAGES = {"dev": "111111111111", "prod": "222222222222"}
+#: The account every team's cross-account role lives in (one target stack per team and stage).
+TARGET_ACCOUNT = "333333333333"
+#: Teams that also run pods on the stage's EKS cluster. Each environment that launches pods adds one
+#: inbound rule to the cluster's API endpoint group, whose EC2 quota is 60 (preflight
+#: security-group-inbound-rules): a cluster serves at most 59 environments besides its handler.
+EKS_TEAMS = 40
 
 
 def team_environment(index: int, stage: str) -> dict:
@@ -45,7 +51,24 @@ def team_environment(index: int, stage: str) -> dict:
                            "cpu": 512, "memory_mib": 1024}],
             "batch_jobs": [{"name": f"{name}-{stage}-train", "image": {"team_repository_tag": "v1"},
                             "vcpus": 1, "memory_mib": 2048}],
+            **({"eks": {}} if index < EKS_TEAMS else {}),
         },
+    }
+
+
+def team(index: int) -> dict:
+    """One generated team: an environment per stage, alerting with a budget, a cross-account role per stage."""
+    name = f"team{index:03d}"
+    return {
+        "name": name, "cost_center": f"cc-{1000 + index}",
+        "environments": {stage: team_environment(index, stage) for stage in STAGES},
+        "alerts": {"emails": [f"{name}-oncall@example.com"], "thresholds": {"queued_tasks": {"threshold": 50}},
+                   "monthly_budget_usd": {stage: 1000 for stage in STAGES}},
+        "cross_account": [{"conn_id": f"{name}_data", "stage": stage, "account": TARGET_ACCOUNT, "region": "eu-west-1",
+                           "services": ["glue"], "statements": [{
+                               "actions": ["glue:StartJobRun", "glue:GetJobRun"],
+                               "resources": [f"arn:aws:glue:eu-west-1:{TARGET_ACCOUNT}:job/{name}-{stage}-nightly"]}]}
+                          for stage in STAGES],
     }
 
 
@@ -56,15 +79,14 @@ def registry(teams: int) -> dict:
         "stages": {stage: {"account": account, "region": "eu-west-1",
                            "availability_zones": ["eu-west-1a", "eu-west-1b"]}
                    for stage, account in STAGES.items()},
-        "teams": [{"name": f"team{index:03d}", "cost_center": f"cc-{1000 + index}",
-                   "environments": {stage: team_environment(index, stage) for stage in STAGES}}
-                  for index in range(teams)],
+        "teams": [team(index) for index in range(teams)],
     }
 
 
 def expected_stacks(teams: int) -> int:
-    """A network per stage (one account and Region each), and a stack per team and stage."""
-    return len(STAGES) * (teams + 1)
+    """Per stage a network, a monitoring stack and (with pods) an EKS stack; per team and stage its
+    environment stack and its target-account stack."""
+    return len(STAGES) * (2 + (teams > 0 and EKS_TEAMS > 0) + 2 * teams)
 
 
 def tree_rss_kib(root: int) -> int:
@@ -110,7 +132,8 @@ def run(teams: int, workdir: Path) -> dict:
     stacks = len(list(out.glob("*.template.json")))
     if stacks != expected_stacks(teams):
         raise SystemExit(f"{teams} teams: expected {expected_stacks(teams)} templates, found {stacks}")
-    team_bytes = [path.stat().st_size for path in out.glob("*.template.json") if "-network" not in path.name]
+    team_bytes = [path.stat().st_size for path in out.glob("*.template.json")
+                  if not any(part in path.name for part in ("-network-", "-monitoring-", "-eks-"))]
     reports = json.loads((out / "validation-report.json").read_text())["pluginReports"]
     passed = {report["pluginName"] for report in reports if report["conclusion"] == "success"}
     if not set(PACKS) <= passed:
@@ -165,16 +188,18 @@ Measured by `make bench` (`scripts/bench.py`) on {date}: {cores} cores ({cpu}), 
 Node {node}. Each row is one fresh `python app.py` run, exactly what `cdk synth` runs, on a
 generated registry in the v2 format: two stages (dev and prod) in two accounts, and every team
 has an environment in each (classes mixed micro to large) with DAGs, requirements, web access,
-the Secrets Manager backend, an ECS Fargate task and an AWS Batch job with its team repository.
-So a team is two stacks, and the platform has one network per stage. All four cdk-nag packs and
-the preflight checks validate every stack (a run with a preflight error fails), and CDK writes
-every template and the validation report. Alerting, EKS and cross-account roles are not built
-yet; they will add to each team's cost when they land.
+the Secrets Manager backend, an ECS Fargate task and an AWS Batch job with its team repository,
+alerting (topic, alarms, failure events, dashboard, a budget) and a role in a third account
+with its Airflow connection. The first 40 teams also run pods on the stage's EKS cluster (its API
+endpoint group admits at most 59 environments: see `scripts/bench.py`). So a team is four
+stacks (environment and target role, per stage), and each stage has a network, a monitoring
+stack and an EKS stack. All four cdk-nag packs and the preflight checks validate every stack (a
+run with a preflight error fails), and CDK writes every template and the validation report.
 
 Peak memory is the resident set of the whole process tree (Python and the jsii Node process),
 sampled every 20 ms. Marginal cost is the added wall time per added team against the row above.
-Template bytes per team are the synthesized team templates of both stages: the size of the diff
-a reviewer reads when a team is onboarded.
+Template bytes per team are the synthesized team templates of both stages (environment and
+target role stacks): the size of the diff a reviewer reads when a team is onboarded.
 
 | teams | stacks | wall time | peak RSS | marginal cost per team | template bytes per team |
 |------:|-------:|----------:|---------:|-----------------------:|------------------------:|

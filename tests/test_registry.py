@@ -586,3 +586,6 @@ def test_the_benchmarks_generated_registry_is_a_valid_v2_registry_with_every_cap
     computes = [spec.settings.compute for spec in settings.environments]
     assert all(compute is not None and compute.ecs_tasks and compute.batch_jobs for compute in computes)
     assert all(spec.secrets_backend is not None and spec.web_access for spec in settings.environments)
+    assert all(compute.eks is not None for compute in computes)  # 3 teams: all under bench.EKS_TEAMS
+    assert all(spec.alerts is not None and spec.budget_usd and spec.cross_account for spec in settings.environments)
+    assert len(settings.target_roles) == 3 * len(bench.STAGES)

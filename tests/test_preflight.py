@@ -148,20 +148,20 @@ def test_a_budget_name_over_100_characters_fails():
 # --- security-group-inbound-rules ---------------------------------------------------------------
 
 
-def shared_network(parameter_name="/p/network/endpoint-security-group-id"):
+def shared_network(parameter_name="/p/network/endpoint-security-group-id", account="123456789012"):
     return stack({
         "EndpointSg": {"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupDescription": "endpoints"}},
         "Param": {"Type": "AWS::SSM::Parameter", "Properties": {
             "Name": parameter_name, "Type": "String", "Value": {"Fn::GetAtt": ["EndpointSg", "GroupId"]}}},
-    }, name="network")
+    }, name=f"network-{account}", account=account)
 
 
-def team_adding_one_rule(index):
+def team_adding_one_rule(index, account="123456789012"):
     return stack(
         {"Ingress": {"Type": "AWS::EC2::SecurityGroupIngress", "Properties": {
             "GroupId": {"Ref": "EndpointSgParam"}, "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
             "Description": f"team {index}"}}},
-        name=f"team-{index}",
+        name=f"team-{index}-{account}", account=account,
         parameters={"EndpointSgParam": {"Type": "AWS::SSM::Parameter::Value<AWS::EC2::SecurityGroup::Id>",
                                         "Default": "/p/network/endpoint-security-group-id"}},
     )
@@ -170,10 +170,19 @@ def team_adding_one_rule(index):
 def test_rules_added_from_many_stacks_through_ssm_are_counted_against_the_quota():
     findings = run_preflight([shared_network(), *(team_adding_one_rule(i) for i in range(61))])
     (finding,) = findings
-    assert (finding.rule, finding.stack.name, finding.logical_id) == ("security-group-inbound-rules", "network",
-                                                                     "EndpointSg")
+    assert (finding.rule, finding.stack.name, finding.logical_id) == ("security-group-inbound-rules",
+                                                                     "network-123456789012", "EndpointSg")
     assert "61 inbound rules" in finding.message and "quota of 60" in finding.message
     assert run_preflight([shared_network(), *(team_adding_one_rule(i) for i in range(60))]) == []
+
+
+def test_one_parameter_name_in_two_accounts_is_two_groups():
+    """The same platform in two accounts publishes the same parameter names: each account's rules
+    count against its own group (30 + 40 rules: no group over 60)."""
+    other = "210987654321"
+    assert run_preflight([shared_network(), shared_network(account=other),
+                          *(team_adding_one_rule(i) for i in range(30)),
+                          *(team_adding_one_rule(i, other) for i in range(40))]) == []
 
 
 def test_a_raised_quota_is_honoured():

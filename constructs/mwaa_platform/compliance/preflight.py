@@ -299,8 +299,9 @@ def check_duplicate_names(stacks: Iterable[StackTemplate], quotas: Quotas) -> It
 # --- rule: inbound rules per security group across the app --------------------------------------
 
 
-def _security_group_key(stack: StackTemplate, group: Any, published: Mapping[str, tuple[str, str]]) -> Optional[tuple]:
-    """The (stack, logical id) of the security group ``group`` refers to, across stacks through SSM."""
+def _security_group_key(stack: StackTemplate, group: Any, published: Mapping[tuple, tuple[str, str]]) -> Optional[tuple]:
+    """The (stack, logical id) of the security group ``group`` refers to, across stacks through SSM
+    parameters of the stack's own account and Region."""
     if isinstance(group, dict) and "Fn::GetAtt" in group:
         return (stack.name, group["Fn::GetAtt"][0])
     if isinstance(group, dict) and "Ref" in group:
@@ -309,12 +310,13 @@ def _security_group_key(stack: StackTemplate, group: Any, published: Mapping[str
             return (stack.name, ref)
         parameter = stack.template.get("Parameters", {}).get(ref, {})
         if str(parameter.get("Type", "")).startswith("AWS::SSM::Parameter::Value"):
-            return published.get(str(parameter.get("Default")))
+            return published.get((stack.account, stack.region, str(parameter.get("Default"))))
     return None
 
 
-def _published_security_groups(stacks: Iterable[StackTemplate]) -> dict[str, tuple[str, str]]:
-    """SSM parameter name -> the security group (stack, logical id) whose id it holds."""
+def _published_security_groups(stacks: Iterable[StackTemplate]) -> dict[tuple, tuple[str, str]]:
+    """(account, Region, SSM parameter name) -> the security group (stack, logical id) whose id it holds:
+    one parameter name in two accounts or Regions is two parameters."""
     published = {}
     for stack in stacks:
         for resource in stack.resources.values():
@@ -324,7 +326,7 @@ def _published_security_groups(stacks: Iterable[StackTemplate]) -> dict[str, tup
             value = properties.get("Value")
             name = literal(properties.get("Name"), stack)
             if name and isinstance(value, dict) and "Fn::GetAtt" in value and value["Fn::GetAtt"][1] == "GroupId":
-                published[name] = (stack.name, value["Fn::GetAtt"][0])
+                published[(stack.account, stack.region, name)] = (stack.name, value["Fn::GetAtt"][0])
     return published
 
 

@@ -143,7 +143,7 @@ def run(teams: int, workdir: Path) -> dict:
     if preflight_errors:
         raise SystemExit(f"{teams} teams: preflight errors: {preflight_errors[:3]}")
     return {"teams": teams, "stacks": stacks, "wall": wall, "peak_mib": peak / 1024,
-            "team_kib": sum(team_bytes) / len(team_bytes) / 1024 * len(STAGES)}
+            "team_kib": sum(team_bytes) / teams / 1024}
 
 
 def main() -> None:
@@ -214,13 +214,16 @@ as a quota warning, as it should be.
 
 ## Where the time goes
 
-Profiled once (2026-11-21, 10 full teams = 20 team stacks and 2 networks, one process under
-cProfile, 17.7 s): 11.0 s of it is Python waiting on the jsii Node process (10,470 round trips,
-about 500 per team stack), so the cost is the number of jsii calls, not Python work. Building
-the stacks took 9.4 s (a team stack 0.38 s: its environment 0.20 s, its compute 0.16 s),
-synthesis with the four nag packs and the preflight checks 6.1 s, imports 2.1 s. Meeting the
-issue 18 target means fewer jsii calls per team stack (properties read once, constructs that
-are the same for every team built once), and is that issue's work.
+Profiled on 2026-11-21 with 10 full teams (46 stacks) in one process, counting jsii round trips:
+imports 1.8 s; building the stacks 8.6 s with 17,044 round trips to the jsii Node process (about
+850 per team: two environment stacks with compute, alerting and connections, and two target-role
+stacks); synthesis with the four nag packs and the preflight checks 7.8 s with only 434 round
+trips, so that half runs inside Node (cdk-nag's rules visiting every resource once per pack, and
+template rendering). The marginal cost of about 1 s per team is split roughly evenly between the
+two. Reaching 0.15 s per team needs both halves cut about five-fold: far fewer jsii calls while
+building (L1 resources with literal properties where an L2 adds nothing, constructs that are the
+same for every team built once), and the packs run once over the synthesized templates instead of
+per construct and pack, with the same validation report. That is issue 18's remaining work.
 
 ## Reproduce
 

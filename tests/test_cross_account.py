@@ -7,7 +7,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Annotations, Match, Template
 
-from harness import TEST_ACCOUNT, TEST_REGION, assert_nag_clean, assert_stack_cfn_lint_clean, new_stack, resolve_literals
+from harness import TEST_ACCOUNT, TEST_REGION, assert_nag_clean, new_stack, resolve_literals
 from mwaa_platform import AirflowEnvironment, AirflowNetwork, MwaaPlatformError, SecretsManagerBackend
 from mwaa_platform.cross_account import (
     AirflowAwsConnection,
@@ -146,10 +146,9 @@ def test_a_target_in_another_region_says_which_calls_need_nat(central):
     assert len(warnings) == 1
 
 
-def test_the_central_stack_is_nag_and_cfn_lint_clean(central, tmp_path):
-    stack = central[0]
-    assert_nag_clean(stack)
-    assert_stack_cfn_lint_clean(stack, tmp_path)
+def test_the_central_stack_is_nag_clean(central):
+    # cfn-lint and checkov run once on the example platform, whose payments-prod has two targets
+    assert_nag_clean(central[0])
 
 
 @pytest.mark.parametrize("conn_id", ["", "finance glue", "finance/glue?", "a" * 251])

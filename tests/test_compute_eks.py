@@ -348,3 +348,47 @@ def test_the_token_is_a_presigned_get_caller_identity_url_for_the_cluster():
     assert parsed.netloc == f"sts.{TEST_REGION}.amazonaws.com"
     assert query["Action"] == ["GetCallerIdentity"]
     assert "x-k8s-aws-id" in query["X-Amz-SignedHeaders"][0] and query["X-Amz-Expires"] == ["60"]
+
+
+class FakeResponse:
+    def __init__(self, body=b"{}"):
+        self.body = body
+
+    def read(self):
+        return self.body
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_the_api_client_applies_server_side_with_the_token_and_tolerates_what_is_gone(monkeypatch):
+    import io
+    import urllib.error
+
+    sent = []
+
+    def urlopen(request, context=None, timeout=None):
+        sent.append(request)
+        if request.get_method() in ("GET", "DELETE") and "missing" in request.full_url:
+            raise urllib.error.HTTPError(request.full_url, 404, "Not Found", {}, io.BytesIO(b"{}"))
+        if "broken" in request.full_url:
+            raise urllib.error.HTTPError(request.full_url, 403, "Forbidden", {}, io.BytesIO(b'{"reason":"Forbidden"}'))
+        return FakeResponse(b'{"metadata": {"name": "etl"}}')
+
+    monkeypatch.setattr(namespaces.urllib.request, "urlopen", urlopen)
+    api = namespaces.KubernetesApi.__new__(namespaces.KubernetesApi)
+    api.endpoint, api.context, api.bearer = "https://ABC.gr7.eu-west-1.eks.amazonaws.com", None, "k8s-aws-v1.token"
+    api.apply("/api/v1/namespaces/etl", {"kind": "Namespace"})
+    (request,) = sent
+    assert request.get_method() == "PATCH"
+    assert request.full_url.endswith("/api/v1/namespaces/etl?fieldManager=mwaa-platform&force=true")
+    assert request.get_header("Content-type") == "application/apply-patch+yaml"
+    assert request.get_header("Authorization") == "Bearer k8s-aws-v1.token"
+    assert json.loads(request.data) == {"kind": "Namespace"}
+    assert api.get("/api/v1/namespaces/missing") is None
+    api.delete("/api/v1/namespaces/missing")  # already gone: fine
+    with pytest.raises(RuntimeError, match="PATCH /api/v1/namespaces/broken.*HTTP 403"):
+        api.apply("/api/v1/namespaces/broken", {})

@@ -218,7 +218,10 @@ class EksCluster(EksClusterBase):
         :param deletion_protection: refuse DeleteCluster while set. Default: False.
         :param parameter_prefix: publish what team stacks need (``EksClusterBase.from_parameters``) as
             SSM parameters under this path. Default: nothing published.
-        :param removal_policy: of the key and log group. Default: ``RETAIN_ON_UPDATE_OR_DELETE``.
+        :param removal_policy: of the key and log group. Default: ``RETAIN_ON_UPDATE_OR_DELETE`` (the
+            control-plane audit log outlives the cluster; a failed first create removes it, so a retry
+            does not collide, but re-creating a deleted cluster of the same name needs the old log
+            group deleted or renamed first).
         """
         super().__init__(scope, construct_id)
         with validating(self):

@@ -36,6 +36,7 @@ from mwaa_platform.validation import (
     check_namespace,
     check_node_counts,
     check_root_volume,
+    check_system_nodes,
     check_maintenance_window,
     check_policy_name,
     check_principal_arns,
@@ -168,8 +169,7 @@ class EksClusterSettings(_Model):
     @field_validator("system_nodes")
     @classmethod
     def _nodes(cls, value: int) -> int:
-        if not 1 <= value <= 10:
-            raise ValueError(f"must be a whole number from 1 to 10, got {value}")
+        check_system_nodes(value)
         return value
 
 

@@ -8,7 +8,7 @@ checks: import them from here, not from the modules that define them.
 
 from mwaa_platform.compute._node_group import check_instance_types, check_node_counts, check_root_volume
 from mwaa_platform.compute.eks import check_namespace
-from mwaa_platform.compute.eks_cluster import check_kubernetes_version
+from mwaa_platform.compute.eks_cluster import check_kubernetes_version, check_system_nodes
 from mwaa_platform.environment.airflow_version import check_supported_airflow_version, default_airflow_version
 from mwaa_platform.environment.airflow_version import parse as parse_airflow_version
 from mwaa_platform.environment.artifacts import check_artifact_paths
@@ -51,6 +51,7 @@ __all__ = [
     "check_policy_name",
     "check_principal_arns",
     "check_security_groups",
+    "check_system_nodes",
     "check_supported_airflow_version",
     "check_web_ingress",
     "default_airflow_version",

@@ -33,7 +33,7 @@ from mwaa_platform.network.network import AirflowNetworkBase
 
 __all__ = [
     "CLUSTER_LOG_TYPES", "DEFAULT_KUBERNETES_VERSION", "MIN_KUBERNETES_VERSION", "EksCluster", "EksClusterBase",
-    "check_cluster_name", "check_kubernetes_version", "known_kubernetes_versions",
+    "check_cluster_name", "check_kubernetes_version", "check_system_nodes", "known_kubernetes_versions",
 ]
 
 #: The oldest version with ``ValidatingAdmissionPolicy`` in ``admissionregistration.k8s.io/v1``, which
@@ -62,6 +62,11 @@ def check_kubernetes_version(version: str) -> None:
         raise MwaaPlatformError(
             f"kubernetes_version must be one of {', '.join(known_kubernetes_versions())} (from {MIN_KUBERNETES_VERSION}: "
             f"the admission policy that pins a team's pods to its nodes needs it), got {shorten(version)}")
+
+
+def check_system_nodes(count: int) -> None:
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 10:
+        raise MwaaPlatformError(f"system_nodes must be a whole number from 1 to 10, got {shorten(count)}")
 
 
 def check_cluster_name(name: str) -> None:
@@ -229,8 +234,7 @@ class EksCluster(EksClusterBase):
             if cluster_name is not None:
                 check_cluster_name(cluster_name)
             check_instance_types("system_instance_type", [system_instance_type])
-            if isinstance(system_nodes, bool) or not isinstance(system_nodes, int) or not 1 <= system_nodes <= 10:
-                raise MwaaPlatformError(f"system_nodes must be a whole number from 1 to 10, got {shorten(system_nodes)}")
+            check_system_nodes(system_nodes)
             for service in ("eks", "ec2", "sts"):
                 network.check_endpoint(service, "EksCluster (nodes, the VPC CNI and the namespace handler)")
         #: the name as written, for names and descriptions; ``cluster_name`` becomes a reference below

@@ -1,12 +1,17 @@
-"""Dashboards: one per team and stage, and a summary of every environment in an account and Region."""
+"""Dashboards: one per team and stage, and a summary of every environment in an account and Region.
+
+The dashboard body is written as CloudWatch's own JSON (``PutDashboard``'s ``DashboardBody``), not
+through ``aws_cloudwatch`` widget objects: the same dashboard for a handful of jsii calls instead of
+one per metric and widget, which decides synthesis time for hundreds of teams.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import Optional
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional
 
-from aws_cdk import Duration
+from aws_cdk import Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
@@ -18,12 +23,49 @@ from mwaa_platform.errors import MwaaPlatformError, shorten, validating
 __all__ = ["PlatformDashboard", "TeamDashboard", "check_dashboard_name"]
 
 _DASHBOARD_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
-_FIVE_MINUTES = Duration.minutes(5)
+_PERIOD = 300
+_WORKERS = ("BaseWorker", "AdditionalWorker")
 
 
 def check_dashboard_name(name: str) -> None:
     if not isinstance(name, str) or not _DASHBOARD_NAME.match(name):
         raise MwaaPlatformError(f"dashboard_name must be 1-255 letters, digits, '-' and '_', got {shorten(name)}")
+
+
+def _metric(namespace: str, name: str, dimensions: Mapping[str, Any], stat: str, label: str) -> list[Any]:
+    """One line of a metric widget: namespace, name, dimension pairs, then its options."""
+    return [namespace, name, *[part for pair in dimensions.items() for part in pair],
+            {"stat": stat, "label": label, "period": _PERIOD}]
+
+
+class _Layout:
+    """Widgets placed left to right on a 24-column grid, a new row when one is full."""
+
+    def __init__(self, region: str) -> None:
+        self.region = region
+        self.widgets: list[dict[str, Any]] = []
+        self.x, self.y, self.row_height = 0, 0, 0
+
+    def add(self, kind: str, properties: dict[str, Any], width: int = 8, height: int = 6) -> None:
+        if self.x + width > 24:
+            self.x, self.y, self.row_height = 0, self.y + self.row_height, 0
+        self.widgets.append({"type": kind, "x": self.x, "y": self.y, "width": width, "height": height,
+                             "properties": properties})
+        self.x, self.row_height = self.x + width, max(self.row_height, height)
+
+    def graph(self, title: str, metrics: Sequence[list[Any]], width: int = 8) -> None:
+        self.add("metric", {"view": "timeSeries", "title": title, "region": self.region, "metrics": list(metrics),
+                            "period": _PERIOD}, width)
+
+    def new_row(self) -> None:
+        if self.x:
+            self.x, self.y, self.row_height = 0, self.y + self.row_height, 0
+
+
+def _dashboard(scope: Construct, name: str, layout: _Layout) -> cloudwatch.CfnDashboard:
+    # construct path Dashboard/Resource, as aws_cloudwatch.Dashboard would have it (same logical id)
+    return cloudwatch.CfnDashboard(Construct(scope, "Dashboard"), "Resource", dashboard_name=name,
+                                   dashboard_body=Stack.of(scope).to_json_string({"widgets": layout.widgets}))
 
 
 class TeamDashboard(Construct):
@@ -49,29 +91,30 @@ class TeamDashboard(Construct):
         with validating(scope, construct_id):
             check_dashboard_name(dashboard_name)
         super().__init__(scope, construct_id)
-        self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=dashboard_name,
-                                              default_interval=Duration.hours(12))
+        layout = _Layout(Stack.of(self).region)
         if alarms is not None:
-            self.dashboard.add_widgets(cloudwatch.AlarmStatusWidget(
-                title="Alarms", alarms=list(alarms.alarms.values()), width=24, height=3))
+            layout.add("alarm", {"title": "Alarms", "alarms": [alarm.attr_arn for alarm in alarms.alarms.values()]},
+                       width=24, height=3)
         if environment is not None:
-            env = environment
-            self.dashboard.add_widgets(
-                _graph("Environment health: scheduler heartbeats", [env.metric_scheduler_heartbeat()]),
-                _graph("DAG files failing to import", [env.metric_import_errors()]),
-                _graph("Task throughput", [env.metric_queued_tasks(label="queued"), env.metric_running_tasks(label="running")]),
-            )
-            self.dashboard.add_widgets(
-                _graph("Worker CPU (%)", [env.metric_cpu_utilization(c, label=c) for c in ("BaseWorker", "AdditionalWorker")]),
-                _graph("Worker memory (%)",
-                       [env.metric_memory_utilization(c, label=c) for c in ("BaseWorker", "AdditionalWorker")]),
-                _graph("Metadata database CPU (%)", [env.metric_database("CPUUtilization")]),
-            )
+            env = {"Environment": environment.environment_name}
+            layout.graph("Environment health: scheduler heartbeats", [
+                _metric(AIRFLOW_NAMESPACE, "SchedulerHeartbeat", {**env, "Function": "Scheduler"}, "Sum", "heartbeats")])
+            layout.graph("DAG files failing to import", [
+                _metric(AIRFLOW_NAMESPACE, "ImportErrors", {**env, "Function": "DAG Processing"}, "Maximum", "errors")])
+            layout.graph("Task throughput", [
+                _metric(AIRFLOW_NAMESPACE, "QueuedTasks", {**env, "Function": "Executor"}, "Maximum", "queued"),
+                _metric(AIRFLOW_NAMESPACE, "RunningTasks", {**env, "Function": "Executor"}, "Maximum", "running")])
+            for title, metric in (("Worker CPU (%)", "CPUUtilization"), ("Worker memory (%)", "MemoryUtilization")):
+                layout.graph(title, [_metric(SERVICE_NAMESPACE, metric, {**env, "Cluster": cluster}, "Average", cluster)
+                                     for cluster in _WORKERS])
+            layout.graph("Metadata database CPU (%)", [
+                _metric(SERVICE_NAMESPACE, "CPUUtilization", {**env, "DatabaseRole": "WRITER"}, "Average", "WRITER")])
         if failure_events is not None and failure_events.rules:
-            self.dashboard.add_widgets(_graph("Compute and environment failures (events)", [
-                cloudwatch.Metric(namespace="AWS/Events", metric_name="TriggeredRules", statistic="Sum",
-                                  dimensions_map={"RuleName": rule.rule_name}, period=_FIVE_MINUTES, label=name)
-                for name, rule in failure_events.rules.items()], width=24))
+            layout.new_row()
+            layout.graph("Compute and environment failures (events)", [
+                _metric("AWS/Events", "TriggeredRules", {"RuleName": rule.rule_name}, "Sum", name)
+                for name, rule in failure_events.rules.items()], width=24)
+        self.dashboard = _dashboard(self, dashboard_name, layout)
 
 
 class PlatformDashboard(Construct):
@@ -89,28 +132,13 @@ class PlatformDashboard(Construct):
                 raise MwaaPlatformError(f"environment_names must be a non-empty list, got {shorten(environment_names)}")
         super().__init__(scope, construct_id)
         names = list(environment_names)
-
-        def airflow(metric: str, function: str, statistic: str) -> list[cloudwatch.IMetric]:
-            return [cloudwatch.Metric(namespace=AIRFLOW_NAMESPACE, metric_name=metric, statistic=statistic,
-                                      dimensions_map={"Environment": n, "Function": function}, label=n,
-                                      period=_FIVE_MINUTES) for n in names]
-
-        def service(metric: str, dimensions: dict[str, str], statistic: str) -> list[cloudwatch.IMetric]:
-            return [cloudwatch.Metric(namespace=SERVICE_NAMESPACE, metric_name=metric, statistic=statistic,
-                                      dimensions_map={"Environment": n, **dimensions}, label=n, period=_FIVE_MINUTES)
-                    for n in names]
-
-        self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=dashboard_name,
-                                              default_interval=Duration.hours(12))
-        self.dashboard.add_widgets(
-            _graph("Scheduler heartbeats", airflow("SchedulerHeartbeat", "Scheduler", "Sum")),
-            _graph("Queued tasks", airflow("QueuedTasks", "Executor", "Maximum")),
-        )
-        self.dashboard.add_widgets(
-            _graph("DAG import errors", airflow("ImportErrors", "DAG Processing", "Maximum")),
-            _graph("Metadata database CPU (%)", service("CPUUtilization", {"DatabaseRole": "WRITER"}, "Average")),
-        )
-
-
-def _graph(title: str, metrics: Sequence[cloudwatch.IMetric], width: int = 8) -> cloudwatch.GraphWidget:
-    return cloudwatch.GraphWidget(title=title, left=list(metrics), width=width, height=6)
+        layout = _Layout(Stack.of(self).region)
+        for title, namespace, metric, extra, stat in (
+            ("Scheduler heartbeats", AIRFLOW_NAMESPACE, "SchedulerHeartbeat", {"Function": "Scheduler"}, "Sum"),
+            ("Queued tasks", AIRFLOW_NAMESPACE, "QueuedTasks", {"Function": "Executor"}, "Maximum"),
+            ("DAG import errors", AIRFLOW_NAMESPACE, "ImportErrors", {"Function": "DAG Processing"}, "Maximum"),
+            ("Metadata database CPU (%)", SERVICE_NAMESPACE, "CPUUtilization", {"DatabaseRole": "WRITER"}, "Average"),
+        ):
+            layout.graph(title, [_metric(namespace, metric, {"Environment": name, **extra}, stat, name)
+                                 for name in names], width=12)
+        self.dashboard = _dashboard(self, dashboard_name, layout)

@@ -215,15 +215,16 @@ as a quota warning, as it should be.
 ## Where the time goes
 
 Profiled on 2026-11-21 with 10 full teams (46 stacks) in one process, counting jsii round trips:
-imports 1.8 s; building the stacks 8.6 s with 17,044 round trips to the jsii Node process (about
-850 per team: two environment stacks with compute, alerting and connections, and two target-role
-stacks); synthesis with the four nag packs and the preflight checks 7.8 s with only 434 round
+imports about 2 s; building the stacks about 9-11 s with 15,621 round trips to the jsii Node
+process (about 780 per team and stage; 17,044 before alarms became `CfnAlarm`s and dashboards
+JSON); synthesis with the four nag packs and the preflight checks about 8 s with only 434 round
 trips, so that half runs inside Node (cdk-nag's rules visiting every resource once per pack, and
 template rendering). The marginal cost of about 1 s per team is split roughly evenly between the
 two. Reaching 0.15 s per team needs both halves cut about five-fold: far fewer jsii calls while
-building (L1 resources with literal properties where an L2 adds nothing, constructs that are the
-same for every team built once), and the packs run once over the synthesized templates instead of
-per construct and pack, with the same validation report. That is issue 18's remaining work.
+building (L1 resources with literal properties where an L2 adds nothing, as done for the alarms;
+constructs that are the same for every team built once), and the packs run once over the
+synthesized templates instead of per construct and pack, with the same validation report. That
+is issue 18's remaining work.
 
 ## Reproduce
 

@@ -111,13 +111,11 @@ class AlertTopic(Construct):
                 raise MwaaPlatformError(f"display_name must have 1-100 characters, got {shorten(display_name)}")
             subscriptions.check()
         super().__init__(scope, construct_id)
-        stack = Stack.of(self)
         self.key: kms.IKey = key or self._new_key(display_name, removal_policy)
         self.topic = sns.Topic(self, "Topic", display_name=display_name, master_key=self.key, enforce_ssl=True)
         #: publishing service -> the source ARNs it may publish for, read when the policy is rendered
         self._sources: dict[str, list[str]] = {}
         self._subscribe(subscriptions)
-        self.account = stack.account
 
     @property
     def topic_arn(self) -> str:

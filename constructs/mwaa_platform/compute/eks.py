@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from typing import Literal, Optional
 
 from aws_cdk import CustomResource, Duration, Stack, Token
-from aws_cdk import aws_eks as eks
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -27,7 +26,7 @@ from mwaa_platform.compute._node_group import (
     check_root_volume,
     node_group,
 )
-from mwaa_platform.compute.eks_cluster import EksCluster, EksClusterBase
+from mwaa_platform.compute.eks_cluster import EksCluster, EksClusterBase, access_entry
 from mwaa_platform.errors import MwaaPlatformError, shorten, validating
 from mwaa_platform.network.network import AirflowNetworkBase
 
@@ -75,13 +74,8 @@ class EksNamespaceAccess(Construct):
                 check_namespace(namespace)
         super().__init__(scope, construct_id)
         self.namespaces = tuple(dict.fromkeys(namespaces))
-        self.entry = eks.CfnAccessEntry(
-            self, "Resource", cluster_name=cluster.cluster_name, principal_arn=principal_arn, type="STANDARD",
-            access_policies=[eks.CfnAccessEntry.AccessPolicyProperty(
-                policy_arn=f"arn:{Stack.of(self).partition}:eks::aws:cluster-access-policy/{EDIT_POLICY}",
-                access_scope=eks.CfnAccessEntry.AccessScopeProperty(type="namespace", namespaces=list(self.namespaces)),
-            )],
-        )
+        self.entry = access_entry(self, "Resource", cluster_name=cluster.cluster_name, principal_arn=principal_arn,
+                                  policy=EDIT_POLICY, namespaces=self.namespaces)
 
 
 class EksCompute(Construct):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Optional
 
@@ -73,6 +73,19 @@ def check_cluster_name(name: str) -> None:
     if not isinstance(name, str) or not _CLUSTER_NAME.match(name):
         raise MwaaPlatformError(
             f"cluster_name must be 1-100 letters, digits, '-' and '_', starting with a letter or digit, got {shorten(name)}")
+
+
+def access_entry(scope: Construct, construct_id: str, *, cluster_name: str, principal_arn: str, policy: str,
+                 namespaces: Optional[Sequence[str]] = None) -> eks.CfnAccessEntry:
+    """An access entry associated with one EKS cluster access policy: cluster-wide, or only in ``namespaces``."""
+    access_scope = (eks.CfnAccessEntry.AccessScopeProperty(type="namespace", namespaces=list(namespaces))
+                    if namespaces is not None else eks.CfnAccessEntry.AccessScopeProperty(type="cluster"))
+    return eks.CfnAccessEntry(
+        scope, construct_id, cluster_name=cluster_name, principal_arn=principal_arn, type="STANDARD",
+        access_policies=[eks.CfnAccessEntry.AccessPolicyProperty(
+            policy_arn=f"arn:{Stack.of(scope).partition}:eks::aws:cluster-access-policy/{policy}",
+            access_scope=access_scope)],
+    )
 
 
 class EksClusterBase(Construct):
@@ -329,13 +342,8 @@ class EksCluster(EksClusterBase):
         )
         handler.policy.add_statements(iam.PolicyStatement(
             sid="DescribeThisCluster", actions=["eks:DescribeCluster"], resources=[self.cluster.attr_arn]))
-        self.namespace_access = eks.CfnAccessEntry(
-            holder, "AccessEntry", cluster_name=self.cluster.ref, principal_arn=handler.role.role_arn, type="STANDARD",
-            access_policies=[eks.CfnAccessEntry.AccessPolicyProperty(
-                policy_arn=f"arn:{Stack.of(self).partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
-                access_scope=eks.CfnAccessEntry.AccessScopeProperty(type="cluster"),
-            )],
-        )
+        self.namespace_access = access_entry(holder, "AccessEntry", cluster_name=self.cluster.ref,
+                                             principal_arn=handler.role.role_arn, policy="AmazonEKSClusterAdminPolicy")
         self.namespace_handler = handler
         return handler.function.function_arn
 

@@ -24,10 +24,11 @@ synth: setup
 	@echo "cdk-nag validation report: $(CURDIR)/cdk.out/validation-report.json"
 
 ## test: set up, type-check the library and the app (mypy), then run the whole test suite on two workers
-## (one module per worker at a time, so each worker synthesizes the shared platform once)
+## (whole modules per worker, started in the order tests/conftest.py gives: xdist would otherwise
+## reorder them by test count)
 test: setup
 	$(BIN)/mypy
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed node_modules/.installed
 

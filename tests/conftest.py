@@ -23,7 +23,7 @@ def stack(app):
 
 
 @pytest.fixture(scope="session")
-def platform(tmp_path_factory, worker_id):
+def platform(tmp_path_factory):
     """The example platform, synthesized once per run exactly as `cdk synth` does: nag packs attached.
 
     Synthesis raises on any unacknowledged finding. The first xdist worker to need it synthesizes
@@ -42,7 +42,10 @@ def platform(tmp_path_factory, worker_id):
     from harness import acknowledgments, cdk_json_context
     from mwaa_platform import attach_nag_packs, attach_preflight_checks
 
-    shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+    # under xdist each worker's base temp is a child of the run's; without it, the run's own
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
     out, done = shared / "platform.cdk.out", shared / "platform.acknowledgments.json"
     with open(shared / "platform.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -62,12 +65,16 @@ def wheelhouse_cache(tmp_path_factory):
     os.environ["MWAA_PLATFORM_CACHE"] = str(tmp_path_factory.mktemp("mwaa-platform-cache"))
 
 
-#: The slowest modules, slowest first (measured with ``--durations=0``). xdist hands modules to its
-#: two workers in collection order, so starting with the long ones keeps both busy to the end.
-SLOW_MODULES = ("test_registry", "test_platform_app", "test_environment", "test_network", "test_checkov",
-                "test_compute_batch", "test_package_index")
+#: The order modules start in, measured with ``--durations=0``. xdist hands whole modules to its two
+#: workers in this order, two at a time, then one more each time a worker finishes one. The platform
+#: is synthesized first, on one worker, while the other runs the longest modules that do not need
+#: it; the other users of the ``platform`` fixture come after about 15 s of work, so no worker waits
+#: on the lock. Long modules go early so both workers stay busy to the end.
+MODULE_ORDER = ("test_platform_app", "test_registry", "test_network", "test_checkov", "test_environment",
+                "test_compute_batch", "test_compute_ecs", "test_team_stacks", "test_package_index",
+                "test_wheelhouse", "test_registry_schema", "test_compute_eks")
 
 
 def pytest_collection_modifyitems(items):
-    rank = {name: position for position, name in enumerate(SLOW_MODULES)}
+    rank = {name: position for position, name in enumerate(MODULE_ORDER)}
     items.sort(key=lambda item: rank.get(item.module.__name__.rsplit(".", 1)[-1], len(rank)))

@@ -23,9 +23,12 @@ def checkov_report(platform):
     if not Path(CHECKOV).exists():
         pytest.fail(f"checkov is not installed at {CHECKOV}: run `make setup` (or `make test`), which creates "
                     ".venv-checkov from requirements-checkov.txt")
+    # the templates by name: with --directory, checkov also parses tree.json and the manifest (1.5 s)
+    templates = sorted(Path(platform.assembly.directory).glob("*.template.json"))
+    assert templates
     result = subprocess.run(
-        [CHECKOV, "--directory", platform.assembly.directory, "--framework", "cloudformation", "--output", "json",
-         "--compact", "--skip-download"],
+        [CHECKOV, *(arg for path in templates for arg in ("--file", str(path))), "--framework", "cloudformation",
+         "--output", "json", "--compact", "--skip-download"],
         capture_output=True, text=True, timeout=300,
     )
     assert result.returncode in (0, 1), result.stderr[-2000:]  # 1: failed checks, reported below
@@ -42,6 +45,13 @@ def test_checkov_reports_no_failed_check(checkov_report):
               for c in _results(checkov_report, "failed_checks")]
     assert failed == []
     assert len(_results(checkov_report, "passed_checks")) > 100  # it really scanned the templates
+
+
+def test_checkov_parsed_every_resource_of_every_template(checkov_report, platform):
+    resources = sum(len(json.loads(path.read_text()).get("Resources", {}))
+                    for path in Path(platform.assembly.directory).glob("*.template.json"))
+    summary = checkov_report[0]["summary"]
+    assert (summary["parsing_errors"], summary["resource_count"]) == (0, resources)
 
 
 def test_every_checkov_skip_carries_a_reason_and_is_used(checkov_report, platform):

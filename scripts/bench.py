@@ -146,11 +146,77 @@ def run(teams: int, workdir: Path) -> dict:
             "team_kib": sum(team_bytes) / teams / 1024}
 
 
+#: The phase runs: what one process spends importing, building and synthesizing, with parts of
+#: synthesis switched off one at a time so their share is the difference between two runs.
+PHASE_RUNS = (
+    ("as `cdk synth` runs it", ()),
+    ("without CDK's built-in template validation", ("--no-validation",)),
+    ("without it and without the four nag packs", ("--no-validation", "--no-nag")),
+)
+
+
+def phase_worker(registry_path: str, validation: bool, nag: bool) -> None:
+    """Build and synthesize ``registry_path`` in this process, as app.py does; print the time and
+    the jsii round trips of each phase as JSON."""
+    os.environ["MWAA_PLATFORM_REGISTRY"] = registry_path
+    sys.path[:0] = [str(REPO), str(REPO / "constructs")]
+    start = time.monotonic()
+    from jsii._kernel.providers import process as jsii_process
+
+    calls = [0]
+    send = jsii_process._NodeProcess.send
+
+    def counted(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls[0] += 1
+        return send(self, *args, **kwargs)
+
+    jsii_process._NodeProcess.send = counted  # type: ignore[method-assign]
+    import aws_cdk as cdk
+
+    import app
+    from mwaa_platform import attach_nag_packs, attach_preflight_checks
+
+    result: dict = {"import": {"s": time.monotonic() - start, "calls": calls[0]}}
+    with tempfile.TemporaryDirectory() as out:
+        platform_app = cdk.App(outdir=out, context=app.cdk_json_context(), builtin_cloud_formation_validation=validation)
+        if nag:
+            attach_nag_packs(platform_app)
+        attach_preflight_checks(platform_app)
+        for phase, step in (("build", lambda: app.build(platform_app)), ("synth", platform_app.synth)):
+            began, before = time.monotonic(), calls[0]
+            step()
+            result[phase] = {"s": time.monotonic() - began, "calls": calls[0] - before}
+    print(json.dumps(result))
+
+
+def phases(teams: int, workdir: Path) -> list[dict]:
+    """Each of PHASE_RUNS on ``teams`` generated teams, each in a fresh process."""
+    path = workdir / f"registry-phases-{teams}.yaml"
+    path.write_text(yaml.safe_dump(registry(teams)))
+    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "18,20,22"}
+    results = []
+    for label, flags in PHASE_RUNS:
+        done = subprocess.run([sys.executable, __file__, "--phase-worker", str(path), *flags], env=env,
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"phases ({label}) failed:\n{done.stderr[-3000:]}")
+        results.append({"label": label, **json.loads(done.stdout.strip().splitlines()[-1])})
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 10, 50])
+    parser.add_argument("--phases", type=int, default=10, metavar="TEAMS",
+                        help="team count for the breakdown of one process's time (0: none)")
     parser.add_argument("--output", type=Path, default=REPO / "docs" / "performance.md")
+    parser.add_argument("--phase-worker", metavar="REGISTRY", help=argparse.SUPPRESS)
+    parser.add_argument("--no-validation", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--no-nag", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.phase_worker:
+        phase_worker(args.phase_worker, validation=not args.no_validation, nag=not args.no_nag)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         results = []
         for size in args.sizes:
@@ -158,11 +224,39 @@ def main() -> None:
             print(f"{size:>3} teams: {result['stacks']} stacks, {result['wall']:.1f} s wall, "
                   f"{result['peak_mib']:.0f} MiB peak RSS", flush=True)
             results.append(result)
-    write_report(args.output, results)
+        breakdown = phases(args.phases, Path(tmp)) if args.phases else []
+        for run_ in breakdown:
+            print(f"{args.phases} teams {run_['label']}: " + ", ".join(
+                f"{phase} {run_[phase]['s']:.1f} s ({run_[phase]['calls']} jsii calls)"
+                for phase in ("import", "build", "synth")), flush=True)
+    write_report(args.output, results, args.phases, breakdown)
     print(f"wrote {args.output}")
 
 
-def write_report(path: Path, results: list[dict]) -> None:
+def phase_table(teams: int, breakdown: list[dict]) -> str:
+    if not breakdown:
+        return "(not measured: `--phases 0`)"
+    rows = [f"| {run['label']} | {run['import']['s']:.1f} s | {run['build']['s']:.1f} s | {run['build']['calls']:,} "
+            f"| {run['synth']['s']:.1f} s | {run['synth']['calls']:,} |" for run in breakdown]
+    full, unvalidated, bare = breakdown
+    per_team_stage = full["build"]["calls"] / (teams * len(STAGES))
+    return "\n".join([
+        f"One process each, {teams} teams ({expected_stacks(teams)} stacks):",
+        "",
+        "| run | import | build | jsii calls | synth | jsii calls |",
+        "|---|---:|---:|---:|---:|---:|",
+        *rows,
+        "",
+        f"- Building costs {full['build']['s'] / full['build']['calls'] * 1000:.2f} ms per jsii round trip, "
+        f"{per_team_stage:.0f} round trips per team and stage (the stage's shared stacks included).",
+        f"- CDK's built-in template validation: {full['synth']['s'] - unvalidated['synth']['s']:.1f} s of synthesis "
+        "(its engine starts once per process, then validates every template).",
+        f"- The four nag packs: {unvalidated['synth']['s'] - bare['synth']['s']:.1f} s. Synthesis itself, with the "
+        f"preflight checks: {bare['synth']['s']:.1f} s.",
+    ])
+
+
+def write_report(path: Path, results: list[dict], teams: int, breakdown: list[dict]) -> None:
     rows = []
     previous = None
     for result in results:
@@ -177,7 +271,7 @@ def write_report(path: Path, results: list[dict]) -> None:
     text = TEMPLATE.format(
         rows="\n".join(rows), cores=os.cpu_count(), cpu=cpu, python=host.python_version(),
         node=subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip(),
-        date=time.strftime("%Y-%m-%d"),
+        date=time.strftime("%Y-%m-%d"), phases=phase_table(teams, breakdown),
     )
     path.write_text(text)
 
@@ -214,17 +308,7 @@ as a quota warning, as it should be.
 
 ## Where the time goes
 
-Profiled on 2026-11-21 with 10 full teams (46 stacks) in one process, counting jsii round trips:
-imports about 2 s; building the stacks about 9-11 s with 15,621 round trips to the jsii Node
-process (about 780 per team and stage; 17,044 before alarms became `CfnAlarm`s and dashboards
-JSON); synthesis with the four nag packs and the preflight checks about 8 s with only 434 round
-trips, so that half runs inside Node (cdk-nag's rules visiting every resource once per pack, and
-template rendering). The marginal cost of about 1 s per team is split roughly evenly between the
-two. Reaching 0.15 s per team needs both halves cut about five-fold: far fewer jsii calls while
-building (L1 resources with literal properties where an L2 adds nothing, as done for the alarms;
-constructs that are the same for every team built once), and the packs run once over the
-synthesized templates instead of per construct and pack, with the same validation report. That
-is issue 18's remaining work.
+{phases}
 
 ## Reproduce
 

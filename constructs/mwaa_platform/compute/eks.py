@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from typing import Literal, Optional
 
-from aws_cdk import CustomResource, Duration, Stack, Token
+from aws_cdk import CustomResource, Duration, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -29,6 +29,7 @@ from mwaa_platform.compute._node_group import (
 from mwaa_platform.compute.eks_cluster import EksCluster, EksClusterBase, access_entry
 from mwaa_platform.errors import MwaaPlatformError, shorten, validating
 from mwaa_platform.network.network import AirflowNetworkBase
+from mwaa_platform._internal.tokens import is_unresolved
 
 __all__ = ["NAMESPACE_LABEL", "TEAM_LABEL", "EksCompute", "EksNamespaceAccess", "check_namespace"]
 
@@ -202,9 +203,9 @@ def _check_same_network(cluster: EksClusterBase, network: AirflowNetworkBase) ->
     cluster_vpc, network_vpc = cluster.vpc_id, network.vpc.vpc_id
     if cluster_vpc is None:
         return
-    both_known = not Token.is_unresolved(cluster_vpc) and not Token.is_unresolved(network_vpc)
+    both_known = not is_unresolved(cluster_vpc) and not is_unresolved(network_vpc)
     # two tokens name the same VPC only if they come from one stack; across stacks they cannot be compared
-    one_stack = Token.is_unresolved(cluster_vpc) and Token.is_unresolved(network_vpc) and (
+    one_stack = is_unresolved(cluster_vpc) and is_unresolved(network_vpc) and (
         Stack.of(cluster) is Stack.of(network))
     if (both_known or one_stack) and cluster_vpc != network_vpc:
         raise MwaaPlatformError(

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from typing import Any, Optional
 
-from aws_cdk import Annotations, RemovalPolicy, SecretValue, Stack, Token
+from aws_cdk import Annotations, RemovalPolicy, SecretValue, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
@@ -21,6 +21,7 @@ from mwaa_platform.compliance.nag import acknowledge_across_packs
 from mwaa_platform.cross_account.role import check_role_arn
 from mwaa_platform.environment.environment import AirflowEnvironment
 from mwaa_platform.errors import MwaaPlatformError, shorten, validating
+from mwaa_platform._internal.tokens import is_unresolved
 
 __all__ = ["CROSS_REGION_SERVICES", "AirflowAwsConnection", "check_conn_id", "connection_document",
            "grant_assume_roles", "services_without_cross_region_endpoints"]
@@ -134,7 +135,7 @@ class AirflowAwsConnection(Construct):
             actions=["kms:Decrypt"], resources=[environment.key.key_arn],
             conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{stack.region}.amazonaws.com"}},
         ))
-        other_region = not Token.is_unresolved(region_name) and region_name != stack.region
+        other_region = not is_unresolved(region_name) and region_name != stack.region
         #: Services this connection's DAGs call in another Region without cross-Region PrivateLink.
         self.needs_nat = services_without_cross_region_endpoints(services) if other_region else []
         network = environment.network

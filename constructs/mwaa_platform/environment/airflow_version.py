@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 
-from aws_cdk import Annotations, Token
+from aws_cdk import Annotations
 from constructs import IConstruct
 
 from mwaa_platform.errors import MwaaPlatformError, shorten
 from mwaa_platform._internal.service_model import known_airflow_versions
+from mwaa_platform._internal.tokens import is_unresolved
 
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 
@@ -54,4 +55,4 @@ def default_airflow_version() -> str:
 
 
 def is_token(value: object) -> bool:
-    return isinstance(value, str) and Token.is_unresolved(value)
+    return isinstance(value, str) and is_unresolved(value)

@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from aws_cdk import Token
-
 from mwaa_platform.errors import MwaaPlatformError, shorten
+from mwaa_platform._internal.tokens import is_unresolved
 
 #: Service quota on workers per environment (MaxWorkers).
 MAX_WORKERS_QUOTA = 25
@@ -102,7 +101,7 @@ def resolve_capacity(
         min_webservers=env_class.default_webservers if min_webservers is None else min_webservers,
         max_webservers=env_class.default_webservers if max_webservers is None else max_webservers,
     )
-    if max_workers is None and min_workers is not None and not Token.is_unresolved(min_workers):
+    if max_workers is None and min_workers is not None and not is_unresolved(min_workers):
         resolved = Capacity(**{**resolved.__dict__, "max_workers": max(resolved.max_workers, min_workers)})
     for field, bounds in (
         ("schedulers", env_class.schedulers),
@@ -114,13 +113,13 @@ def resolve_capacity(
         _check_range(field, getattr(resolved, field), bounds, env_class)
     for low, high in (("min_workers", "max_workers"), ("min_webservers", "max_webservers")):
         low_value, high_value = getattr(resolved, low), getattr(resolved, high)
-        if not (Token.is_unresolved(low_value) or Token.is_unresolved(high_value)) and low_value > high_value:
+        if not (is_unresolved(low_value) or is_unresolved(high_value)) and low_value > high_value:
             raise MwaaPlatformError(f"{low} must not exceed {high} ({high_value}) for {env_class}, got {low_value}")
     return resolved
 
 
 def _check_range(field: str, value: int, bounds: tuple[int, int], env_class: EnvironmentClass) -> None:
-    if Token.is_unresolved(value):
+    if is_unresolved(value):
         return
     low, high = bounds
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:

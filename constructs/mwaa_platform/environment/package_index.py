@@ -14,13 +14,14 @@ import re
 from pathlib import Path
 from typing import Optional
 
-from aws_cdk import ArnFormat, RemovalPolicy, Stack, Token
+from aws_cdk import ArnFormat, RemovalPolicy, Stack
 from aws_cdk import aws_codeartifact as codeartifact
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from mwaa_platform.errors import MwaaPlatformError, construct_path, shorten
+from mwaa_platform._internal.tokens import is_unresolved
 
 __all__ = ["AirflowPackageIndex"]
 
@@ -115,7 +116,7 @@ class AirflowPackageIndex(Construct):
         :param then: a team's own startup script, run after it. Default: none.
         """
         stack = Stack.of(self)
-        if Token.is_unresolved(stack.account) or Token.is_unresolved(stack.region):
+        if is_unresolved(stack.account) or is_unresolved(stack.region):
             raise MwaaPlatformError("a package index needs a stack with a concrete account and Region: the startup "
                                     "script names them", construct_path(self))
         host = f"{self.domain_name}-{stack.account}.d.codeartifact.{stack.region}.amazonaws.com"

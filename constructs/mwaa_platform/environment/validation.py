@@ -10,12 +10,12 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Optional
 
-from aws_cdk import Token
 from aws_cdk import aws_ec2 as ec2
 
 from mwaa_platform._internal.service_model import log_levels, name_limits
 from mwaa_platform.environment.options import LogType
 from mwaa_platform.errors import MwaaPlatformError, shorten
+from mwaa_platform._internal.tokens import is_unresolved
 
 __all__ = [
     "LOG_TYPES",
@@ -45,7 +45,7 @@ _MAINTENANCE_WINDOW = re.compile(r"^(MON|TUE|WED|THU|FRI|SAT|SUN):([01]\d|2[0-3]
 
 
 def _is_token(value: object) -> bool:
-    return isinstance(value, str) and Token.is_unresolved(value)
+    return isinstance(value, str) and is_unresolved(value)
 
 
 def check_environment_name(name: str) -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from aws_cdk import Token
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
 from mwaa_platform._internal.ec2_rules import check_ec2_description
 from mwaa_platform.errors import MwaaPlatformError, shorten
+from mwaa_platform._internal.tokens import is_unresolved
 
 #: Ports MWAA components use among themselves: the web server (HTTPS) and the metadata database.
 WEBSERVER_PORT = 443
@@ -57,7 +57,7 @@ def _az(subnet: ec2.ISubnet) -> Optional[str]:
         zone = subnet.availability_zone
     except Exception:  # imported subnets without an AZ raise on access
         return None
-    return None if zone is None or Token.is_unresolved(zone) else zone
+    return None if zone is None or is_unresolved(zone) else zone
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,13 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Stack, Token
+from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from mwaa_platform.errors import MwaaPlatformError, shorten, validating
+from mwaa_platform._internal.tokens import is_unresolved
 
 _Aws = ec2.InterfaceVpcEndpointAwsService
 
@@ -249,6 +250,6 @@ def check_account_ids(field: str, accounts: Sequence[str]) -> list[str]:
     if isinstance(accounts, str) or not isinstance(accounts, (list, tuple)):
         raise MwaaPlatformError(f"{field} must be a list of 12-digit AWS account ids, got {shorten(accounts)}")
     for account in accounts:
-        if not (isinstance(account, str) and (Token.is_unresolved(account) or _ACCOUNT_ID.match(account))):
+        if not (isinstance(account, str) and (is_unresolved(account) or _ACCOUNT_ID.match(account))):
             raise MwaaPlatformError(f"{field} entries must be 12-digit AWS account ids (quoted in YAML), got {shorten(account)}")
     return list(dict.fromkeys(accounts))

@@ -1,0 +1,43 @@
+"""make bench's report: each part of a `cdk synth` is the difference between two runs, per added team."""
+
+import sys
+
+import pytest
+
+from harness import REPO_ROOT
+
+
+@pytest.fixture(scope="module")
+def bench():
+    sys.path.insert(0, str(REPO_ROOT / "scripts"))
+    try:
+        import bench
+    finally:
+        sys.path.remove(str(REPO_ROOT / "scripts"))
+    return bench
+
+
+def runs(import_s, build_s, calls, full, unvalidated, bare):
+    """The three PHASE_RUNS of one size, as phase_worker reports them."""
+    return [{"import": {"s": import_s}, "build": {"s": build_s, "calls": calls}, "synth": {"s": synth}}
+            for synth in (full, unvalidated, bare)]
+
+
+def test_the_parts_and_what_one_more_team_costs(bench):
+    table = bench.phase_table({
+        10: runs(1.5, 10.0, 15_000, full=9.0, unvalidated=3.0, bare=2.0),
+        50: runs(1.5, 42.0, 71_000, full=19.0, unvalidated=9.0, bare=6.0),
+    })
+    rows = [line for line in table.splitlines() if line.startswith("| ")][1:]
+    # synthesis and preflight, the packs (unvalidated - bare), CDK's validation (full - unvalidated)
+    assert rows[0] == "| 10 teams (46 stacks) | 1.50 s | 10.00 s | 15,000 | 2.00 s | 1.00 s | 6.00 s | 20.50 s |"
+    assert rows[2] == "| **each added team** (10 to 50) | 0.00 s | 0.80 s | 1,400 | 0.10 s | 0.05 s | 0.10 s | 1.05 s |"
+    assert "Building costs 0.80 s per added team: 0.57 ms per jsii round trip" in table
+    assert "700 round trips per added team and stage" in table
+    assert "costs 0.25 s per added team: more than the 0.15 s target on its own" in table
+
+
+def test_one_size_has_no_marginal_row_and_none_no_table(bench):
+    table = bench.phase_table({1: runs(1.0, 2.0, 2_000, full=4.0, unvalidated=1.0, bare=0.5)})
+    assert "| 1 team (10 stacks) |" in table and "each added team" not in table
+    assert bench.phase_table({}).startswith("(not measured")

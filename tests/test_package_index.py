@@ -87,7 +87,10 @@ def test_the_package_index_passes_all_packs_and_cfn_lint(requirements, tmp_path)
     assert_stack_cfn_lint_clean(stack, tmp_path)
 
 
-def test_the_index_needs_its_endpoints_and_excludes_a_wheelhouse(requirements):
+def test_the_index_needs_its_endpoints_and_excludes_a_wheelhouse(requirements, monkeypatch):
+    def no_download(*args, **kwargs):
+        raise AssertionError("built a wheelhouse before refusing the arguments")
+    monkeypatch.setattr("mwaa_platform.environment.environment.build_wheelhouse", no_download)
     stack = new_stack()
     network = AirflowNetwork(stack, "Network")
     index = AirflowPackageIndex(stack, "Packages", domain_name="analytics")

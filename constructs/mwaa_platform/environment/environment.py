@@ -210,6 +210,9 @@ class AirflowEnvironment(AirflowEnvironmentBase):
         super().__init__(scope, construct_id)
         # --- validate everything before creating anything -------------------------------
         with validating(self):
+            # before the runtime: resolving it may download a wheelhouse
+            if package_index is not None and wheelhouse not in (None, False):
+                raise MwaaPlatformError("pass wheelhouse or package_index, not both: both say where pip gets packages")
             runtime = _resolve_runtime(
                 self, environment_name=environment_name, environment_class=environment_class,
                 airflow_version=airflow_version,
@@ -225,8 +228,6 @@ class AirflowEnvironment(AirflowEnvironmentBase):
                 wheelhouse=False if package_index is not None and wheelhouse is None else wheelhouse,
             )
             if package_index is not None:
-                if wheelhouse not in (None, False):
-                    raise MwaaPlatformError("pass wheelhouse or package_index, not both: both say where pip gets packages")
                 if network is not None:
                     network.check_endpoint("codeartifact.api", "package_index")
                 startup_script = package_index.startup_script(then=startup_script)

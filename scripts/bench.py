@@ -348,6 +348,11 @@ What this means for the targets:
   from about 700 round trips to under 100 would mean doing that for every construct: each team's
   resources as L1 resources with literal properties, grants and policies computed in Python. That
   is a rewrite of the library's internals, not a tuning.
+- **About a tenth of building is jsii's own type checking** of every argument in Python (measured
+  with cProfile: 57,000 checks for 10 teams). The generated bindings run it under `if __debug__`,
+  so `python -O` skips it (about 10% less building; Node still checks types). It pays off only with
+  optimized bytecode compiled ahead: where `PYTHONDONTWRITEBYTECODE` is set, as on this machine,
+  `-O` recompiles aws-cdk-lib on every run (5 s). So the app runs without `-O`.
 - **Synthesis alone is near or above the 0.15 s target per team** (see above), before any
   construct is built: CDK renders and validates every template inside Node, and the nag packs'
   rules visit every resource. So 0.15 s per team is out of reach for a CDK app of this size in

@@ -23,7 +23,7 @@ synth: setup
 	@echo "Templates: $(CURDIR)/cdk.out/*.template.json"
 	@echo "cdk-nag validation report: $(CURDIR)/cdk.out/validation-report.json"
 
-## test: set up, type-check the library and the app (mypy), then run the whole test suite on two workers
+## test: set up, type-check the library, the app and scripts/ (mypy), then run the whole test suite on two workers
 ## (whole modules per worker, started in the order tests/conftest.py gives: xdist would otherwise
 ## reorder them by test count)
 test: setup

@@ -46,6 +46,23 @@ def test_stack_names_come_from_the_registry(platform, registry):
         assert env.stack_name == f"{registry.name}-{env.name}-{env.stage.name}"
 
 
+def test_two_stages_in_two_accounts_produce_stacks_in_both(platform):
+    stacks = platform.assembly.stacks
+    accounts = {stack.stack_name: stack.environment.account for stack in stacks}
+    assert accounts == {
+        "mwaa-platform-network-dev": "111111111111", "mwaa-platform-network-prod": "222222222222",
+        "mwaa-platform-analytics-dev": "111111111111", "mwaa-platform-payments-dev": "111111111111",
+        "mwaa-platform-payments-prod": "222222222222", "mwaa-platform-central-prod": "222222222222",
+        "mwaa-platform-analytics-prod": "222222222222", "mwaa-platform-eks-prod": "222222222222",
+        "mwaa-platform-monitoring-dev": "111111111111", "mwaa-platform-monitoring-prod": "222222222222",
+        "mwaa-platform-payments-prod-access-333333333333-eu-west-1": "333333333333",
+        "mwaa-platform-payments-prod-access-333333333333-us-east-1": "333333333333",
+    }
+    assert {s.stack_name for s in stacks if s.termination_protection} == {
+        "mwaa-platform-network-dev", "mwaa-platform-network-prod", "mwaa-platform-payments-prod",
+        "mwaa-platform-central-prod", "mwaa-platform-analytics-prod", "mwaa-platform-eks-prod"}
+
+
 def test_production_stages_have_termination_protection_and_others_do_not(platform, registry):
     stacks = {s.stack_name: s for s in platform.assembly.stacks}
     for env in [*registry.environments, *registry.team_access]:

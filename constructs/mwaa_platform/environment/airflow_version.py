@@ -9,7 +9,6 @@ from constructs import IConstruct
 
 from mwaa_platform.errors import MwaaPlatformError, shorten
 from mwaa_platform._internal.service_model import known_airflow_versions
-from mwaa_platform._internal.tokens import is_unresolved
 
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 
@@ -52,7 +51,3 @@ def check_airflow_version(scope: IConstruct, version: str) -> tuple[int, int, in
 def default_airflow_version() -> str:
     """The newest Airflow version the pinned botocore knows."""
     return max(known_airflow_versions(), key=parse)
-
-
-def is_token(value: object) -> bool:
-    return isinstance(value, str) and is_unresolved(value)

@@ -114,12 +114,22 @@ def tree_rss_kib(root: int) -> int:
     return total
 
 
-def run(teams: int, workdir: Path) -> dict:
+#: The environment of every measured process: jsii's Node end-of-life banner silenced, as by the Makefile.
+CHILD_ENV = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "18,20,22"}
+
+
+def registry_file(teams: int, workdir: Path) -> Path:
+    """The generated registry of ``teams`` teams in ``workdir``, written once per run."""
     path = workdir / f"registry-{teams}.yaml"
-    path.write_text(yaml.safe_dump(registry(teams)))
+    if not path.exists():
+        path.write_text(yaml.safe_dump(registry(teams)))
+    return path
+
+
+def run(teams: int, workdir: Path) -> dict:
+    path = registry_file(teams, workdir)
     out = workdir / f"cdk.out-{teams}"
-    env = {**os.environ, "MWAA_PLATFORM_REGISTRY": str(path), "CDK_OUTDIR": str(out),
-           "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "18,20,22"}
+    env = {**CHILD_ENV, "MWAA_PLATFORM_REGISTRY": str(path), "CDK_OUTDIR": str(out)}
     start = time.monotonic()
     process = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -193,12 +203,10 @@ def phase_worker(registry_path: str, validation: bool, nag: bool) -> None:
 
 def phases(teams: int, workdir: Path) -> list[dict]:
     """Each of PHASE_RUNS on ``teams`` generated teams, each in a fresh process."""
-    path = workdir / f"registry-phases-{teams}.yaml"
-    path.write_text(yaml.safe_dump(registry(teams)))
-    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "18,20,22"}
+    path = registry_file(teams, workdir)
     results = []
     for label, flags in PHASE_RUNS:
-        done = subprocess.run([sys.executable, __file__, "--phase-worker", str(path), *flags], env=env,
+        done = subprocess.run([sys.executable, __file__, "--phase-worker", str(path), *flags], env=CHILD_ENV,
                               capture_output=True, text=True)
         if done.returncode != 0:
             raise SystemExit(f"phases ({label}) failed:\n{done.stderr[-3000:]}")
@@ -250,27 +258,25 @@ def phase_table(breakdown: dict[int, list[dict]]) -> str:
     if not breakdown:
         return "(not measured: `--phases` with no sizes)"
     parts = {teams: _split(runs) for teams, runs in sorted(breakdown.items())}
-    row = "| {label} | {import:.2f} s | {build:.2f} s | {calls:,.0f} | {synth:.2f} s | {nag:.2f} s | {validation:.2f} s | {total:.2f} s |"
-    rows = [row.format(label=f"{teams} team{'s' * (teams != 1)} ({expected_stacks(teams)} stacks)", **part) for teams, part in parts.items()]
+    row = ("| {label} | {import:.2f} s | {build:.2f} s | {calls:,.0f} | {synth:.2f} s | {nag:.2f} s "
+           "| {validation:.2f} s | {total:.2f} s |")
     lines = [
         "| run | import | build | jsii calls while building | synthesis and preflight | four nag packs "
         "| CDK's template validation | total |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
-        *rows,
+        *(row.format(label=f"{teams} team{'s' * (teams != 1)} ({expected_stacks(teams)} stacks)", **part)
+          for teams, part in parts.items()),
     ]
     if len(parts) > 1:
         (low, first), (high, last) = list(parts.items())[0], list(parts.items())[-1]
-        added = high - low
-        lines.append(row.format(label=f"**each added team** ({low} to {high})",
-                                **{key: (last[key] - first[key]) / added for key in first}))
-        per_call = (last["build"] - first["build"]) / (last["calls"] - first["calls"]) * 1000
-        node = sum(last[key] - first[key] for key in ("synth", "nag", "validation")) / added
-        build = (last["build"] - first["build"]) / added
+        added = {key: (last[key] - first[key]) / (high - low) for key in first}  # what one more team costs
+        lines.append(row.format(label=f"**each added team** ({low} to {high})", **added))
+        node = added["synth"] + added["nag"] + added["validation"]
         lines += [
             "",
-            f"- Building costs {build:.2f} s per added team: {per_call:.2f} ms per jsii round trip between {low} and "
-            f"{high} teams, {(last['calls'] - first['calls']) / added / len(STAGES):.0f} round trips per added team "
-            "and stage.",
+            f"- Building costs {added['build']:.2f} s per added team: {added['build'] / added['calls'] * 1000:.2f} ms "
+            f"per jsii round trip between {low} and {high} teams, {added['calls'] / len(STAGES):.0f} round trips per "
+            "added team and stage.",
             f"- Synthesis (CDK's rendering and the preflight checks, the four packs, CDK's validation: mostly inside "
             f"Node) costs {node:.2f} s per added team: {'more' if node > TARGET_PER_TEAM else 'less'} than the "
             f"{TARGET_PER_TEAM} s target on its own.",

@@ -111,11 +111,11 @@ def cfn_lint_findings(templates: Iterable[Path], region: str = TEST_REGION) -> l
     from cfnlint.decode import decode
     from cfnlint.runner import run_template_by_data
 
-    findings = []
+    config, rules, findings = ConfigMixIn([], regions=[region]), _cfn_lint_rules(), []
     for template in map(Path, templates):
         data, matches = decode(str(template))
         if data is not None and not matches:
-            matches = list(run_template_by_data(data, ConfigMixIn([], regions=[region]), _cfn_lint_rules()))
+            matches = list(run_template_by_data(data, config, rules))
         findings += [f"{template.name}:{match.linenumber} {match.rule.id} {match.message}"
                      for match in matches if match.rule.id[0] in "EW"]
     return findings

@@ -46,20 +46,27 @@ def env(document, index, stage):
     return document["teams"][index]["environments"][stage]
 
 
+def one_stage(document, stage):
+    """The document with ``stage`` only: its stage entry, the teams' environments and budgets there."""
+    for kept in document["teams"]:
+        kept["environments"] = {name: value for name, value in kept["environments"].items() if name == stage}
+        if "alerts" in kept:
+            budgets = kept["alerts"].get("monthly_budget_usd", {})
+            kept["alerts"]["monthly_budget_usd"] = {name: value for name, value in budgets.items() if name == stage}
+    document["stages"] = {stage: document["stages"][stage]}
+    return document
+
+
 def only(document, index, stage, *, drop=("compute", "cross_account")):
     """The example cut down to one team in one stage (and without ``drop``): a test of one feature
     builds a few stacks instead of the whole platform."""
     kept = document["teams"][index]
-    kept["environments"] = {stage: kept["environments"][stage]}
+    document["teams"] = [kept]
+    one_stage(document, stage)
     kept["environments"][stage].pop("shared", None)
     for key in drop:
         kept["environments"][stage].pop(key, None)
         kept.pop(key, None)
-    if "alerts" in kept:
-        budgets = kept["alerts"].get("monthly_budget_usd", {})
-        kept["alerts"]["monthly_budget_usd"] = {name: value for name, value in budgets.items() if name == stage}
-    document["teams"] = [kept]
-    document["stages"] = {stage: document["stages"][stage]}
     document["shared_environments"] = []
     return document
 
@@ -376,10 +383,7 @@ def test_a_shared_environment_syncs_each_teams_dags_under_its_own_prefix(tmp_pat
         env(document, 1, "prod").clear()
         env(document, 1, "prod").update(shared="central", dags="payments-dags")
         team(document, 1).pop("cross_account")  # roles are an own environment's
-        for kept in document["teams"]:  # the prod stage is enough
-            kept["environments"].pop("dev")
-            kept.get("alerts", {}).get("monthly_budget_usd", {}).pop("dev", None)
-        document["stages"].pop("dev")
+        one_stage(document, "prod")  # the prod stage is enough
     app = new_app()
     platform = build_platform(app, load_registry(write(tmp_path, edited(edit))))
     template = Template.from_stack(platform.environments["central-prod"])

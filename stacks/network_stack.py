@@ -30,6 +30,7 @@ class NetworkStack(Stack):
             endpoint_policies=settings.endpoint_policies,
             data_perimeter=settings.data_perimeter,
             perimeter_accounts=platform.perimeter_accounts,
+            path_endpoints=spec.path_endpoints,
             network_acls=settings.network_acls,
             dns_firewall=settings.dns_firewall,
             dns_allowed_domains=settings.dns_allowed_domains,

@@ -27,7 +27,10 @@ from aws_cdk import aws_logs as logs
 from pydantic import BaseModel, ValidationError
 
 from mwaa_platform import AirflowConfiguration, SecretsManagerBackend
+from mwaa_platform.cross_account import services_without_cross_region_endpoints
 from mwaa_platform.errors import MwaaPlatformError, shorten
+from mwaa_platform.network import PathEndpoint
+from mwaa_platform.paths import CROSS_REGION_SERVICES, lookup_pattern_admits
 from mwaa_platform.validation import (
     check_artifact_paths,
     check_environment_name,
@@ -192,6 +195,8 @@ class NetworkSpec:
     eks_stack_name: Optional[str] = None
     #: The stack of the account and Region's summary dashboard.
     monitoring_stack_name: str = ""
+    #: What the DAG paths of its environments need beyond the endpoint sets (cross-account targets).
+    path_endpoints: tuple[PathEndpoint, ...] = ()
 
     @property
     def cluster_name(self) -> Optional[str]:
@@ -275,6 +280,7 @@ class PlatformSettings:
                     if any(job.secrets for job in [*compute.ecs_tasks, *compute.batch_jobs]):
                         sets.append("secretsmanager")
             previous = specs.get(key)
+            paths = [*(previous.path_endpoints if previous else ()), *self.path_endpoints_of(environments)]
             suffix = "" if self.single_stage_format else f"-{stage.name}"
             eks_stack = previous.eks_stack_name if previous and previous.eks_stack_name else (
                 f"{self.name}-eks{suffix}" if eks else None)
@@ -285,8 +291,32 @@ class PlatformSettings:
                 availability_zones=stage.availability_zones if previous is None else previous.availability_zones,
                 endpoint_sets=tuple(dict.fromkeys([*(previous.endpoint_sets if previous else ()), *sets])),
                 production=stage.production or bool(previous and previous.production),
+                path_endpoints=tuple(dict.fromkeys(paths)),
             )
         return tuple(specs.values())
+
+    def path_endpoints_of(self, environments: Iterable[EnvironmentSpec]) -> list[PathEndpoint]:
+        """The endpoints the cross-account paths of ``environments`` need: each target service in its
+        Region (a cross-Region endpoint where that is another Region and the network has no NAT),
+        admitting the target account's principals, and for S3 exactly the statements' resources."""
+        nat = self.network.nat_gateways > 0
+        endpoints = []
+        for env in environments:
+            for role in env.cross_account:
+                target = role.target
+                remote = target.region != env.stage.region
+                if remote and (nat or target.route_reason is not None):
+                    continue  # routed through NAT, or by the declared route
+                for service in target.services:
+                    if remote and service not in CROSS_REGION_SERVICES:
+                        continue  # refused by the resolver unless routed
+                    s3 = [st for st in target.statements if any(a.startswith("s3:") for a in st.actions)]
+                    endpoints.append(PathEndpoint(
+                        service=service, region=target.region if remote else None, principal_accounts=(target.account,),
+                        actions=tuple(dict.fromkeys(a for st in s3 for a in st.actions if a.startswith("s3:")))
+                        if service == "s3" else (),
+                        resources=tuple(dict.fromkeys(r for st in s3 for r in st.resources)) if service == "s3" else ()))
+        return endpoints
 
 
 # --- loading ---------------------------------------------------------------------------------------
@@ -585,6 +615,21 @@ class _Resolver:
                               "allow_same_account: true if a role there is really wanted")
             if target.region not in target_regions():
                 self.fail(at, f"region must be a Region botocore knows for STS, e.g. eu-west-1, got {shorten(target.region)}")
+            backend = entry.secrets_backend
+            pattern = backend.connections_lookup_pattern if isinstance(backend, SecretsBackend) else None
+            if not lookup_pattern_admits(pattern, target.conn_id):
+                self.fail(at, f"conn_id {target.conn_id!r} does not match secrets_backend.connections_lookup_pattern "
+                              f"{pattern!r} of stage {stage.name!r}: Airflow would never look the connection up and the "
+                              "DAG would run as the execution role; widen the pattern (Airflow applies it with "
+                              "re.match, ignoring case) or rename the connection")
+            unroutable = services_without_cross_region_endpoints(target.services)
+            if (target.region != stage.region and unroutable and self.registry.platform.network.nat_gateways == 0
+                    and target.route_reason is None):
+                self.fail(at, f"{', '.join(unroutable)} in {target.region} cannot be reached privately from "
+                              f"{stage.region}: the network has no NAT and {'these have' if len(unroutable) > 1 else 'it has'} "
+                              "no cross-Region PrivateLink; use the target in "
+                              f"{stage.region}, give the network NAT (platform.network.nat_gateways), or set route_reason "
+                              "saying how the calls reach that Region (peering, Transit Gateway)")
             role_name = target.role_name or f"mwaa-{team.name}-{stage.name}-{target.conn_id}"
             if len(role_name) > 64:
                 self.fail(at, f"the default role name {role_name} has {len(role_name)} characters (IAM allows 64); "

@@ -217,7 +217,7 @@ class Stage(_Model):
 
 
 class WebAccess(_Model):
-    """Who may open the Airflow UI: a plain IAM role, or a named policy for IAM Identity Center."""
+    """Who may open the Airflow UI (and call its REST API): a plain IAM role, or a named policy for IAM Identity Center."""
 
     role_name: Optional[str] = Field(None, description="An IAM role of the stage's account that gets a managed "
                                                        "policy attached (not an AWSReservedSSO_ role).")
@@ -225,6 +225,9 @@ class WebAccess(_Model):
                                                          "set to reference.")
     airflow_role: Literal["Admin", "Op", "User", "Viewer", "Public"] = Field(
         "Viewer", description="The Airflow role: " + ", ".join(AIRFLOW_ROLES) + ".")
+    rest_api: bool = Field(False, description="Also allow airflow:InvokeRestApi as the same Airflow role: the "
+                                              "Airflow REST API through MWAA, which the Amazon provider's MwaaHook "
+                                              "needs on Airflow 3 (docs/web-access.md).")
 
     @model_validator(mode="after")
     def _one(self) -> "WebAccess":
@@ -518,8 +521,12 @@ class CrossAccountTarget(_Model):
     region: str = Field(description="The Region the connection's clients call.")
     statements: list[PolicyStatementSettings] = Field(description="What the role may do there.")
     services: list[str] = Field(default_factory=list, description=(
-        "Endpoint names of the services the DAGs call (glue, s3, ...): in another Region, those without "
-        "cross-Region PrivateLink are reported at synthesis."))
+        "Endpoint names of the services the DAGs call (glue, s3, ...); every service the statements' actions "
+        "name must be listed. The network gets their endpoints, admitting this account's principals; in "
+        "another Region, a cross-Region endpoint where the service has one (s3, kms, ecs, ...), else NAT."))
+    route_reason: Optional[str] = Field(None, description=(
+        "How the calls reach the target Region when the network has neither NAT nor a cross-Region endpoint "
+        "for a service (peering or a Transit Gateway to that Region's endpoints); at least 30 characters."))
     role_name: Optional[str] = Field(None, description="Default: mwaa-<team>-<stage>-<conn_id> (at most 64).")
     external_id: Optional[str] = Field(None, description="Require this sts:ExternalId.")
     organization_id: Optional[str] = Field(None, description="Require the caller's aws:PrincipalOrgID.")
@@ -539,7 +546,20 @@ class CrossAccountTarget(_Model):
         for service in self.services:
             if not re.match(r"^[a-z0-9-]{2,40}$", service):
                 raise ValueError(f"services entries are endpoint names such as glue or s3, got {service!r}")
+        called = sorted({_ENDPOINT_OF_PREFIX.get(action.split(":")[0], action.split(":")[0])
+                         for statement in self.statements for action in statement.actions if ":" in action})
+        missing = [service for service in called if service not in self.services]
+        if missing:
+            raise ValueError(f"services must list every service the statements call, so the network gets its "
+                             f"endpoint: add {', '.join(missing)} (services: {self.services})")
+        if self.route_reason is not None and len(self.route_reason.strip()) < 30:
+            raise ValueError(f"route_reason must say how the calls are routed (at least 30 characters), got "
+                             f"{self.route_reason!r}")
         return self
+
+
+#: IAM action prefixes whose VPC endpoint has another name.
+_ENDPOINT_OF_PREFIX = {"cloudwatch": "monitoring", "execute-api": "execute-api"}
 
 
 class Compute(_Model):

@@ -114,7 +114,8 @@ class EnvironmentStack(Stack):
             role.target.conn_id: AirflowAwsConnection(
                 self, f"Connection{_pascal(role.target.conn_id)}", environment=self.airflow, conn_id=role.target.conn_id,
                 role_arn=role.role_arn, region_name=role.target.region, external_id=role.target.external_id,
-                services=role.target.services)
+                services=role.target.services, route_reason=role.target.route_reason,
+                resources=[resource for statement in role.target.statements for resource in statement.resources])
             for role in spec.cross_account
         }
         if spec.cross_account:
@@ -155,6 +156,7 @@ class TeamAccessStack(Stack):
             grants = ManagedPolicyGrants(
                 self, "SharedRoleGrants", role=iam.Role.from_role_name(self, "SharedExecutionRole", role_name),
                 description=f"What DAGs of team {spec.team} on {spec.environment.environment_name} may start",
+                environment_name=spec.environment.environment_name,
             )
             self.compute = build_compute(self, network=SharedAirflowNetwork(self, "Network", attributes=network),
                                          compute=spec.compute, grantee=grants, team=spec.team,
@@ -273,13 +275,15 @@ def _operator_outputs(scope: Construct, prefix: str, values: Mapping[str, str], 
 
 
 def grant_web_access(scope: Construct, environment: AirflowEnvironmentBase, grants: tuple[WebAccess, ...]) -> None:
-    """One managed policy per Airflow role for named roles; a named policy for IAM Identity Center."""
+    """One managed policy per Airflow role for named roles (and a sibling one for the REST API when an entry has
+    rest_api); a named policy for IAM Identity Center, with both actions when the entry has rest_api."""
     for grant in grants:
         if grant.role_name is not None:
             role = iam.Role.from_role_name(scope, f"WebAccess{grant.airflow_role}{grant.role_name}", grant.role_name)
-            environment.grant_web_login_to_roles([role], grant.airflow_role)
+            environment.grant_web_login_to_roles([role], grant.airflow_role, rest_api=grant.rest_api)
         else:
-            environment.grant_web_login_policy(grant.airflow_role, policy_name=grant.policy_name)
+            environment.grant_web_login_policy(grant.airflow_role, policy_name=grant.policy_name,
+                                               rest_api=grant.rest_api)
 
 
 def _wheelhouse(value: Union[None, bool, WheelhouseSettings]) -> Union[None, bool, Wheelhouse]:

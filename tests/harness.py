@@ -159,7 +159,9 @@ _SKIP_DIRS = {".venv", ".venv-checkov", "node_modules", "cdk.out", ".git", "buil
 
 def repo_python_files() -> Iterator[Path]:
     for path in sorted(REPO_ROOT.rglob("*.py")):
-        if not _SKIP_DIRS.intersection(path.relative_to(REPO_ROOT).parts):
+        parts = path.relative_to(REPO_ROOT).parts
+        # every virtualenv: .venv, .venv-checkov and the Airflow ones (.venv-airflow-<version>)
+        if not _SKIP_DIRS.intersection(parts) and not any(part.startswith(".venv") for part in parts):
             yield path
 
 

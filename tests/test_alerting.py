@@ -30,6 +30,7 @@ from mwaa_platform.alerting import (
     ecs_task_failed_pattern,
     environment_status_pattern,
 )
+from mwaa_platform.alerting.alarms import check_metrics_filters  # alerting/__init__ exports the old name only
 
 CLUSTER = f"arn:aws:ecs:{TEST_REGION}:{TEST_ACCOUNT}:cluster/team-a"
 QUEUE = f"arn:aws:batch:{TEST_REGION}:{TEST_ACCOUNT}:job-queue/team-a"
@@ -133,28 +134,88 @@ def test_bad_thresholds_fail_naming_the_setting(overrides, message):
                           thresholds=overrides)
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"metrics.statsd_allow_list": "scheduler,executor"},
-     "statsd_allow_list 'scheduler,executor' drops Airflow metric dag_processing.import_errors, which alarm "
+@pytest.mark.parametrize("options, version, message", [
+    ({"metrics.statsd_allow_list": "scheduler,executor"}, "2.11.0",
+     "^metrics.statsd_allow_list 'scheduler,executor' drops Airflow metric dag_processing.import_errors, which alarm "
      "import-errors needs: add dag_processing"),
-    ({"metrics.statsd_block_list": "executor"}, "statsd_block_list 'executor' drops Airflow metric executor.queued_tasks"),
-    ({"metrics.statsd_allow_list": "^scheduler_,^dag_", "metrics.metrics_use_pattern_match": "True"},
+    ({"metrics.statsd_block_list": "executor"}, "2.11.0",
+     "statsd_block_list 'executor' drops Airflow metric executor.queued_tasks"),
+    ({"metrics.statsd_allow_list": "^scheduler_,^dag_", "metrics.metrics_use_pattern_match": "True"}, "2.11.0",
      "drops Airflow metric executor.queued_tasks"),
+    # the options every version reads: passed unchecked before
+    ({"metrics.metrics_allow_list": "scheduler,executor"}, "3.0.6",
+     "^metrics.metrics_allow_list 'scheduler,executor' drops Airflow metric dag_processing.import_errors, which "
+     "alarm import-errors needs: add dag_processing to the allow list$"),
+    ({"metrics.metrics_block_list": "executor"}, "2.11.0",
+     "^metrics.metrics_block_list 'executor' drops Airflow metric executor.queued_tasks, which alarm queued-tasks "
+     "needs: remove it from the block list$"),
+    # on Airflow 2 the new name wins over the old one when both are set
+    ({"metrics.metrics_allow_list": "scheduler", "metrics.statsd_allow_list": "scheduler,executor,dag_processing"},
+     "2.11.0", "^metrics.metrics_allow_list 'scheduler' drops Airflow metric executor.queued_tasks"),
+    # Airflow 3 matches entries as regular expressions anywhere in the name, with no switch
+    ({"metrics.metrics_block_list": "queued"}, "3.0.6", "^metrics.metrics_block_list 'queued' drops Airflow metric "
+     "executor.queued_tasks"),
+    ({"metrics.metrics_use_pattern_match": "t", "metrics.metrics_block_list": "import"}, "2.11.0",
+     "drops Airflow metric dag_processing.import_errors"),
+    # an unknown version is checked as both majors read the options
+    ({"metrics.statsd_allow_list": "scheduler"}, None, "^metrics.statsd_allow_list 'scheduler' drops Airflow metric "
+     "executor.queued_tasks on Airflow 2, which alarm queued-tasks needs"),
+    ({"metrics.metrics_block_list": "heartbeat"}, None, "^metrics.metrics_block_list 'heartbeat' drops Airflow metric "
+     "scheduler_heartbeat on Airflow 3,"),
+    ({"metrics.metrics_allow_list": "scheduler,executor,dag_processing", "metrics.metrics_use_pattern_match": "true"},
+     "2.11.0", None),
+    ({"metrics.metrics_allow_list": "(unclosed"}, "3.0.6",
+     "metrics.metrics_allow_list entries are regular expressions on this Airflow version, got '\\(unclosed'"),
 ])
-def test_statsd_filters_that_would_starve_an_alarm_fail_at_synthesis(options, message):
+def test_metrics_filters_that_would_starve_an_alarm_fail_at_synthesis(options, version, message):
+    if message is None:
+        check_metrics_filters(options, airflow_version=version)
+        return
     with pytest.raises(MwaaPlatformError, match=message):
-        check_statsd_filters(options)
+        check_metrics_filters(options, airflow_version=version)
 
 
-def test_statsd_filters_that_keep_every_alarm_metric_pass_and_the_environments_own_are_read():
-    check_statsd_filters({"metrics.statsd_allow_list": "scheduler,executor,dag_processing,ti"})
-    check_statsd_filters({"metrics.statsd_allow_list": "heartbeat$,queued,import",
-                          "metrics.metrics_use_pattern_match": "true"})
+@pytest.mark.parametrize("options, version", [
+    ({"metrics.statsd_allow_list": "scheduler,executor,dag_processing,ti"}, None),
+    ({"metrics.statsd_allow_list": "heartbeat$,queued,import", "metrics.metrics_use_pattern_match": "true"}, "2.11.0"),
+    ({"metrics.metrics_allow_list": "heartbeat$,queued,import"}, "3.0.6"),
+    # Airflow 3 does not read the old name (the environment refuses it there), Airflow 2 would drop metrics
+    ({"metrics.statsd_allow_list": "scheduler"}, "3.0.6"),
+    # a non-empty allow list wins: Airflow ignores the block list then
+    ({"metrics.metrics_allow_list": "scheduler,executor,dag_processing", "metrics.metrics_block_list": "executor"},
+     "2.11.0"),
+    # an empty new name shadows the old one on Airflow 2, as Airflow reads it
+    ({"metrics.metrics_allow_list": "", "metrics.statsd_allow_list": "scheduler"}, "2.11.0"),
+    # Airflow keeps an empty entry, which every name starts with
+    ({"metrics.metrics_allow_list": "scheduler,"}, "2.11.0"),
+])
+def test_metrics_filters_that_keep_every_alarm_metric_pass(options, version):
+    check_metrics_filters(options, airflow_version=version)
+    assert check_statsd_filters is check_metrics_filters  # the old name stays importable
+
+
+def test_alarms_read_the_environments_own_metrics_filters_and_version():
     stack = new_stack()
-    env = AirflowEnvironment(stack, "Env", environment_name="lean", network=AirflowNetwork(stack, "Network"),
-                             airflow_version="2.11.0", statsd_allow_list=["scheduler", "ti"])
-    with pytest.raises(MwaaPlatformError, match="Test/Alarms: metrics.statsd_allow_list 'scheduler,ti' drops"):
-        EnvironmentAlarms(stack, "Alarms", environment=env, topic=AlertTopic(stack, "T", display_name="t"))
+    network = AirflowNetwork(stack, "Network")
+    topic = AlertTopic(stack, "T", display_name="t")
+    lean = AirflowEnvironment(stack, "Env", environment_name="lean", network=network, airflow_version="2.11.0",
+                              metrics_allow_list=["scheduler", "ti"])
+    with pytest.raises(MwaaPlatformError, match="Test/Alarms: metrics.metrics_allow_list 'scheduler,ti' drops"):
+        EnvironmentAlarms(stack, "Alarms", environment=lean, topic=topic)
+    # a prefix block list on Airflow 2 keeps executor.queued_tasks; Airflow 3 matches "queued" anywhere
+    three = AirflowEnvironment(stack, "Three", environment_name="three", network=network, airflow_version="3.0.6",
+                               airflow_configuration_options={"metrics.metrics_block_list": "queued"})
+    with pytest.raises(MwaaPlatformError, match="Test/Alarms3: metrics.metrics_block_list 'queued' drops Airflow "
+                                                "metric executor.queued_tasks, which"):
+        EnvironmentAlarms(stack, "Alarms3", environment=three, topic=topic)
+    with pytest.raises(MwaaPlatformError, match=r"airflow_version '2.11.0' is not the environment's own \(3.0.6\)"):
+        EnvironmentAlarms(stack, "Mismatch", environment=three, topic=topic, airflow_version="2.11.0")
+    imported = AirflowEnvironment.from_environment_name(stack, "Imported", "imported")
+    EnvironmentAlarms(stack, "Imported2", environment=imported, topic=topic, airflow_version="2.11.0",
+                      airflow_configuration_options={"metrics.metrics_block_list": "queued"})
+    with pytest.raises(MwaaPlatformError, match="drops Airflow metric executor.queued_tasks on Airflow 3"):
+        EnvironmentAlarms(stack, "ImportedUnknown", environment=imported, topic=topic,
+                          airflow_configuration_options={"metrics.metrics_block_list": "queued"})
 
 
 # --- the topic ----------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from aws_cdk.assertions import Annotations, Match, Template
 
 from harness import TEST_ACCOUNT, TEST_REGION, assert_nag_clean, new_stack, resolve_literals
 from mwaa_platform import AirflowEnvironment, AirflowNetwork, MwaaPlatformError, SecretsManagerBackend
+from mwaa_platform.paths import PATHS_METADATA_KEY, DagPath
 from mwaa_platform.cross_account import (
     AirflowAwsConnection,
     CrossAccountRole,
@@ -120,10 +121,13 @@ def test_the_connection_secret_is_the_providers_json_under_the_environments_pref
     glue = secrets["airflow/payments-prod/connections/finance_glue"]
     value = json.loads(glue["SecretString"])
     # the documented shape the Amazon provider's secrets backend reads: conn type aws, role and Region in extra
-    assert value == {"conn_type": "aws", "extra": {"role_arn": TARGET, "region_name": TEST_REGION}}
+    # the role is assumed through the environment's own Region's STS endpoint, whatever the target Region
+    sts = {"service_config": {"sts": {"endpoint_url": f"https://sts.{TEST_REGION}.amazonaws.com"}}}
+    assert value == {"conn_type": "aws", "extra": {"role_arn": TARGET, "region_name": TEST_REGION, **sts}}
     assert not {"login", "password", "aws_access_key_id", "aws_secret_access_key"} & set(json.dumps(value).split('"'))
     archive = json.loads(secrets["airflow/payments-prod/connections/finance_archive_us"]["SecretString"])
     assert archive["extra"]["assume_role_kwargs"] == {"ExternalId": "finance-7d1f"}
+    assert archive["extra"]["region_name"] == "us-east-1" and archive["extra"]["service_config"] == sts["service_config"]
     assert glue["KmsKeyId"] == {"Fn::GetAtt": [stack.get_logical_id(env.key.node.default_child), "Arn"]}
 
 
@@ -139,11 +143,32 @@ def test_only_the_execution_role_may_read_the_connection(central):
             "Fn::GetAtt": [stack.get_logical_id(env.execution_role.node.default_child), "Arn"]}}}
 
 
-def test_a_target_in_another_region_says_which_calls_need_nat(central):
-    stack, _, same, other, _ = central
-    assert same.needs_nat == [] and other.needs_nat == ["sts", "glue"]
-    warnings = Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("finance_archive_us calls sts, glue"))
-    assert len(warnings) == 1
+def test_each_connection_records_its_paths(central):
+    """Assuming the role (STS, as the execution role, in the environment's Region) and the calls made as
+    the role (its services, account and Region): what the preflight follows end to end."""
+    stack, _, same, other, template = central
+    assert same.needs_nat == [] and other.needs_nat == ["glue"]  # s3 has cross-Region PrivateLink, glue not
+    paths = [DagPath.from_metadata(p) for p in template["Metadata"][PATHS_METADATA_KEY]]
+    by_capability = {(p.conn_id, p.services): p for p in paths}
+    assume = by_capability[("finance_archive_us", ("sts",))]
+    assert assume.principal_arn is None and assume.region is None  # the execution role, here
+    calls = by_capability[("finance_archive_us", ("s3", "glue"))]
+    assert (calls.principal_arn, calls.principal_account, calls.region, calls.resource_account) == (
+        TARGET.replace("finance_glue", "finance_archive_us"), "333333333333", "us-east-1", "333333333333")
+    assert ("finance_glue", ("glue",)) in by_capability
+
+
+def test_a_connection_the_lookup_pattern_hides_fails_before_anything_is_built():
+    stack = new_stack()
+    network = AirflowNetwork(stack, "Network", endpoint_sets=["sts", "secretsmanager"])
+    env = AirflowEnvironment(stack, "Env", environment_name="payments-prod", network=network, airflow_version="2.11.0",
+                             secrets_backend=SecretsManagerBackend(connections_lookup_pattern="^payments_"))
+    with pytest.raises(MwaaPlatformError, match=r"conn_id 'finance_glue' does not match .*'\^payments_'"):
+        AirflowAwsConnection(stack, "C", environment=env, conn_id="finance_glue", role_arn=TARGET,
+                             region_name=TEST_REGION)
+    assert stack.node.try_find_child("C") is None
+    # the provider matches with re.match, ignoring case
+    AirflowAwsConnection(stack, "D", environment=env, conn_id="Payments_glue", role_arn=TARGET, region_name=TEST_REGION)
 
 
 def test_the_central_stack_is_nag_clean(central):

@@ -203,14 +203,14 @@ def test_configuration_helpers_merge_into_one_map():
         environment_class="mw1.small",
         airflow_configuration_options={"core.default_timezone": "utc"},
         secrets_backend=SecretsManagerBackend(connections_lookup_pattern="^team_a_", cache_ttl_seconds=600),
-        statsd_allow_list=["scheduler", "executor"],
+        metrics_allow_list=["scheduler", "executor"],
         celery_concurrency=CeleryConcurrency(max_tasks=5, min_tasks=1),
     )
     options = env_props(env)["AirflowConfigurationOptions"]
     assert options == {
         "celery.worker_autoscale": "5,1",
         "core.default_timezone": "utc",
-        "metrics.statsd_allow_list": "scheduler,executor",
+        "metrics.metrics_allow_list": "scheduler,executor",
         "secrets.backend": "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend",
         "secrets.backend_kwargs": json.dumps(
             {"connections_prefix": "airflow/team-a/connections", "variables_prefix": "airflow/team-a/variables",
@@ -225,6 +225,57 @@ def test_configuration_conflicts_raise_naming_both_sources():
                                          r"but airflow_configuration_options already set it to '3,1'"):
         make_env(environment_class="mw1.small", airflow_configuration_options={"celery.worker_autoscale": "3,1"},
                  celery_concurrency=CeleryConcurrency(max_tasks=5))
+
+
+@pytest.mark.parametrize("version", ["2.11.0", "3.0.6"])
+def test_the_metrics_allow_list_is_the_option_every_airflow_version_reads(version):
+    # Airflow 3 does not read metrics.statsd_allow_list: the old option was silently ignored there
+    env = make_env(airflow_version=version, metrics_allow_list=["scheduler", "executor", "dag_processing"])
+    options = env_props(env)["AirflowConfigurationOptions"]
+    assert options == {"metrics.metrics_allow_list": "scheduler,executor,dag_processing"}
+
+
+def test_statsd_allow_list_is_a_deprecated_alias_that_warns_and_never_combines_with_its_new_name():
+    env = make_env(airflow_version="3.0.6", statsd_allow_list=["scheduler", "executor"])
+    assert env_props(env)["AirflowConfigurationOptions"] == {"metrics.metrics_allow_list": "scheduler,executor"}
+    Annotations.from_stack(cdk.Stack.of(env)).has_warning("/Test/Env", Match.string_like_regexp(
+        "statsd_allow_list is deprecated: pass the same prefixes as metrics_allow_list"))
+    with pytest.raises(ValueError, match="pass metrics_allow_list or statsd_allow_list, not both"):
+        make_env(metrics_allow_list=["scheduler"], statsd_allow_list=["scheduler"])
+    with pytest.raises(ValueError, match=r"^Test/Env: statsd_allow_list entries are metric name prefixes .*got 'a b'"):
+        make_env(statsd_allow_list=["a b"])
+
+
+@pytest.mark.parametrize("old, new", [("metrics.statsd_allow_list", "metrics.metrics_allow_list"),
+                                      ("metrics.statsd_block_list", "metrics.metrics_block_list")])
+def test_airflow_3_refuses_the_statsd_metrics_options_it_no_longer_reads(old, new):
+    stack = new_stack()
+    with pytest.raises(ValueError, match=rf"^Test/Env: airflow_configuration_options sets {old}, which Airflow 3.0.6 no "
+                                         rf"longer reads \(the filter would be silently ignored\): use {new}$"):
+        make_env(stack, airflow_version="3.0.6", airflow_configuration_options={old: "scheduler"})
+    assert Template.from_stack(stack).find_resources("AWS::MWAA::Environment") == {}
+
+
+def test_airflow_2_reads_the_statsd_metrics_options_with_a_warning_and_refuses_both_spellings():
+    env = make_env(airflow_version="2.11.0", airflow_configuration_options={"metrics.statsd_block_list": "ti"})
+    assert env_props(env)["AirflowConfigurationOptions"] == {"metrics.statsd_block_list": "ti"}
+    Annotations.from_stack(cdk.Stack.of(env)).has_warning("/Test/Env", Match.string_like_regexp(
+        "airflow_configuration_options sets metrics.statsd_block_list, a deprecated name that Airflow 3 no longer "
+        "reads: use metrics.metrics_block_list"))
+    # Airflow 2 reads metrics.metrics_allow_list and ignores its old name when both are set
+    with pytest.raises(ValueError, match=r"airflow_configuration_options sets metrics.statsd_allow_list and "
+                                         r"metrics_allow_list sets metrics.metrics_allow_list: Airflow reads only "
+                                         r"metrics.metrics_allow_list .*drop metrics.statsd_allow_list"):
+        make_env(airflow_version="2.11.0", airflow_configuration_options={"metrics.statsd_allow_list": "scheduler"},
+                 metrics_allow_list=["scheduler", "executor"])
+
+
+def test_an_allow_list_and_a_block_list_together_warn_that_airflow_ignores_the_block_list():
+    env = make_env(airflow_version="3.0.6", metrics_allow_list=["scheduler"],
+                   airflow_configuration_options={"metrics.metrics_block_list": "scheduler.tasks"})
+    Annotations.from_stack(cdk.Stack.of(env)).has_warning("/Test/Env", Match.string_like_regexp(
+        "metrics.metrics_allow_list and metrics.metrics_block_list are both set: Airflow applies the allow list and "
+        "ignores the block list"))
 
 
 def test_secrets_backend_grants_read_on_exactly_its_prefixes():

@@ -124,6 +124,77 @@ def test_two_web_login_grants_for_one_airflow_role_share_one_policy():
     assert by_role == {"Viewer": ["analysts", "auditors"], "Op": ["operators"]}
 
 
+def _web_policies(env):
+    """construct id -> (logical id, properties) of the managed policies directly under the environment."""
+    stack = cdk.Stack.of(env)
+    resources = Template.from_stack(stack).to_json()["Resources"]
+    return {child.node.id: (logical_id, resources[logical_id]["Properties"])
+            for child in env.node.children if isinstance(child, iam.ManagedPolicy)
+            for logical_id in [stack.get_logical_id(child.node.default_child)]}
+
+
+def _web_access(rest_api):
+    env = make_env()
+    stack = cdk.Stack.of(env)
+    env.grant_web_login_to_roles([iam.Role.from_role_name(stack, "A", "analysts")], "Viewer")
+    env.grant_web_login_to_roles([iam.Role.from_role_name(stack, "B", "operators")], "Viewer", rest_api=rest_api)
+    env.grant_web_login_policy("User", rest_api=rest_api)
+    return env, stack
+
+
+def test_rest_api_for_named_roles_is_a_sibling_policy_and_web_login_keeps_its_ids():
+    before, _ = _web_access(rest_api=False)
+    after, _ = _web_access(rest_api=True)
+    old, new = _web_policies(before), _web_policies(after)
+    # the web login policies keep their construct ids, logical ids and, for named roles, their document
+    assert old["WebLoginViewer"] == new["WebLoginViewer"]
+    assert old["WebLoginPolicyUser"][0] == new["WebLoginPolicyUser"][0]
+    assert set(new) - set(old) == {"InvokeRestApiViewer"}
+    rest = new["InvokeRestApiViewer"][1]
+    assert rest["Roles"] == ["operators"]  # analysts were given web login only
+    assert rest["PolicyDocument"]["Statement"] == [
+        {"Action": "airflow:InvokeRestApi", "Effect": "Allow", "Resource": f"{ARN}:role/team-a/Viewer"}]
+    assert new["WebLoginViewer"][1]["Roles"] == ["analysts", "operators"]
+    # IAM Identity Center: the same named policy gets both actions, and only its document changes (a new
+    # description would replace it, and a fixed-name policy cannot be replaced)
+    sso_old, sso_new = old["WebLoginPolicyUser"][1], new["WebLoginPolicyUser"][1]
+    assert {k: v for k, v in sso_old.items() if k != "PolicyDocument"} == {
+        k: v for k, v in sso_new.items() if k != "PolicyDocument"}
+    assert sso_old["ManagedPolicyName"] == "team-a-airflow-user-web-login"
+    assert sso_old["PolicyDocument"]["Statement"] == [
+        {"Action": "airflow:CreateWebLoginToken", "Effect": "Allow", "Resource": f"{ARN}:role/team-a/User"}]
+    assert sso_new["PolicyDocument"]["Statement"] == [
+        {"Action": ["airflow:CreateWebLoginToken", "airflow:InvokeRestApi"], "Effect": "Allow",
+         "Resource": f"{ARN}:role/team-a/User"}]
+
+
+def test_rest_api_grants_refuse_what_they_would_otherwise_drop_silently():
+    env = make_env()
+    stack = cdk.Stack.of(env)
+    policy = env.grant_web_login_policy("User", rest_api=True)
+    assert env.grant_web_login_policy("User", rest_api=True) is policy
+    with pytest.raises(MwaaPlatformError, match=r"^Test/Env: the web login policy for Airflow role User is "
+                                                r"team-a-airflow-user-web-login with rest_api=True; one policy per "
+                                                r"Airflow role, got 'team-a-airflow-user-web-login' with rest_api=False$"):
+        env.grant_web_login_policy("User")
+    with pytest.raises(MwaaPlatformError, match="got 'team-a-users' with rest_api=True"):
+        env.grant_web_login_policy("User", policy_name="team-a-users", rest_api=True)
+    with pytest.raises(MwaaPlatformError, match="rest_api must be True or False, got 'yes'"):
+        env.grant_web_login_to_roles([iam.Role.from_role_name(stack, "A", "analysts")], "Op", rest_api="yes")
+    with pytest.raises(MwaaPlatformError, match="roles must be a non-empty list of IAM roles"):
+        env.grant_invoke_rest_api_to_roles([], "Op")
+
+
+def test_invoke_rest_api_alone_for_systems_that_never_open_the_ui():
+    env = make_env()
+    stack = cdk.Stack.of(env)
+    first = env.grant_invoke_rest_api_to_roles([iam.Role.from_role_name(stack, "Ci", "team-a-ci")], "User")
+    assert env.grant_invoke_rest_api_to_roles([iam.Role.from_role_name(stack, "Ci2", "team-a-ci2")], "User") is first
+    policies = _web_policies(env)
+    assert set(policies) == {"InvokeRestApiUser"}
+    assert policies["InvokeRestApiUser"][1]["Roles"] == ["team-a-ci", "team-a-ci2"]
+
+
 # --- metrics --------------------------------------------------------------------------------
 
 

@@ -39,7 +39,7 @@ from typing import get_args  # noqa: E402
 import pytest  # noqa: E402
 
 SUBPACKAGES = ("mwaa_platform.environment", "mwaa_platform.network", "mwaa_platform.compliance",
-               "mwaa_platform.compute", "mwaa_platform.alerting", "mwaa_platform.cross_account")
+               "mwaa_platform.compute", "mwaa_platform.alerting", "mwaa_platform.cross_account", "mwaa_platform.paths")
 PUBLIC_MODULES = ("mwaa_platform", *SUBPACKAGES, "mwaa_platform.validation", "mwaa_platform.errors")
 
 
@@ -72,7 +72,8 @@ def test_internals_are_marked_private_and_not_exported():
     modules = {m.name for m in pkgutil.iter_modules(mwaa_platform.__path__)}
     # only capability subpackages, the error type and the public checks sit at the top; the rest is private
     assert {m for m in modules if not m.startswith("_")} == {"environment", "network", "compliance", "compute",
-                                                               "alerting", "cross_account", "errors", "validation"}
+                                                               "alerting", "cross_account", "errors", "validation",
+                                                               "paths"}
 
 
 def test_the_app_imports_no_private_module():

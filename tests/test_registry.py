@@ -12,6 +12,7 @@ import yaml
 from harness import REPO_ROOT, new_app
 from mwaa_platform import SecretsManagerBackend
 from stacks.platform import build_platform
+from mwaa_platform.network import PathEndpoint
 from stacks.registry import DEFAULT_ACCOUNT, RegistryError, load_registry, retention
 
 EXAMPLE = REPO_ROOT / "platform.yaml"
@@ -184,7 +185,7 @@ CASES = [
     pytest.param(lambda d: env(d, 0, "dev").update(web_ingress=[{"cidr": "10.8.0.0/16", "prefix_list_id": "pl-12345678"}]),
                  r"web_ingress\[0\] needs exactly one of security_group_id, prefix_list_id, cidr", id="two-peers"),
     pytest.param(lambda d: env(d, 0, "dev")["web_access"][0].update(role_arn="x"),
-                 r"unknown key 'role_arn' in web_access\[0\]; allowed: airflow_role, policy_name, role_name",
+                 r"unknown key 'role_arn' in web_access\[0\]; allowed: airflow_role, policy_name, rest_api, role_name",
                  id="web-access-key"),
     pytest.param(lambda d: env(d, 1, "prod").update(weekly_maintenance_window_start="SUN:03:15"),
                  PAYMENTS_PROD + r"weekly_maintenance_window_start must be DAY:HH:MM.*got 'SUN:03:15'",
@@ -355,16 +356,24 @@ def test_the_example_has_two_stages_in_two_accounts_and_a_shared_environment():
     assert set(by_name) == {"analytics-dev", "payments-dev", "payments-prod", "central-prod"}
     central = by_name["central-prod"]
     assert central.shared_by == ("analytics",)
-    assert central.dags == {"analytics": str(REPO_ROOT / "examples" / "dags")}
+    assert central.dags == {"analytics": str(REPO_ROOT / "examples" / "analytics" / "dags")}
     assert by_name["payments-prod"].cost_tags == {"data-classification": "confidential", "team": "payments",
                                                   "cost-center": "cc-2002", "stage": "prod"}
     (access,) = platform.team_access
     assert (access.team, access.stack_name, access.environment.environment_name) == (
         "analytics", "mwaa-platform-analytics-prod", "central-prod")
     networks = {n.stack_name: n for n in platform.networks}
-    # payments' secrets backend and task compute switch these on in its account only
-    assert networks["mwaa-platform-network-prod"].endpoint_sets == ("secretsmanager", "sts", "ecs", "batch", "eks")
+    # payments' secrets backend, package index and task compute switch these on in its account only
+    assert networks["mwaa-platform-network-prod"].endpoint_sets == (
+        "secretsmanager", "sts", "codeartifact", "ecs", "batch", "eks")
     assert networks["mwaa-platform-network-dev"].endpoint_sets == ()
+    # the paths of payments-prod's cross-account targets: glue here admitting the finance account's role,
+    # and the US archive through a cross-Region S3 endpoint admitting exactly its objects
+    assert networks["mwaa-platform-network-prod"].path_endpoints == (
+        PathEndpoint("glue", principal_accounts=("333333333333",)),
+        PathEndpoint("s3", region="us-east-1", principal_accounts=("333333333333",),
+                     actions=("s3:GetObject", "s3:PutObject"), resources=("arn:aws:s3:::finance-archive-us/payments/*",)))
+    assert networks["mwaa-platform-network-dev"].path_endpoints == ()
     # pods of analytics (shared environment) and payments (its own): one cluster in prod's account, none in dev's
     assert networks["mwaa-platform-network-prod"].eks_stack_name == "mwaa-platform-eks-prod"
     assert networks["mwaa-platform-network-dev"].eks_stack_name is None
@@ -503,12 +512,13 @@ def test_requirements_that_need_the_internet_are_refused_without_a_wheelhouse_on
     (tmp_path / "requirements.txt").write_text("# the team's packages\npandas==2.2.3\n")
 
     def without_wheelhouse(document):
-        env(document, 1, "prod").update(requirements="requirements.txt", wheelhouse=False)
+        env(document, 1, "prod").update(requirements="requirements.txt", wheelhouse=False, package_index=None)
     with pytest.raises(RegistryError, match=PAYMENTS_PROD + r"requirements '.*requirements.txt' line 2: 'pandas==2.2.3' "
                                             r"would be downloaded from PyPI, which this network cannot reach"):
         load_registry(write(tmp_path, edited(without_wheelhouse)))
     # by default the packages become a wheelhouse built at synthesis, so the registry accepts them
-    load_registry(write(tmp_path, edited(lambda d: env(d, 1, "prod").update(requirements="requirements.txt")),
+    load_registry(write(tmp_path, edited(lambda d: env(d, 1, "prod").update(requirements="requirements.txt",
+                                                                              package_index=None)),
                         name="default.yaml"))
 
 
@@ -523,7 +533,8 @@ def test_a_wheelhouse_from_the_registry_ships_the_teams_wheels(tmp_path):
     (tmp_path / "requirements.txt").write_text("demo-lib==1.0\n")
 
     def edit(document):
-        env(document, 1, "prod").update(requirements="requirements.txt", wheelhouse={"find_links": "wheels"})
+        env(document, 1, "prod").update(requirements="requirements.txt", wheelhouse={"find_links": "wheels"},
+                                         package_index=None)
         only(document, 1, "prod")
     app = new_app()
     platform = build_platform(app, load_registry(write(tmp_path, edited(edit))))

@@ -48,6 +48,42 @@ def test_the_schema_validates_the_shipped_registry_and_rejects_a_mistake():
         jsonschema.validate(document, schema)
 
 
+def test_web_access_rest_api_is_a_typed_option_wired_to_both_kinds_of_grant():
+    import pydantic
+    from aws_cdk import aws_iam as iam
+    from aws_cdk.assertions import Template
+
+    from stacks.registry_schema import WebAccess
+    from stacks.team_stack import grant_web_access
+    from test_environment import make_env
+
+    assert WebAccess(role_name="analysts").rest_api is False
+    assert json_schema()["$defs"]["WebAccess"]["properties"]["rest_api"]["type"] == "boolean"
+    with pytest.raises(pydantic.ValidationError, match="rest_api"):
+        WebAccess(role_name="analysts", rest_api="yes")  # strict: YAML's "yes" is no boolean here
+    env = make_env()
+    stack = cdk.Stack.of(env)
+    grant_web_access(stack, env, (
+        WebAccess(role_name="analysts", airflow_role="User"),
+        WebAccess(role_name="team-a-ci", airflow_role="User", rest_api=True),
+        WebAccess(policy_name="team-a-sso-op", airflow_role="Op", rest_api=True),
+    ))
+    arn = f"arn:aws:airflow:{stack.region}:{stack.account}:role/team-a/{{}}"
+    policies = {child.node.id: Template.from_stack(stack).to_json()["Resources"][
+                    stack.get_logical_id(child.node.default_child)]["Properties"]
+                for child in env.node.children if isinstance(child, iam.ManagedPolicy)}
+    assert {name: (p.get("Roles") or p["ManagedPolicyName"], p["PolicyDocument"]["Statement"])
+            for name, p in policies.items()} == {
+        "WebLoginUser": (["analysts", "team-a-ci"], [
+            {"Action": "airflow:CreateWebLoginToken", "Effect": "Allow", "Resource": arn.format("User")}]),
+        "InvokeRestApiUser": (["team-a-ci"], [
+            {"Action": "airflow:InvokeRestApi", "Effect": "Allow", "Resource": arn.format("User")}]),
+        "WebLoginPolicyOp": ("team-a-sso-op", [
+            {"Action": ["airflow:CreateWebLoginToken", "airflow:InvokeRestApi"], "Effect": "Allow",
+             "Resource": arn.format("Op")}]),
+    }
+
+
 def readme_snippet():
     text = (REPO_ROOT / "README.md").read_text()
     section = text.split("## Onboarding a team")[1]

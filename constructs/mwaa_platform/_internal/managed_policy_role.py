@@ -54,9 +54,15 @@ class ManagedPolicyGrants(Construct):
     the grants of this stack's resources stay in this stack, in a managed policy, not inline.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, role: iam.IRole, description: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, role: iam.IRole, description: str,
+                 environment_name: Optional[str] = None) -> None:
+        """
+        :param environment_name: the MWAA environment whose execution role ``role`` is: grants that give
+            its DAGs a way to something record that path for it. Default: none (no path recorded).
+        """
         super().__init__(scope, construct_id)
         self.role = role
+        self.environment_name = environment_name
         self._description = description
         self._policy: Optional[iam.ManagedPolicy] = None
 

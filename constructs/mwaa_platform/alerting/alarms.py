@@ -2,15 +2,15 @@
 
 Two namespaces, with different dimensions (``../docs/alerting.md`` lists every alarm):
 - ``AmazonMWAA``: Airflow's statsd metrics, by ``Environment`` and ``Function``. The environment's
-  ``metrics.statsd_allow_list`` (or block list) can drop them silently, so an alarm on one that
-  would never arrive is a synthesis error.
+  metrics allow or block list (``metrics.metrics_allow_list``, or on Airflow 2 its deprecated name
+  ``metrics.statsd_allow_list``) can drop them silently, so an alarm on one that would never arrive
+  is a synthesis error.
 - ``AWS/MWAA``: containers by ``Environment`` and ``Cluster``, the queue by ``Environment``, the
   metadata database by ``Environment`` and ``DatabaseRole``.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from functools import cache
@@ -21,12 +21,15 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
 from mwaa_platform.alerting.topic import AlertTopic
+from mwaa_platform.environment import airflow_version as versions
 from mwaa_platform.environment.base import AirflowEnvironmentBase
+from mwaa_platform.environment.configuration import MetricsFilter
 from mwaa_platform.environment.environment_class import EnvironmentClass, lookup_environment_class
 from mwaa_platform.errors import MwaaPlatformError, shorten, validating
 
 __all__ = [
-    "ALARMS", "AlarmSettings", "AlarmSpec", "AlarmThresholds", "EnvironmentAlarms", "alarms_markdown", "check_statsd_filters",
+    "ALARMS", "AlarmSettings", "AlarmSpec", "AlarmThresholds", "EnvironmentAlarms", "alarms_markdown",
+    "check_metrics_filters", "check_statsd_filters",
 ]
 
 _Compare = cloudwatch.ComparisonOperator
@@ -230,33 +233,37 @@ def _docs_environment() -> AirflowEnvironmentBase:
     return AirflowEnvironment.from_environment_name(Stack(App(), "Metrics"), "Environment", "ENV")
 
 
-def check_statsd_filters(options: Mapping[str, str], alarms: tuple[AlarmSpec, ...] = ALARMS) -> None:
-    """Raise if ``metrics.statsd_allow_list`` or ``statsd_block_list`` would drop a metric an alarm needs.
+def check_metrics_filters(options: Mapping[str, str], alarms: tuple[AlarmSpec, ...] = ALARMS, *,
+                          airflow_version: Optional[str] = None) -> None:
+    """Raise if the environment's metrics allow or block list would drop a metric an alarm needs.
 
-    Airflow keeps a metric whose name starts with an allow-list entry (a regular expression with
-    ``metrics.metrics_use_pattern_match``) and drops one a block-list entry matches.
+    The filter is read as Airflow reads it (``MetricsFilter.read``): ``metrics.metrics_allow_list``
+    / ``metrics_block_list``, on Airflow 2 falling back to the deprecated ``metrics.statsd_*``
+    names; a non-empty allow list wins over a block list. Entries are prefixes on Airflow 2
+    (regular expressions with ``metrics.metrics_use_pattern_match``) and regular expressions
+    matched anywhere in the name on Airflow 3.
+
+    :param airflow_version: the environment's Airflow version. Default: unknown, so the options are
+        checked as Airflow 2 and Airflow 3 would each read them.
     """
-    patterns = options.get("metrics.metrics_use_pattern_match", "").strip().lower() == "true"
-
-    def listed(key: str) -> Optional[list[str]]:
-        value = options.get(key)
-        return None if not value else [item.strip().lower() for item in value.split(",") if item.strip()]
-
-    def matches(name: str, entries: list[str]) -> bool:
-        return any(re.search(entry, name) if patterns else name.startswith(entry) for entry in entries)
-
-    allow, block = listed("metrics.statsd_allow_list"), listed("metrics.statsd_block_list")
-    for spec in alarms:
-        if spec.statsd_name is None:
+    majors = (2, 3) if airflow_version is None else (versions.parse(airflow_version)[0],)
+    for major in majors:
+        metrics_filter = MetricsFilter.read(options, major)
+        if metrics_filter is None:
             continue
-        if allow is not None and not matches(spec.statsd_name, allow):
+        where = f" on Airflow {major}" if airflow_version is None else ""
+        for spec in alarms:
+            if spec.statsd_name is None or metrics_filter.keeps(spec.statsd_name):
+                continue
+            fix = (f"add {spec.statsd_name.split('.')[0]} to the allow list" if metrics_filter.allow
+                   else "remove it from the block list")
             raise MwaaPlatformError(
-                f"metrics.statsd_allow_list {shorten(','.join(allow))} drops Airflow metric {spec.statsd_name}, which "
-                f"alarm {spec.slug} needs: add {spec.statsd_name.split('.')[0]} to the allow list")
-        if block is not None and matches(spec.statsd_name, block):
-            raise MwaaPlatformError(
-                f"metrics.statsd_block_list {shorten(','.join(block))} drops Airflow metric {spec.statsd_name}, which "
-                f"alarm {spec.slug} needs: remove it from the block list")
+                f"{metrics_filter.key} {shorten(metrics_filter.value)} drops Airflow metric {spec.statsd_name}{where}, "
+                f"which alarm {spec.slug} needs: {fix}")
+
+
+#: The earlier name of ``check_metrics_filters`` (it checks every metrics filter, not only statsd_*).
+check_statsd_filters = check_metrics_filters
 
 
 class EnvironmentAlarms(Construct):
@@ -272,6 +279,7 @@ class EnvironmentAlarms(Construct):
         environment_class: "EnvironmentClass | str" = "mw1.small",
         thresholds: Optional[Mapping[str, Mapping[str, Any]]] = None,
         airflow_configuration_options: Optional[Mapping[str, str]] = None,
+        airflow_version: Optional[str] = None,
     ) -> None:
         """
         :param environment: an ``AirflowEnvironment``, or one imported by name.
@@ -280,17 +288,24 @@ class EnvironmentAlarms(Construct):
             when it is an ``AirflowEnvironment``, else mw1.small.
         :param thresholds: overrides by alarm setting, e.g. ``{"queued_tasks": {"threshold": 40,
             "evaluation_periods": 2}}``. Default: ``AlarmThresholds.for_class``.
-        :param airflow_configuration_options: the environment's Airflow options, to check the statsd
+        :param airflow_configuration_options: the environment's Airflow options, to check the metrics
             filters against. Default: the environment's own when it is an ``AirflowEnvironment``.
+        :param airflow_version: the environment's Airflow version, which decides how the filters are
+            read. Default: the environment's own when it is an ``AirflowEnvironment``, else unknown
+            (the filters must keep the alarms' metrics as both Airflow 2 and Airflow 3 read them).
         """
         own_class = getattr(environment, "environment_class", None)
+        own_version: Optional[str] = getattr(environment, "airflow_version", None)
         configuration = getattr(environment, "configuration", None)
         options = dict(airflow_configuration_options if airflow_configuration_options is not None else
                        (configuration.to_dict() if configuration is not None else {}))
         with validating(scope, construct_id):
             env_class = lookup_environment_class(own_class or environment_class)
             settings = AlarmThresholds.for_class(env_class).with_overrides(thresholds or {})
-            check_statsd_filters(options)
+            if airflow_version is not None and own_version is not None and airflow_version != own_version:
+                raise MwaaPlatformError(f"airflow_version {shorten(airflow_version)} is not the environment's own "
+                                        f"({own_version}): leave it out for an AirflowEnvironment")
+            check_metrics_filters(options, airflow_version=own_version or airflow_version)
         super().__init__(scope, construct_id)
         self.thresholds = settings
         #: alarm slug -> its CloudFormation alarm (an L1: the same template as ``cloudwatch.Alarm``

@@ -18,6 +18,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from mwaa_platform.paths.model import DagPath, environment_name_of, record_path
 from mwaa_platform._internal.managed_policy_role import ManagedPolicyRole, managed_policy_of
 from mwaa_platform.compliance.nag import acknowledge, wildcard_resource_finding
 from mwaa_platform.compute._images import check_image, container_image, team_repository
@@ -171,6 +172,11 @@ class BatchCompute(Construct):
                         "Job ids are assigned at submission; the operator stops the jobs it submitted.")
             acknowledge(policy, wildcard_resource_finding(self, streams),
                         "Batch names log streams after each job attempt; the operator reads this queue's log group only.")
+        environment = environment_name_of(grantee)
+        if environment is not None:
+            record_path(self, DagPath(
+                environment=environment, capability=f"Batch job queue of {', '.join(self.job_definitions)}",
+                operator="airflow.providers.amazon.aws.operators.batch.BatchOperator", services=("batch", "logs")))
         grant = grants[0]
         for other in grants[1:]:
             grant = grant.combine(other)

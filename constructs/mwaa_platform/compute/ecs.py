@@ -16,6 +16,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from mwaa_platform.paths.model import DagPath, environment_name_of, record_path
 from mwaa_platform._internal.managed_policy_role import ManagedPolicyRole, managed_policy_of
 from mwaa_platform.compliance.nag import acknowledge, wildcard_resource_finding
 from mwaa_platform.compute._images import check_image, container_image, team_repository
@@ -186,6 +187,11 @@ class EcsTaskCompute(Construct):
         policy = managed_policy_of(grantee.grant_principal)
         if policy is not None:
             self._acknowledge_run_grant(policy, family, tasks, reattach)
+        environment = environment_name_of(grantee)
+        if environment is not None:
+            record_path(self, DagPath(
+                environment=environment, capability=f"ECS task family {self.family}",
+                operator="airflow.providers.amazon.aws.operators.ecs.EcsRunTaskOperator", services=("ecs", "logs")))
         return grant
 
     def _acknowledge_run_grant(self, policy: iam.ManagedPolicy, family: str, tasks: str, reattach: bool) -> None:

@@ -19,6 +19,7 @@ from aws_cdk import CustomResource, Duration, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from mwaa_platform.paths.model import AMAZON_PROVIDER, KUBERNETES_PROVIDER, DagPath, environment_name_of, record_path
 from mwaa_platform.compute._node_group import (
     Taint,
     check_instance_types,
@@ -195,6 +196,13 @@ class EksCompute(Construct):
                     "create an EksNamespaceAccess for the role", self.node.path)
             self.access = EksNamespaceAccess(self, "Access", cluster=self.cluster, principal_arn=role_arn,
                                              namespaces=[self.namespace])
+        environment = environment_name_of(grantee)
+        if environment is not None:
+            # DescribeCluster through the eks endpoint; the pods through the cluster's private API endpoint
+            record_path(self, DagPath(
+                environment=environment, capability=f"EKS pods in namespace {self.namespace}",
+                operator="airflow.providers.amazon.aws.operators.eks.EksPodOperator", services=("eks",),
+                providers=(AMAZON_PROVIDER, KUBERNETES_PROVIDER)))
         return grant
 
 

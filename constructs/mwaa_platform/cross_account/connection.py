@@ -12,23 +12,22 @@ import re
 from collections.abc import Sequence
 from typing import Any, Optional
 
-from aws_cdk import Annotations, RemovalPolicy, SecretValue, Stack
+from aws_cdk import RemovalPolicy, SecretValue, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from mwaa_platform.compliance.nag import acknowledge_across_packs
+from mwaa_platform.compliance.nag import MIN_REASON_LENGTH, acknowledge_across_packs
 from mwaa_platform.cross_account.role import check_role_arn
 from mwaa_platform.environment.environment import AirflowEnvironment
 from mwaa_platform.errors import MwaaPlatformError, shorten, validating
 from mwaa_platform._internal.tokens import is_unresolved
+from mwaa_platform.paths.checks import CROSS_REGION_SERVICES, lookup_pattern_admits
+from mwaa_platform.paths.model import DagPath, record_path
 
 __all__ = ["CROSS_REGION_SERVICES", "AirflowAwsConnection", "check_conn_id", "connection_document",
            "grant_assume_roles", "services_without_cross_region_endpoints"]
 
-#: Services whose interface endpoints also reach other Regions (VPC PrivateLink guide, cross-Region
-#: connectivity): a task here can reach them in a target Region without NAT.
-CROSS_REGION_SERVICES = ("s3", "iam", "ecr", "kms", "ecs", "lambda", "firehose", "kinesisanalytics", "route53")
 #: Characters of a connection id Airflow accepts that can also be part of a Secrets Manager name.
 _CONN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
 _SERVICE = re.compile(r"^[a-z0-9-]{2,40}$")
@@ -42,24 +41,28 @@ def check_conn_id(conn_id: str) -> None:
             f"can hold), got {shorten(conn_id)}")
 
 
-def connection_document(role_arn: str, region_name: str, *, external_id: Optional[str] = None) -> dict[str, Any]:
+def connection_document(role_arn: str, region_name: str, *, external_id: Optional[str] = None,
+                        sts_endpoint_url: Optional[str] = None) -> dict[str, Any]:
     """The secret's JSON: ``{"conn_type": "aws", "extra": {"role_arn": ..., "region_name": ...}}``.
 
-    With ``external_id``, ``assume_role_kwargs: {"ExternalId": ...}`` goes into ``extra``.
+    With ``external_id``, ``assume_role_kwargs: {"ExternalId": ...}`` goes into ``extra``. With
+    ``sts_endpoint_url``, ``service_config: {"sts": {"endpoint_url": ...}}`` makes the provider
+    assume the role through that STS endpoint (``AwsConnectionWrapper.get_service_endpoint_url``
+    with ``sts_connection_assume``) instead of the connection Region's.
     """
     extra: dict[str, Any] = {"role_arn": role_arn, "region_name": region_name}
     if external_id is not None:
         extra["assume_role_kwargs"] = {"ExternalId": external_id}
+    if sts_endpoint_url is not None:
+        extra["service_config"] = {"sts": {"endpoint_url": sts_endpoint_url}}
     return {"conn_type": "aws", "extra": extra}
 
 
 def services_without_cross_region_endpoints(services: Sequence[str]) -> list[str]:
-    """Of ``services`` a target in another Region uses, those that need NAT (or that Region's endpoints).
-
-    STS comes first: the provider assumes the role with an STS client of the connection's Region,
-    and STS has no cross-Region PrivateLink.
-    """
-    return [service for service in dict.fromkeys(["sts", *services]) if service not in CROSS_REGION_SERVICES]
+    """Of ``services`` a target in another Region uses, those that need NAT (or a route to that
+    Region's endpoints): the ones without cross-Region PrivateLink. STS is not among them: the
+    connection assumes its role through the environment's own Region's STS endpoint."""
+    return [service for service in dict.fromkeys(services) if service not in CROSS_REGION_SERVICES]
 
 
 def grant_assume_roles(grantee: iam.IGrantable, role_arns: Sequence[str], *, tag_session: bool = False) -> iam.Grant:
@@ -72,12 +75,26 @@ def grant_assume_roles(grantee: iam.IGrantable, role_arns: Sequence[str], *, tag
     return iam.Grant.add_to_principal(grantee=grantee, actions=actions, resource_arns=list(dict.fromkeys(role_arns)))
 
 
+def _sts_endpoint_url(stack: Stack) -> str:
+    """The STS endpoint of the stack's own Region, literal where the Region is (so the secret is plain JSON)."""
+    if is_unresolved(stack.region):
+        return f"https://sts.{stack.region}.{stack.url_suffix}"
+    return f"https://sts.{stack.region}.amazonaws.com{'.cn' if stack.region.startswith('cn-') else ''}"
+
+
 class AirflowAwsConnection(Construct):
     """An Airflow ``aws`` connection that assumes ``role_arn`` in ``region_name``, for ``environment``.
 
     The secret is ``<connections prefix>/<conn_id>``, encrypted with the environment's key, and its
     resource policy lets only the environment's execution role read its value. The environment
-    needs the Secrets Manager backend (``secrets_backend``), whose prefix it uses.
+    needs the Secrets Manager backend (``secrets_backend``), whose prefix it uses, and whose
+    ``connections_lookup_pattern`` must match ``conn_id``. The role is assumed through the STS
+    endpoint of the environment's own Region, so only the target services need a route to
+    ``region_name``.
+
+    It records two paths (``mwaa_platform.paths``): assuming the role (STS, as the execution role)
+    and the calls made as the role (``services`` in ``region_name``); the preflight checks the
+    lookup pattern, the endpoints, their policies and the providers against them.
     """
 
     def __init__(
@@ -91,6 +108,9 @@ class AirflowAwsConnection(Construct):
         region_name: str,
         external_id: Optional[str] = None,
         services: Sequence[str] = (),
+        resources: Sequence[str] = (),
+        resource_account: Optional[str] = None,
+        route_reason: Optional[str] = None,
         removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
     ) -> None:
         """
@@ -100,8 +120,13 @@ class AirflowAwsConnection(Construct):
         :param region_name: the Region the connection's clients call.
         :param external_id: passed as ``assume_role_kwargs.ExternalId``. Default: none.
         :param services: AWS services (endpoint names such as ``glue``, ``s3``) the DAGs call through
-            it; in another Region, those without cross-Region PrivateLink get a synthesis warning
-            when the network has no NAT. Default: none declared.
+            it: the preflight checks that the network reaches each in ``region_name``. Default: none declared.
+        :param resources: the ARNs the DAGs reach through it, where known: the S3 perimeter must admit
+            exactly these. Default: none recorded.
+        :param resource_account: the account owning those resources. Default: the role's account.
+        :param route_reason: how the calls reach ``region_name`` when this network has neither NAT
+            nor endpoints for it (peering, a Transit Gateway); the route checks skip the path and
+            the report shows the reason. Default: none (every service must be reachable).
         :param removal_policy: of the secret (it holds no credential). Default: ``DESTROY``.
         """
         backend = environment.secrets_backend
@@ -114,11 +139,21 @@ class AirflowAwsConnection(Construct):
             for service in services:
                 if not isinstance(service, str) or not _SERVICE.match(service):
                     raise MwaaPlatformError(f"services entries are endpoint names such as glue or s3, got {shorten(service)}")
+            pattern = backend.connections_lookup_pattern
+            if not lookup_pattern_admits(pattern, conn_id):
+                raise MwaaPlatformError(
+                    f"conn_id {conn_id!r} does not match the secrets backend's connections_lookup_pattern {pattern!r} of "
+                    f"environment {environment.environment_name}: Airflow would never look it up and the DAG would run "
+                    "as the execution role; widen the pattern or rename the connection")
+            if route_reason is not None and len(str(route_reason).strip()) < MIN_REASON_LENGTH:
+                raise MwaaPlatformError(f"route_reason must say how the calls are routed (at least {MIN_REASON_LENGTH} "
+                                        f"characters), got {shorten(route_reason)}")
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         connections, _ = backend.prefixes
         self.conn_id = conn_id
-        self.document = connection_document(role_arn, region_name, external_id=external_id)
+        self.document = connection_document(role_arn, region_name, external_id=external_id,
+                                            sts_endpoint_url=_sts_endpoint_url(stack))
         self.secret = secretsmanager.Secret(
             self, "Secret", secret_name=f"{connections}/{conn_id}", encryption_key=environment.key,
             description=f"Airflow connection {conn_id}: assume {role_arn} in {region_name} (no credentials)",
@@ -138,13 +173,16 @@ class AirflowAwsConnection(Construct):
         other_region = not is_unresolved(region_name) and region_name != stack.region
         #: Services this connection's DAGs call in another Region without cross-Region PrivateLink.
         self.needs_nat = services_without_cross_region_endpoints(services) if other_region else []
-        network = environment.network
-        if self.needs_nat and not (network is not None and network.internet_egress):
-            Annotations.of(self).add_warning_v2(
-                "mwaa-platform:crossRegionWithoutNat",
-                f"connection {conn_id} calls {', '.join(self.needs_nat)} in {region_name}, which VPC endpoints of "
-                f"{stack.region} do not reach (no cross-Region PrivateLink for them); give the network NAT gateways, "
-                f"or create {region_name} endpoints reachable from this VPC (peering or Transit Gateway)")
+        account = check_role_arn("role_arn", role_arn)
+        record_path(self, DagPath(
+            environment=environment.environment_name, capability=f"assume {role_arn} for connection {conn_id}",
+            operator="airflow.providers.amazon.aws.hooks.base_aws.AwsBaseHook", services=("sts",), conn_id=conn_id))
+        if services:
+            record_path(self, DagPath(
+                environment=environment.environment_name, capability=f"{', '.join(services)} through connection {conn_id}",
+                operator="airflow.providers.amazon.aws.hooks.base_aws.AwsBaseHook", services=tuple(services),
+                conn_id=conn_id, principal_arn=role_arn, principal_account=account, region=region_name,
+                resource_account=resource_account or account, resources=tuple(resources), route_reason=route_reason))
         acknowledge_across_packs(
             self.secret, "SecretsManagerRotationEnabled",
             "The secret holds no credential, only the role ARN and Region of an Airflow connection: nothing to rotate.",

@@ -102,7 +102,7 @@ class IAirflowEnvironment(Protocol):
     def grant_web_login(self, grantee: iam.IGrantable, airflow_role: AirflowRole = "Viewer") -> iam.Grant: ...
 
     def grant_web_login_policy(
-        self, airflow_role: AirflowRole = "Viewer", *, policy_name: Optional[str] = None
+        self, airflow_role: AirflowRole = "Viewer", *, policy_name: Optional[str] = None, rest_api: bool = False
     ) -> iam.ManagedPolicy: ...
 
     def grant_invoke_rest_api(self, grantee: iam.IGrantable, airflow_role: AirflowRole = "Viewer") -> iam.Grant: ...
@@ -171,7 +171,7 @@ class AirflowEnvironmentBase(Construct):
         )
 
     def grant_web_login_to_roles(
-        self, roles: Sequence[iam.IRole], airflow_role: AirflowRole = "Viewer"
+        self, roles: Sequence[iam.IRole], airflow_role: AirflowRole = "Viewer", *, rest_api: bool = False
     ) -> iam.ManagedPolicy:
         """Let existing roles open the Airflow UI as ``airflow_role``, through one managed policy.
 
@@ -181,26 +181,58 @@ class AirflowEnvironmentBase(Construct):
         the same policy to the further roles. The roles must be in this stack's account and be
         modifiable: IAM Identity Center roles (``AWSReservedSSO_*``) are not; use
         ``grant_web_login_policy`` for them.
+
+        :param rest_api: also let the roles call the Airflow REST API through MWAA as the same
+            Airflow role (``airflow:InvokeRestApi``), through the sibling policy of
+            ``grant_invoke_rest_api_to_roles``, which roles given web login only never share.
+            Default: web login only.
         """
+        self._check_rest_api(rest_api)
+        policy = self._attach_role_policy(
+            f"WebLogin{airflow_role}", roles, airflow_role, "airflow:CreateWebLoginToken",
+            f"Open the Airflow UI of MWAA environment {self.environment_name} as {airflow_role}",
+        )
+        if rest_api:
+            self.grant_invoke_rest_api_to_roles(roles, airflow_role)
+        return policy
+
+    def grant_invoke_rest_api_to_roles(
+        self, roles: Sequence[iam.IRole], airflow_role: AirflowRole = "Viewer"
+    ) -> iam.ManagedPolicy:
+        """Let existing roles call the Airflow REST API through MWAA as ``airflow_role``, through one managed policy.
+
+        Like ``grant_web_login_to_roles``, for ``airflow:InvokeRestApi``: a managed policy
+        ``InvokeRestApi<airflow_role>`` attached to the roles, one per Airflow role. The Amazon
+        provider's ``MwaaHook`` and ``MwaaTriggerDagRunOperator`` call it, and on Airflow 3 the hook
+        needs it. A request's ``Path`` leaves out the version prefix (``/api/v1`` on Airflow 2,
+        ``/api/v2`` on Airflow 3), e.g. ``/dags/{dag_id}/dagRuns``.
+        """
+        return self._attach_role_policy(
+            f"InvokeRestApi{airflow_role}", roles, airflow_role, "airflow:InvokeRestApi",
+            f"Call the Airflow REST API of MWAA environment {self.environment_name} as {airflow_role}",
+        )
+
+    def _attach_role_policy(
+        self, construct_id: str, roles: Sequence[iam.IRole], airflow_role: str, action: str, description: str
+    ) -> iam.ManagedPolicy:
+        """One managed policy per ``construct_id``, allowing ``action`` on the Airflow role, attached to ``roles``."""
         resource = self._airflow_role_arn(airflow_role)
         if not isinstance(roles, (list, tuple)) or not roles:
             raise MwaaPlatformError(
                 f"roles must be a non-empty list of IAM roles, got {shorten(roles)}", construct_path(self)
             )
-        construct_id = f"WebLogin{airflow_role}"
         existing = self.node.try_find_child(construct_id)
         if isinstance(existing, iam.ManagedPolicy):
             for role in roles:
                 existing.attach_to_role(role)
             return existing
         return iam.ManagedPolicy(
-            self, construct_id, roles=list(roles),
-            description=f"Open the Airflow UI of MWAA environment {self.environment_name} as {airflow_role}",
-            statements=[iam.PolicyStatement(actions=["airflow:CreateWebLoginToken"], resources=[resource])],
+            self, construct_id, roles=list(roles), description=description,
+            statements=[iam.PolicyStatement(actions=[action], resources=[resource])],
         )
 
     def grant_web_login_policy(
-        self, airflow_role: AirflowRole = "Viewer", *, policy_name: Optional[str] = None
+        self, airflow_role: AirflowRole = "Viewer", *, policy_name: Optional[str] = None, rest_api: bool = False
     ) -> iam.ManagedPolicy:
         """A customer managed policy with a fixed name, for IAM Identity Center permission sets.
 
@@ -208,25 +240,49 @@ class AirflowEnvironmentBase(Construct):
         attached to them (``grant_web_login_to_roles`` fails there with "UnmodifiableEntity").
         Instead a permission set references a customer managed policy *by name*, which must exist
         in every account the set is provisioned to: this creates it, allowing only
-        ``airflow:CreateWebLoginToken`` on this environment's ``airflow_role``.
+        ``airflow:CreateWebLoginToken`` on this environment's ``airflow_role``. Calling it again for
+        the same Airflow role returns the same policy; asking for another name or ``rest_api`` raises.
 
         :param policy_name: the policy's name, to put in the permission set. Default:
             ``<environment>-airflow-<role>-web-login`` (e.g. ``analytics-dev-airflow-user-web-login``).
+        :param rest_api: the same policy also allows ``airflow:InvokeRestApi`` as the same Airflow
+            role (the REST API through MWAA). Turning it on or off changes only the policy's
+            document, so a deployed policy is updated in place. Default: web login only.
         """
         resource = self._airflow_role_arn(airflow_role)
         name = policy_name or f"{self.environment_name}-airflow-{airflow_role.lower()}-web-login"
         with validating(self):
             check_policy_name("policy_name", name)
+        self._check_rest_api(rest_api)
         construct_id = f"WebLoginPolicy{airflow_role}"
+        created: dict[str, tuple[str, bool]] = getattr(self, "_web_login_policies", {})
         existing = self.node.try_find_child(construct_id)
         if isinstance(existing, iam.ManagedPolicy):
+            first = created.get(construct_id)
+            if first is not None and first != (name, rest_api):
+                raise MwaaPlatformError(
+                    f"the web login policy for Airflow role {airflow_role} is {first[0]} with rest_api={first[1]}; "
+                    f"one policy per Airflow role, got {shorten(name)} with rest_api={rest_api}",
+                    construct_path(self),
+                )
             return existing
-        return iam.ManagedPolicy(
+        policy = iam.ManagedPolicy(
             self, construct_id, managed_policy_name=name,
+            # the same description with or without rest_api: CloudFormation replaces a managed policy whose
+            # description changes, and the replacement of a fixed-name policy fails on the name the old one holds
             description=f"Open the Airflow UI of MWAA environment {self.environment_name} as {airflow_role} "
                         "(for IAM Identity Center permission sets)",
-            statements=[iam.PolicyStatement(actions=["airflow:CreateWebLoginToken"], resources=[resource])],
+            statements=[iam.PolicyStatement(
+                actions=["airflow:CreateWebLoginToken", *(["airflow:InvokeRestApi"] if rest_api else [])],
+                resources=[resource],
+            )],
         )
+        self._web_login_policies = {**created, construct_id: (name, rest_api)}
+        return policy
+
+    def _check_rest_api(self, rest_api: object) -> None:
+        if not isinstance(rest_api, bool):
+            raise MwaaPlatformError(f"rest_api must be True or False, got {shorten(rest_api)}", construct_path(self))
 
     def grant_invoke_rest_api(self, grantee: iam.IGrantable, airflow_role: AirflowRole = "Viewer") -> iam.Grant:
         """Let ``grantee`` call the Airflow REST API through MWAA as ``airflow_role``."""

@@ -58,6 +58,10 @@ class AirflowConfiguration:
     def to_dict(self) -> dict[str, str]:
         return dict(sorted(self._options.items()))
 
+    def source_of(self, key: str) -> str:
+        """The source that set ``key`` first, e.g. ``airflow_configuration_options``."""
+        return self._sources[key]
+
     def __contains__(self, key: str) -> bool:
         return key in self._options
 
@@ -217,11 +221,124 @@ class CeleryConcurrency:
         return {"celery.worker_autoscale": f"{self.max_tasks},{self.min_tasks}"}
 
 
-def statsd_allow_list_options(prefixes: Sequence[str]) -> dict[str, str]:
-    """``metrics.statsd_allow_list``: only metrics starting with these prefixes reach CloudWatch."""
+#: Airflow 2 spellings of the metrics filters, deprecated since 2.6.0 and no longer read by Airflow 3,
+#: and the options that replaced them (read by every version MWAA runs, 2.7.2 and later).
+RENAMED_METRICS_OPTIONS: Mapping[str, str] = {
+    "metrics.statsd_allow_list": "metrics.metrics_allow_list",
+    "metrics.statsd_block_list": "metrics.metrics_block_list",
+}
+
+
+def metrics_allow_list_options(prefixes: Sequence[str], *, parameter: str = "metrics_allow_list") -> dict[str, str]:
+    """``metrics.metrics_allow_list``: only metrics these entries match reach CloudWatch.
+
+    Airflow 2 keeps a metric whose name starts with an entry (regular expressions matched anywhere
+    in the name with ``metrics.metrics_use_pattern_match``); Airflow 3 always matches entries as
+    regular expressions anywhere in the name, so a prefix such as ``scheduler`` keeps at least what
+    it keeps on Airflow 2.
+
+    :param parameter: the parameter the prefixes came from, for error messages.
+    """
     if isinstance(prefixes, str) or not prefixes:
-        raise MwaaPlatformError(f"statsd_allow_list must be a non-empty list of metric name prefixes, got {shorten(prefixes)}")
+        raise MwaaPlatformError(f"{parameter} must be a non-empty list of metric name prefixes, got {shorten(prefixes)}")
     for prefix in prefixes:
         if not isinstance(prefix, str) or not re.match(r"^[A-Za-z0-9_.]+$", prefix):
-            raise MwaaPlatformError(f"statsd_allow_list entries are metric name prefixes (letters, digits, _ and .), got {shorten(prefix)}")
-    return {"metrics.statsd_allow_list": ",".join(prefixes)}
+            raise MwaaPlatformError(f"{parameter} entries are metric name prefixes (letters, digits, _ and .), got {shorten(prefix)}")
+    return {"metrics.metrics_allow_list": ",".join(prefixes)}
+
+
+@dataclass(frozen=True)
+class MetricsFilter:
+    """The metrics filter Airflow applies, read from the options the way Airflow reads them.
+
+    Airflow reads ``metrics.metrics_allow_list`` and ``metrics.metrics_block_list``; Airflow 2 falls
+    back to the deprecated ``metrics.statsd_*`` spelling of each when the new one is not set (the
+    new one wins when both are), Airflow 3 reads only the new ones. A non-empty allow list wins
+    and the block list is then ignored (``airflow/metrics/validators.py``, ``get_validator``).
+    Entries are split on commas, stripped and lower-cased as Airflow does (an empty entry matches
+    every name); they are prefixes on Airflow 2 unless ``metrics.metrics_use_pattern_match`` is
+    true, and regular expressions matched anywhere in the name on Airflow 3.
+
+    :param key: the option the filter comes from, e.g. ``metrics.metrics_allow_list``.
+    :param value: its value, as set.
+    :param allow: True for an allow list, False for a block list.
+    :param patterns: entries are regular expressions matched anywhere, not prefixes.
+    """
+
+    key: str
+    value: str
+    allow: bool
+    patterns: bool
+
+    @property
+    def entries(self) -> tuple[str, ...]:
+        return tuple(item.strip().lower() for item in self.value.split(","))
+
+    def keeps(self, metric_name: str) -> bool:
+        """Whether Airflow publishes ``metric_name`` through this filter."""
+        name = metric_name.strip().lower()
+        if self.patterns:
+            try:
+                matched = any(re.search(entry, name) for entry in self.entries)
+            except re.error as error:
+                raise MwaaPlatformError(
+                    f"{self.key} entries are regular expressions on this Airflow version, got {shorten(self.value)}: {error}"
+                ) from None
+        else:
+            matched = name.startswith(self.entries)
+        return matched if self.allow else not matched
+
+    @classmethod
+    def read(cls, options: Mapping[str, str], airflow_major: int) -> "Optional[MetricsFilter]":
+        """The filter Airflow ``airflow_major`` (2 or 3) applies with ``options``; None when it keeps every metric."""
+        use_patterns = options.get("metrics.metrics_use_pattern_match", "").split("#")[0].strip().lower()
+        patterns = airflow_major >= 3 or use_patterns in ("t", "true", "1")
+        for kind in ("allow", "block"):
+            key, value = _metrics_list(options, kind, airflow_major)
+            if value:
+                return cls(key=key, value=value, allow=kind == "allow", patterns=patterns)
+        return None
+
+
+def _metrics_list(options: Mapping[str, str], kind: str, airflow_major: int) -> tuple[str, str]:
+    """(the option Airflow reads, its value or "") for the ``allow`` or ``block`` list."""
+    key, old = f"metrics.metrics_{kind}_list", f"metrics.statsd_{kind}_list"
+    if key not in options and airflow_major < 3 and old in options:
+        key = old
+    return key, options.get(key, "")
+
+
+def check_metrics_options(configuration: AirflowConfiguration, airflow_version: str) -> list[str]:
+    """Refuse metrics options that ``airflow_version`` would silently ignore; return warnings for
+    those it reads but are deprecated, or set but ignored.
+
+    - Airflow 3 no longer reads ``metrics.statsd_allow_list`` / ``statsd_block_list``: an error
+      naming the replacement.
+    - Both spellings of one filter at once: an error on every version (Airflow 2 reads the new one
+      and ignores the old one, Airflow 3 reads only the new one).
+    - The old spelling alone on Airflow 2: a warning (it stops working on the way to Airflow 3).
+    - An allow list and a block list at once: a warning (Airflow ignores the block list).
+    """
+    major = int(airflow_version.split(".")[0])
+    warnings: list[str] = []
+    for old, new in RENAMED_METRICS_OPTIONS.items():
+        if old not in configuration:
+            continue
+        if new in configuration:
+            raise MwaaPlatformError(
+                f"{configuration.source_of(old)} sets {old} and {configuration.source_of(new)} sets {new}: Airflow "
+                f"reads only {new} ({old} is its deprecated name on Airflow 2 and not read by Airflow 3); drop {old}"
+            )
+        if major >= 3:
+            raise MwaaPlatformError(
+                f"{configuration.source_of(old)} sets {old}, which Airflow {airflow_version} no longer reads (the "
+                f"filter would be silently ignored): use {new}"
+            )
+        warnings.append(f"{configuration.source_of(old)} sets {old}, a deprecated name that Airflow 3 no longer "
+                        f"reads: use {new}, which Airflow {airflow_version} reads too")
+    options = configuration.to_dict()
+    (allow_key, allow), (block_key, block) = (_metrics_list(options, kind, major) for kind in ("allow", "block"))
+    if allow and block:
+        warnings.append(f"{allow_key} and {block_key} are both set: Airflow applies the allow list and ignores "
+                        "the block list")
+    return warnings

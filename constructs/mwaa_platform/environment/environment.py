@@ -24,7 +24,8 @@ from mwaa_platform.environment.configuration import (
     AirflowConfiguration,
     CeleryConcurrency,
     SecretsManagerBackend,
-    statsd_allow_list_options,
+    check_metrics_options,
+    metrics_allow_list_options,
 )
 from mwaa_platform.environment.environment_class import (
     Capacity,
@@ -35,7 +36,7 @@ from mwaa_platform.environment.environment_class import (
 from mwaa_platform.environment.execution_role import AirflowExecutionRole
 from mwaa_platform.environment.key import AirflowKey
 from mwaa_platform.environment.package_index import AirflowPackageIndex
-from mwaa_platform.environment.requirements import check_requirements
+from mwaa_platform.environment.requirements import check_requirements, requirement_specifiers
 from mwaa_platform.environment.runtime import runtime_for
 from mwaa_platform.environment.wheelhouse import Wheelhouse, WheelhouseBuild, build_wheelhouse, needs_packages
 from mwaa_platform.environment.options import (
@@ -64,6 +65,8 @@ from mwaa_platform.network._placement import (
     environment_subnets,
 )
 from mwaa_platform.network.network import AirflowNetworkBase
+from mwaa_platform.paths.checks import configuration_key_problems
+from mwaa_platform.paths.model import ENVIRONMENT_METADATA_KEY, DagPath, record_path
 
 __all__ = ["LOG_TYPES", "AirflowEnvironment"]
 
@@ -126,6 +129,7 @@ class AirflowEnvironment(AirflowEnvironmentBase):
         worker_replacement_strategy: Optional[WorkerReplacementStrategy] = None,
         airflow_configuration_options: Optional[Mapping[str, object]] = None,
         secrets_backend: Optional[SecretsManagerBackend] = None,
+        metrics_allow_list: Optional[Sequence[str]] = None,
         statsd_allow_list: Optional[Sequence[str]] = None,
         celery_concurrency: Optional[CeleryConcurrency] = None,
         log_levels: Optional[Mapping[LogType, str]] = None,
@@ -173,7 +177,12 @@ class AirflowEnvironment(AirflowEnvironmentBase):
         :param secrets_backend: read connections and variables from Secrets Manager, with read
             access on exactly its prefixes (``airflow/<environment_name>/connections`` and
             ``.../variables`` unless it names others). Default: off.
-        :param statsd_allow_list: metric name prefixes to publish. Default: every metric.
+        :param metrics_allow_list: metric name prefixes to publish, as ``metrics.metrics_allow_list``
+            (read by every Airflow version MWAA runs; on Airflow 3 each entry matches as a regular
+            expression anywhere in the name). An alarm whose metric it drops fails ``EnvironmentAlarms``.
+            Default: every metric.
+        :param statsd_allow_list: deprecated: the old name of ``metrics_allow_list``, which it sets
+            (with a warning). Pass one of the two. Default: none.
         :param celery_concurrency: tasks per worker. Default: the class's default.
         :param log_levels: per log type, a level from CRITICAL to DEBUG. Default: INFO for all five.
         :param log_retention: retention of the five log groups. Default: three months.
@@ -222,11 +231,15 @@ class AirflowEnvironment(AirflowEnvironmentBase):
                 worker_replacement_strategy=worker_replacement_strategy,
                 weekly_maintenance_window_start=weekly_maintenance_window_start,
                 airflow_configuration_options=airflow_configuration_options, secrets_backend=secrets_backend,
-                statsd_allow_list=statsd_allow_list, celery_concurrency=celery_concurrency, log_levels=log_levels,
+                metrics_allow_list=metrics_allow_list, statsd_allow_list=statsd_allow_list,
+                celery_concurrency=celery_concurrency, log_levels=log_levels,
                 artifacts=dict(dags=dags, requirements=requirements, plugins=plugins, startup_script=startup_script),
                 internet=(network.internet_egress if network is not None else True) or package_index is not None,
                 wheelhouse=False if package_index is not None and wheelhouse is None else wheelhouse,
             )
+            unread = configuration_key_problems(runtime.version, runtime.configuration.to_dict())
+            if unread:
+                raise MwaaPlatformError(f"airflow_configuration_options: {'; '.join(unread)}")
             if package_index is not None:
                 if network is not None:
                     network.check_endpoint("codeartifact.api", "package_index")
@@ -280,6 +293,16 @@ class AirflowEnvironment(AirflowEnvironmentBase):
             weekly_maintenance_window_start=weekly_maintenance_window_start,
             worker_replacement_strategy=worker_replacement_strategy,
         )
+        # what the path checks read: the packages the requirements add to MWAA's image, and the route out
+        self.resource.add_metadata(ENVIRONMENT_METADATA_KEY, {
+            "requirements": requirement_specifiers(requirements) if requirements else {},
+            "internetEgress": network.internet_egress if network is not None else True,
+        })
+        if self.secrets_backend is not None:
+            record_path(self, DagPath(
+                environment=environment_name, capability="Secrets Manager backend: connections and variables",
+                operator="airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend",
+                services=("secretsmanager",)))
         for tag_key, tag_value in (tags or {}).items():
             Tags.of(self).add(tag_key, tag_value)
 
@@ -496,6 +519,7 @@ def _resolve_runtime(
     weekly_maintenance_window_start: Optional[str],
     airflow_configuration_options: Optional[Mapping[str, object]],
     secrets_backend: Optional[SecretsManagerBackend],
+    metrics_allow_list: Optional[Sequence[str]],
     statsd_allow_list: Optional[Sequence[str]],
     celery_concurrency: Optional[CeleryConcurrency],
     log_levels: Optional[Mapping[LogType, str]],
@@ -540,9 +564,24 @@ def _resolve_runtime(
     if secrets_backend is not None:
         configuration.update(secrets_backend.for_environment(environment_name).options(), source="secrets_backend")
     if statsd_allow_list is not None:
-        configuration.update(statsd_allow_list_options(statsd_allow_list), source="statsd_allow_list")
+        if metrics_allow_list is not None:
+            raise MwaaPlatformError("pass metrics_allow_list or statsd_allow_list, not both: statsd_allow_list is the "
+                                    "deprecated name of metrics_allow_list")
+        Annotations.of(scope).add_warning_v2(
+            "mwaa-platform:statsd-allow-list-deprecated",
+            "statsd_allow_list is deprecated: pass the same prefixes as metrics_allow_list (both set "
+            "metrics.metrics_allow_list, which every Airflow version MWAA runs reads).",
+        )
+        metrics_allow_list, allow_list_parameter = statsd_allow_list, "statsd_allow_list"
+    else:
+        allow_list_parameter = "metrics_allow_list"
+    if metrics_allow_list is not None:
+        configuration.update(metrics_allow_list_options(metrics_allow_list, parameter=allow_list_parameter),
+                             source=allow_list_parameter)
     if celery_concurrency is not None:
         configuration.update(celery_concurrency.options(env_class), source="celery_concurrency")
+    for warning in check_metrics_options(configuration, version):
+        Annotations.of(scope).add_warning_v2("mwaa-platform:metrics-options", warning)
     return _Runtime(env_class=env_class, version=version, capacity=resolved_capacity, configuration=configuration,
                     log_levels=levels, requirements=requirements, plugins=plugins, wheelhouse=build)
 

@@ -10,24 +10,33 @@ cannot work is refused at synthesis:
   constraints file, packages from PyPI). Without a ``--constraint`` line MWAA applies its own
   constraints file for the environment's version, which needs no download;
 - credentials in a requirement (``git+https://user:token@...``), which would sit in the bucket
-  and in every log.
+  and in every log;
+- a line that is not a constraints line but that MWAA's image takes for one: it searches every
+  line, comments included, for ``-c `` or ``--constraint `` (``_requirements_has_constraints``),
+  and a match switches off the constraints it would otherwise force, so every package installs
+  unconstrained and can replace Airflow's own dependencies.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Optional
 
+from mwaa_platform.environment.image_facts import normalize
 from mwaa_platform.environment.runtime import runtime_for
 from mwaa_platform.errors import MwaaPlatformError, shorten
 
-__all__ = ["check_requirements"]
+__all__ = ["check_requirements", "requirement_specifiers"]
 
 _CONSTRAINT = re.compile(r"^\s*(?:--constraint|-c)(?:\s+|=)[\"']?(?P<target>[^\"'\s]+)")
 _APACHE_CONSTRAINTS = re.compile(r"constraints-(?P<airflow>\d+\.\d+\.\d+)/constraints-(?P<python>\d+\.\d+)\.txt$")
 _CREDENTIALS = re.compile(r"://[^/@\s:]+:[^/@\s]+@")
 _LOCAL_SOURCE = re.compile(r"^\s*(?:--find-links|-f|--no-index)\b")
 _OWN_INDEX = re.compile(r"^\s*(?:--index-url|-i|--extra-index-url)\b")
+#: What MWAA's image looks for in each line, comments included, to decide the file has constraints.
+_MWAA_CONSTRAINT_MARKERS = ("-c ", "--constraint ")
+_REQUIREMENT = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*(?P<spec>[<>=!~][^;#]*)?")
 
 
 def check_requirements(path: str, *, airflow_version: str, internet: bool) -> None:
@@ -41,9 +50,16 @@ def check_requirements(path: str, *, airflow_version: str, internet: bool) -> No
     own_index = any(_OWN_INDEX.match(line) for line in lines)
     for number, raw in enumerate(lines, start=1):
         line = raw.split(" #", 1)[0].strip()
+        where = f"requirements {shorten(path)} line {number}"
+        if any(marker in raw for marker in _MWAA_CONSTRAINT_MARKERS) and not _CONSTRAINT.match(line):
+            raise MwaaPlatformError(
+                f"{where}: MWAA's image takes any line containing '-c ' or '--constraint ', comments included, for a "
+                "constraints line (mwaa/utils/user_requirements.py), and then applies no constraints at all, so "
+                f"every package would install unconstrained; reword {shorten(raw.strip())} (e.g. 'no constraints "
+                f"file needed'), or add a real '--constraint {runtime.constraints_url}' line"
+            )
         if not line or line.startswith("#"):
             continue
-        where = f"requirements {shorten(path)} line {number}"
         if _CREDENTIALS.search(line):
             raise MwaaPlatformError(
                 f"{where}: a requirement must not embed credentials (user:secret@), they would be stored in the "
@@ -78,3 +94,15 @@ def _check_constraint(where: str, target: str, airflow: str, python: str, url: s
             f"{where}: the constraints file is for Airflow {apache['airflow']} on Python {apache['python']}, but the "
             f"environment runs Airflow {airflow} on Python {python}; use {url}"
         )
+
+
+def requirement_specifiers(path: str) -> dict[str, Optional[str]]:
+    """The packages ``path`` names: normalized distribution name (PEP 503) -> version specifier, or
+    None where it names none. Options (``-c``, ``--find-links``, ...) and comments are skipped."""
+    packages: dict[str, Optional[str]] = {}
+    for raw in Path(path).read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        match = _REQUIREMENT.match(line) if line and not line.startswith("-") else None
+        if match is not None:
+            packages[normalize(match["name"])] = match["spec"].strip() if match["spec"] else None
+    return packages

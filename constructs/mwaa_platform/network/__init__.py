@@ -13,7 +13,13 @@ from mwaa_platform.network.network import (
     NetworkAttributes,
     SharedAirflowNetwork,
 )
-from mwaa_platform.network.vpc_endpoints import ENDPOINT_SETS, REQUIRED_SERVICES, AirflowVpcEndpoints, EndpointService
+from mwaa_platform.network.vpc_endpoints import (
+    ENDPOINT_SETS,
+    REQUIRED_SERVICES,
+    AirflowVpcEndpoints,
+    EndpointService,
+    PathEndpoint,
+)
 
 __all__ = [
     "AWS_SERVICE_DOMAINS",
@@ -27,5 +33,6 @@ __all__ = [
     "AirflowVpcEndpoints",
     "EndpointService",
     "NetworkAttributes",
+    "PathEndpoint",
     "SharedAirflowNetwork",
 ]

@@ -36,7 +36,7 @@ from mwaa_platform.network._placement import (
     environment_security_group_clients,
     environment_subnets,
 )
-from mwaa_platform.network.vpc_endpoints import AirflowVpcEndpoints, check_account_ids, check_endpoint_sets
+from mwaa_platform.network.vpc_endpoints import AirflowVpcEndpoints, PathEndpoint, check_account_ids, check_endpoint_sets
 
 #: NAT gateways a new VPC may have: none, one shared, or one per AZ.
 NAT_GATEWAY_CHOICES = (0, 1, 2)
@@ -138,6 +138,7 @@ class AirflowNetwork(AirflowNetworkBase):
         endpoint_policies: bool = True,
         data_perimeter: bool = True,
         perimeter_accounts: Sequence[str] = (),
+        path_endpoints: Sequence[PathEndpoint] = (),
         network_acls: bool = False,
         dns_firewall: bool = False,
         dns_allowed_domains: Sequence[str] = (),
@@ -165,6 +166,9 @@ class AirflowNetwork(AirflowNetworkBase):
             Default: True.
         :param perimeter_accounts: accounts whose buckets the S3 gateway reaches. Default: this
             stack's account.
+        :param path_endpoints: what DAG paths need beyond the sets (``PathEndpoint``): interface
+            endpoints for further services, cross-Region endpoints, other accounts' principals in
+            endpoint policies, and exact S3 resources in the perimeter. Default: none.
         :param network_acls: put the new VPC's private subnets behind a network ACL admitting
             only 443/5432 from the private subnets and return traffic. Default: False.
         :param dns_firewall: filter the VPC's DNS with Route 53 Resolver DNS Firewall (answer only AWS
@@ -221,6 +225,7 @@ class AirflowNetwork(AirflowNetworkBase):
         self.endpoints = AirflowVpcEndpoints(
             self, "Endpoints", vpc=self.vpc, subnets=self.subnets, endpoint_sets=sets,
             endpoint_policies=endpoint_policies, data_perimeter=data_perimeter, perimeter_accounts=perimeter_accounts,
+            path_endpoints=path_endpoints,
         )
         self.endpoint_security_group: ec2.ISecurityGroup = self.endpoints.security_group
         self.endpoint_services = self.endpoints.services

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Optional, Union
 
 from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
@@ -18,6 +19,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from mwaa_platform.errors import MwaaPlatformError, shorten, validating
+from mwaa_platform.paths.checks import CROSS_REGION_SERVICES
 from mwaa_platform._internal.tokens import is_unresolved
 
 _Aws = ec2.InterfaceVpcEndpointAwsService
@@ -89,6 +91,48 @@ ENDPOINT_SETS: dict[str, tuple[EndpointService, ...]] = {
 }
 
 
+@dataclass(frozen=True)
+class PathEndpoint:
+    """What DAG paths need of the network beyond the endpoint sets: a service by endpoint name, in this
+    network's Region or another, called by principals of other accounts, on known resources.
+
+    :param service: the endpoint name (``glue``, ``s3``, ``dynamodb``, ...): ``com.amazonaws.REGION.SERVICE``.
+    :param region: another Region: a cross-Region interface endpoint (only services with
+        cross-Region PrivateLink, ``CROSS_REGION_SERVICES``). Default: the network's Region.
+    :param principal_accounts: accounts whose principals call through the endpoint (roles a
+        connection assumes); the endpoint's policy admits them besides this account. Default: none.
+    :param actions: for S3, the actions the paths take. Default: none.
+    :param resources: for S3, the ARNs the paths reach: the S3 perimeter admits exactly these
+        actions on these resources for ``principal_accounts``, not the resource's whole account.
+        Default: none.
+    """
+
+    service: str
+    region: Optional[str] = None
+    principal_accounts: tuple[str, ...] = ()
+    actions: tuple[str, ...] = ()
+    resources: tuple[str, ...] = ()
+
+
+def _check_path_endpoints(path_endpoints: Sequence[PathEndpoint]) -> list[PathEndpoint]:
+    for item in path_endpoints:
+        if not isinstance(item, PathEndpoint):
+            raise MwaaPlatformError(f"path_endpoints entries must be PathEndpoint, got {shorten(item)}")
+        if not _SERVICE_NAME.match(item.service):
+            raise MwaaPlatformError(f"path_endpoints service must be an endpoint name such as glue, got {shorten(item.service)}")
+        if item.region is not None and item.service not in CROSS_REGION_SERVICES:
+            raise MwaaPlatformError(
+                f"path_endpoints: {item.service} has no cross-Region PrivateLink (only {', '.join(CROSS_REGION_SERVICES)}), "
+                f"so no endpoint here reaches it in {item.region}; use NAT or call it in this Region")
+        check_account_ids("path_endpoints principal_accounts", list(item.principal_accounts))
+        if item.service == "s3" and bool(item.actions) != bool(item.resources):
+            raise MwaaPlatformError("path_endpoints for s3 need both actions and resources (what the S3 perimeter admits)")
+    return list(path_endpoints)
+
+
+_SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,40}$")
+
+
 def check_endpoint_sets(endpoint_sets: Iterable[str]) -> tuple[str, ...]:
     """The given set names, deduplicated in order; raise naming an unknown one."""
     names = tuple(dict.fromkeys(endpoint_sets))
@@ -129,6 +173,7 @@ class AirflowVpcEndpoints(Construct):
         endpoint_policies: bool = True,
         data_perimeter: bool = True,
         perimeter_accounts: Sequence[str] = (),
+        path_endpoints: Sequence[PathEndpoint] = (),
     ) -> None:
         """
         :param vpc: the VPC to create the endpoints in.
@@ -142,10 +187,14 @@ class AirflowVpcEndpoints(Construct):
             image pulls (``docs/network.md``, "Data perimeter"). Default: True.
         :param perimeter_accounts: the accounts whose buckets the S3 gateway reaches. Default:
             this stack's account.
+        :param path_endpoints: endpoints DAG paths need beyond the sets: services in this Region
+            (an interface endpoint each, or S3 perimeter statements), cross-Region endpoints, and
+            the other accounts whose principals call through them. Default: none.
         """
         with validating(scope, construct_id):
             services = endpoint_services(endpoint_sets)
             accounts = check_account_ids("perimeter_accounts", perimeter_accounts)
+            paths = _check_path_endpoints(path_endpoints)
         super().__init__(scope, construct_id)
         account = Stack.of(self).account
         placement = ec2.SubnetSelection(subnets=list(subnets))
@@ -160,11 +209,21 @@ class AirflowVpcEndpoints(Construct):
         self.s3_gateway = ec2.GatewayVpcEndpoint(
             self, "S3GatewayEndpoint", vpc=vpc, service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[placement]
         )
+        local = [item for item in paths if item.region in (None, Stack.of(self).region)]
         if data_perimeter:
             for statement in s3_perimeter_statements(self, accounts or [account],
                                                      codeartifact="codeartifact" in endpoint_sets,
                                                      cloudformation_responses="eks" in endpoint_sets):
                 self.s3_gateway.add_to_policy(statement)
+            for index, item in enumerate(item for item in local if item.service == "s3" and item.resources):
+                self.s3_gateway.add_to_policy(_path_statement(f"PathResources{index}", item))
+        # services paths call in this Region, beyond the sets: an account-scoped interface endpoint each
+        known = {service.name for service in services}
+        services = (*services, *(_service(name, _Aws(name), name, True) for name in dict.fromkeys(
+            item.service for item in local if item.service not in ("s3", *known))))
+        callers: dict[str, list[str]] = {}
+        for item in local:
+            callers.setdefault(item.service, []).extend(item.principal_accounts)
         self.interface_endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {}
         for service in services:
             endpoint = ec2.InterfaceVpcEndpoint(
@@ -180,17 +239,52 @@ class AirflowVpcEndpoints(Construct):
             if data_perimeter and service.iam_prefix == "ecr":
                 endpoint.add_to_policy(ecr_pull_statement())
             elif endpoint_policies and service.account_scoped_policy:
+                others = [other for other in callers.get(service.name, ()) if other != account]
                 endpoint.add_to_policy(
                     iam.PolicyStatement(
-                        sid="OnlyThisAccountsPrincipals",
+                        # the accounts of roles that DAG connections assume call through it too (path_endpoints)
+                        sid="ThisAccountAndPathAccountsPrincipals" if others else "OnlyThisAccountsPrincipals",
                         principals=[iam.AnyPrincipal()],
                         actions=[f"{service.iam_prefix}:*"],
                         resources=["*"],
-                        conditions={"StringEquals": {"aws:PrincipalAccount": account}},
+                        conditions={"StringEquals": {"aws:PrincipalAccount": _accounts(account, callers.get(service.name))}},
                     )
                 )
             self.interface_endpoints[service.name] = endpoint
+        for item in paths:
+            if item.region in (None, Stack.of(self).region):
+                continue
+            # a cross-Region endpoint (VPC PrivateLink cross-Region connectivity for AWS services)
+            name = f"{item.service}.{item.region}"
+            endpoint = ec2.InterfaceVpcEndpoint(
+                self, _construct_id(f"{item.service}-{item.region}"), vpc=vpc,
+                service=ec2.InterfaceVpcEndpointService(f"com.amazonaws.{item.region}.{item.service}", 443),
+                service_region=item.region, subnets=placement, security_groups=[self.security_group], open=False,
+                private_dns_enabled=True,
+            )
+            if item.service == "s3":
+                endpoint.add_to_policy(_path_statement("PathResources", item))
+            else:
+                endpoint.add_to_policy(iam.PolicyStatement(
+                    sid="OnlyPathPrincipals", principals=[iam.AnyPrincipal()], actions=[f"{item.service}:*"],
+                    resources=["*"],
+                    conditions={"StringEquals": {"aws:PrincipalAccount": _accounts(account, item.principal_accounts)}}))
+            self.interface_endpoints[name] = endpoint
         self.services = frozenset(self.interface_endpoints)
+
+
+def _accounts(account: str, others: Optional[Sequence[str]]) -> Union[str, list[str]]:
+    """This account alone (as before paths), or it and the other accounts whose principals call."""
+    extra = [other for other in dict.fromkeys(others or ()) if other != account]
+    return [account, *extra] if extra else account
+
+
+def _path_statement(sid: str, item: PathEndpoint) -> iam.PolicyStatement:
+    """Exactly the S3 actions and resources of a path, for the principals of its accounts."""
+    return iam.PolicyStatement(
+        sid=sid, principals=[iam.AnyPrincipal()], actions=list(item.actions), resources=list(item.resources),
+        conditions={"StringEquals": {"aws:PrincipalAccount": list(item.principal_accounts)}}
+        if item.principal_accounts else None)
 
 
 #: What pulling an image from ECR calls; the perimeter's ECR endpoints allow nothing else.

@@ -1,0 +1,306 @@
+"""Paths: each way a DAG reaches AWS is recorded where it is granted, and the preflight follows it
+through the whole app. Each rule fails on the broken shape the example platform once had, and passes
+the fixed one (issue 23)."""
+
+import json
+
+import pytest
+from aws_cdk.assertions import Template
+
+from harness import new_stack
+from mwaa_platform import AirflowEnvironment, AirflowNetwork, MwaaPlatformError, SecretsManagerBackend
+from mwaa_platform.compliance import PREFLIGHT_RULES, StackTemplate, run_preflight
+from mwaa_platform.compute import BatchCompute, BatchJob, EcsTaskCompute, TaskImage
+from mwaa_platform.network import PathEndpoint
+from mwaa_platform.paths import (
+    ENVIRONMENT_METADATA_KEY,
+    KUBERNETES_PROVIDER,
+    PATHS_METADATA_KEY,
+    DagPath,
+    recorded_paths,
+)
+
+CENTRAL, TARGET = "222222222222", "333333333333"
+GLUE_ROLE = f"arn:aws:iam::{TARGET}:role/mwaa-payments-prod-finance_glue"
+ARCHIVE = "arn:aws:s3:::finance-archive/payments/*"
+PATH_RULE_NAMES = {"path-connection-lookup", "path-route", "path-provider", "airflow-configuration-options"}
+
+
+def environment(version="2.11.0", options=None, requirements=None, egress=False, name="payments-prod"):
+    return {"Type": "AWS::MWAA::Environment",
+            "Metadata": {ENVIRONMENT_METADATA_KEY: {"requirements": requirements or {}, "internetEgress": egress}},
+            "Properties": {"Name": name, "AirflowVersion": version, "AirflowConfigurationOptions": options or {}}}
+
+
+def backend(pattern=None):
+    kwargs = {"connections_prefix": "airflow/payments-prod/connections"}
+    if pattern is not None:
+        kwargs["connections_lookup_pattern"] = pattern
+    return {"secrets.backend": "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend",
+            "secrets.backend_kwargs": json.dumps(kwargs)}
+
+
+def endpoint(service, *, region="eu-west-1", gateway=False, policy=None, service_region=None):
+    properties = {"ServiceName": {"Fn::Join": ["", ["com.amazonaws.", {"Ref": "AWS::Region"}, f".{service}"]]}
+                  if service_region is None else f"com.amazonaws.{service_region}.{service}",
+                  "VpcEndpointType": "Gateway" if gateway else "Interface", "VpcId": "vpc-1"}
+    if policy is not None:
+        properties["PolicyDocument"] = {"Version": "2012-10-17", "Statement": policy}
+    if service_region is not None:
+        properties["ServiceRegion"] = service_region
+    return {"Type": "AWS::EC2::VPCEndpoint", "Properties": properties}
+
+
+def allow(prefix, *, principal_accounts=None, resource_accounts=None, resources="*", actions=None):
+    condition = {}
+    if principal_accounts:
+        condition["aws:PrincipalAccount"] = principal_accounts
+    if resource_accounts:
+        condition["aws:ResourceAccount"] = resource_accounts
+    statement = {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": actions or f"{prefix}:*", "Resource": resources}
+    if condition:
+        statement["Condition"] = {"StringEquals": condition}
+    return statement
+
+
+def app(resources, paths, *, network=None, nat=False):
+    """The environment's stack (its paths in the template metadata) and the account's network stack."""
+    env_stack = StackTemplate(name="env", account=CENTRAL, region="eu-west-1", template={
+        "Resources": resources, "Metadata": {PATHS_METADATA_KEY: [path.to_metadata() for path in paths]}})
+    network_resources = dict(network or {})
+    if nat:
+        network_resources["Nat"] = {"Type": "AWS::EC2::NatGateway", "Properties": {}}
+    return [env_stack, StackTemplate(name="network", account=CENTRAL, region="eu-west-1",
+                                     template={"Resources": network_resources})]
+
+
+def findings(stacks, rule):
+    return [finding for finding in run_preflight(stacks) if finding.rule == rule]
+
+
+def glue_path(**changes):
+    values = dict(environment="payments-prod", capability="glue through connection finance_glue",
+                  operator="airflow.providers.amazon.aws.hooks.base_aws.AwsBaseHook", services=("glue",),
+                  conn_id="finance_glue", principal_arn=GLUE_ROLE, principal_account=TARGET, resource_account=TARGET)
+    values.update(changes)
+    return DagPath(**values)
+
+
+def test_the_path_rules_are_preflight_rules():
+    assert PATH_RULE_NAMES <= set(PREFLIGHT_RULES)
+
+
+def test_paths_round_trip_through_template_metadata():
+    path = glue_path(region="us-east-1", resources=(ARCHIVE,), providers=("apache-airflow-providers-amazon>=9.0.0",))
+    assert DagPath.from_metadata(json.loads(json.dumps(path.to_metadata()))) == path
+    assert path.provider_requirements == {"apache-airflow-providers-amazon": "9.0.0"}
+    with pytest.raises(MwaaPlatformError, match="path principal_account must be a 12-digit AWS account id"):
+        glue_path(principal_account="3333")
+
+
+# --- path-connection-lookup ----------------------------------------------------------------------
+
+
+def test_a_connection_the_lookup_pattern_hides_fails():
+    stacks = app({"Env": environment(options=backend("^payments_"))}, [glue_path()], nat=True)
+    (finding,) = findings(stacks, "path-connection-lookup")
+    assert "environment payments-prod" in finding.message and "connection id 'finance_glue'" in finding.message
+    assert "'^payments_'" in finding.message and "runs as the execution role" in finding.message
+
+
+@pytest.mark.parametrize("pattern", [None, "^(payments|finance)_", "^FINANCE_"])
+def test_a_pattern_that_matches_or_none_passes(pattern):
+    assert findings(app({"Env": environment(options=backend(pattern))}, [glue_path()], nat=True),
+                    "path-connection-lookup") == []
+
+
+def test_a_connection_on_an_environment_without_the_backend_fails():
+    (finding,) = findings(app({"Env": environment()}, [glue_path()], nat=True), "path-connection-lookup")
+    assert "no Secrets Manager backend" in finding.message
+
+
+# --- path-route: endpoints in the Region, NAT, cross-Region --------------------------------------
+
+
+def test_a_service_without_its_endpoint_in_a_network_without_nat_fails():
+    stacks = app({"Env": environment(options=backend())}, [glue_path()], network={"Sts": endpoint("sts")})
+    (finding,) = findings(stacks, "path-route")
+    assert "no glue endpoint in eu-west-1" in finding.message and "path_endpoints" in finding.message
+
+
+def test_nat_or_the_endpoint_gives_the_route():
+    path = [glue_path()]
+    assert findings(app({"Env": environment(options=backend(), egress=True)}, path, nat=True), "path-route") == []
+    ok = app({"Env": environment(options=backend())}, path,
+             network={"Glue": endpoint("glue", policy=[allow("glue", principal_accounts=[CENTRAL, TARGET])])})
+    assert findings(ok, "path-route") == []
+
+
+def test_an_endpoint_policy_admitting_only_the_networks_account_denies_the_assumed_role():
+    stacks = app({"Env": environment(options=backend())}, [glue_path()],
+                 network={"Glue": endpoint("glue", policy=[allow("glue", principal_accounts=CENTRAL)])})
+    (finding,) = findings(stacks, "path-route")
+    assert "does not admit glue calls of principals of account 333333333333" in finding.message
+
+
+def test_another_region_needs_a_cross_region_endpoint_or_nat():
+    path = glue_path(services=("s3",), region="us-east-1", resources=(ARCHIVE,))
+    local_s3 = {"S3": endpoint("s3", gateway=True, policy=[allow("s3", principal_accounts=[TARGET],
+                                                                 resources=[ARCHIVE], actions=["s3:GetObject"])])}
+    (finding,) = findings(app({"Env": environment(options=backend())}, [path], network=local_s3), "path-route")
+    assert "s3 in us-east-1 is not reachable from eu-west-1" in finding.message and "cross-Region" in finding.message
+    remote = {**local_s3, "S3Us": endpoint("s3", service_region="us-east-1", policy=[
+        allow("s3", principal_accounts=[TARGET], resources=[ARCHIVE], actions=["s3:GetObject"])])}
+    assert findings(app({"Env": environment(options=backend())}, [path], network=remote), "path-route") == []
+
+
+def test_a_service_without_cross_region_privatelink_is_refused_unless_routed():
+    path = glue_path(region="us-east-1")
+    network = {"Sts": endpoint("sts")}
+    (finding,) = findings(app({"Env": environment(options=backend())}, [path], network=network), "path-route")
+    assert "glue has no cross-Region PrivateLink" in finding.message
+    routed = glue_path(region="us-east-1", route_reason="Transit Gateway to the us-east-1 endpoint VPC of finance")
+    assert findings(app({"Env": environment(options=backend())}, [routed], network=network), "path-route") == []
+
+
+def test_the_s3_perimeter_must_admit_the_paths_resources_not_only_the_platform_accounts():
+    path = glue_path(services=("s3",), resources=(ARCHIVE,))
+    perimeter = {"S3": endpoint("s3", gateway=True, policy=[allow("s3", resource_accounts=[CENTRAL])])}
+    (finding,) = findings(app({"Env": environment(options=backend())}, [path], network=perimeter), "path-route")
+    assert f"on {ARCHIVE}" in finding.message and "resource account 333333333333" in finding.message
+    # the narrow fix: exactly the path's resources for the target account's principals
+    narrow = {"S3": endpoint("s3", gateway=True, policy=[
+        allow("s3", resource_accounts=[CENTRAL]),
+        allow("s3", principal_accounts=[TARGET], resources=["arn:aws:s3:::finance-archive/payments/*"],
+              actions=["s3:GetObject", "s3:PutObject"])])}
+    assert findings(app({"Env": environment(options=backend())}, [path], network=narrow), "path-route") == []
+    # another bucket of the same account is still outside
+    other = glue_path(services=("s3",), resources=("arn:aws:s3:::finance-ledger/*",))
+    assert len(findings(app({"Env": environment(options=backend())}, [other], network=narrow), "path-route")) == 1
+
+
+def test_an_unknown_condition_is_never_taken_as_admitting():
+    odd = {"Glue": endpoint("glue", policy=[{**allow("glue"), "Condition": {"StringEquals": {"aws:SourceVpc": "v"}}}])}
+    assert len(findings(app({"Env": environment(options=backend())}, [glue_path()], network=odd), "path-route")) == 1
+
+
+# --- path-provider --------------------------------------------------------------------------------
+
+
+def eks_path():
+    return DagPath(environment="payments-prod", capability="EKS pods in namespace payments",
+                   operator="airflow.providers.amazon.aws.operators.eks.EksPodOperator", services=("eks",),
+                   providers=("apache-airflow-providers-amazon", KUBERNETES_PROVIDER))
+
+
+@pytest.mark.parametrize("version, constrained", [("2.11.0", "10.5.0"), ("3.0.6", "10.7.0")])
+def test_an_operator_whose_provider_mwaas_image_lacks_fails_until_the_requirements_add_it(version, constrained):
+    (finding,) = findings(app({"Env": environment(version)}, [eks_path()], nat=True), "path-provider")
+    assert f"imports {KUBERNETES_PROVIDER}, which MWAA's image for Airflow {version} does not install" in finding.message
+    assert f"'{KUBERNETES_PROVIDER}=={constrained}'" in finding.message
+    fixed = environment(version, requirements={KUBERNETES_PROVIDER: f"=={constrained}"})
+    assert findings(app({"Env": fixed}, [eks_path()], nat=True), "path-provider") == []
+
+
+def test_a_provider_pinned_against_mwaas_constraints_fails():
+    pinned = environment("2.11.0", requirements={KUBERNETES_PROVIDER: "==10.4.0"})
+    (finding,) = findings(app({"Env": pinned}, [eks_path()], nat=True), "path-provider")
+    assert "pin 10.5.0" in finding.message and "leaves the package out" in finding.message
+
+
+def test_a_provider_below_the_operators_minimum_fails():
+    path = DagPath(environment="payments-prod", capability="x", operator="some.Operator", services=("ecs",),
+                   providers=("apache-airflow-providers-amazon>=99.0.0",))
+    (finding,) = findings(app({"Env": environment("2.11.0")}, [path], nat=True), "path-provider")
+    assert "needs apache-airflow-providers-amazon>=99.0.0" in finding.message
+
+
+# --- airflow-configuration-options ------------------------------------------------------------------
+
+
+def test_a_deprecated_alias_airflow_3_no_longer_reads_fails_and_names_the_replacement():
+    options = {"metrics.statsd_allow_list": "scheduler,executor"}
+    (finding,) = findings(app({"Env": environment("3.0.6", options=options)}, []), "airflow-configuration-options")
+    assert "metrics.statsd_allow_list is not read by Airflow 3.0.6" in finding.message
+    assert "use metrics.metrics_allow_list" in finding.message
+    # Airflow 2.11 still reads the alias; both read the new key
+    assert findings(app({"Env": environment("2.11.0", options=options)}, []), "airflow-configuration-options") == []
+    new = {"metrics.metrics_allow_list": "scheduler"}
+    assert findings(app({"Env": environment("3.0.6", options=new)}, []), "airflow-configuration-options") == []
+
+
+def test_an_option_no_version_reads_fails():
+    options = {"core.default_task_retrys": "2", "celery.worker_autoscale": "5,5"}
+    (finding,) = findings(app({"Env": environment("2.11.0", options=options)}, []), "airflow-configuration-options")
+    assert "'core.default_task_retrys' is not a configuration option of Airflow 2.11.0" in finding.message
+
+
+# --- recording: the constructs that grant a path record it --------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def granted():
+    stack = new_stack()
+    network = AirflowNetwork(stack, "Network", endpoint_sets=["ecs", "batch", "secretsmanager"])
+    env = AirflowEnvironment(stack, "Env", environment_name="payments-prod", network=network, airflow_version="2.11.0",
+                             secrets_backend=SecretsManagerBackend())
+    ecs = EcsTaskCompute(stack, "Ecs", network=network, family="settle", image=TaskImage.from_uri("public.ecr.aws/x/y:1"))
+    ecs.grant_run(env)
+    batch = BatchCompute(stack, "Batch", network=network, jobs=[BatchJob("recon", TaskImage.from_uri("public.ecr.aws/x/y:1"))])
+    batch.grant_submit(env)
+    return stack, Template.from_stack(stack).to_json()
+
+
+def test_grants_record_their_paths_in_the_template(granted):
+    stack, template = granted
+    paths = {path.operator.rsplit(".", 1)[-1]: path for path in recorded_paths(stack)}
+    assert set(paths) == {"SecretsManagerBackend", "EcsRunTaskOperator", "BatchOperator"}
+    assert paths["EcsRunTaskOperator"].services == ("ecs", "logs") and paths["BatchOperator"].services == ("batch", "logs")
+    assert all(path.environment == "payments-prod" and path.principal_arn is None for path in paths.values())
+    assert [DagPath.from_metadata(p) for p in template["Metadata"][PATHS_METADATA_KEY]] == list(recorded_paths(stack))
+    (env,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::MWAA::Environment"]
+    assert env["Metadata"][ENVIRONMENT_METADATA_KEY] == {"requirements": {}, "internetEgress": False}
+
+
+def test_the_recorded_paths_of_a_working_stack_pass(granted):
+    stack, template = granted
+    result = run_preflight([StackTemplate(name="s", template=template, account=stack.account, region=stack.region)])
+    assert [f for f in result if f.rule in PATH_RULE_NAMES] == []
+
+
+def test_a_network_built_for_a_path_passes_its_checks():
+    """path_endpoints: the glue endpoint admits the target account, the S3 gateway exactly the path's
+    objects, a cross-Region S3 endpoint the US archive; the preflight follows all three."""
+    stack = new_stack()
+    network = AirflowNetwork(stack, "Network", endpoint_sets=["sts", "secretsmanager"], path_endpoints=[
+        PathEndpoint("glue", principal_accounts=(TARGET,)),
+        PathEndpoint("s3", principal_accounts=(TARGET,), actions=("s3:GetObject",), resources=(ARCHIVE,)),
+        PathEndpoint("s3", region="us-east-1", principal_accounts=(TARGET,), actions=("s3:GetObject",),
+                     resources=("arn:aws:s3:::finance-archive-us/*",)),
+    ])
+    env = AirflowEnvironment(stack, "Env", environment_name="payments-prod", network=network, airflow_version="2.11.0",
+                             secrets_backend=SecretsManagerBackend())
+    from mwaa_platform.cross_account import AirflowAwsConnection
+    for conn_id, region, services, resources in (
+            ("finance_glue", None, ["glue", "s3"], [ARCHIVE]),
+            ("finance_archive_us", "us-east-1", ["s3"], ["arn:aws:s3:::finance-archive-us/*"])):
+        AirflowAwsConnection(stack, conn_id, environment=env, conn_id=conn_id, role_arn=GLUE_ROLE,
+                             region_name=region or stack.region, services=services, resources=resources)
+    template = Template.from_stack(stack).to_json()
+    checked = [StackTemplate(name="s", template=template, account=stack.account, region=stack.region)]
+    assert [f for f in run_preflight(checked) if f.rule in PATH_RULE_NAMES] == []
+    assert {"GlueEndpoint", "S3UsEast1Endpoint"} <= {c.node.id for c in network.endpoints.node.children}
+    # without the glue endpoint the same app fails, naming the environment and the path
+    broken = json.loads(json.dumps(template))
+    for logical_id in [k for k, r in broken["Resources"].items() if "glue" in json.dumps(r.get("Properties", {})
+                                                                                        .get("ServiceName", ""))]:
+        del broken["Resources"][logical_id]
+    (finding,) = findings([StackTemplate(name="s", template=broken, account=stack.account, region=stack.region)],
+                          "path-route")
+    assert "environment payments-prod, path glue, s3 through connection finance_glue" in finding.message
+
+
+def test_a_path_endpoint_without_cross_region_privatelink_is_refused():
+    stack = new_stack()
+    with pytest.raises(MwaaPlatformError, match="glue has no cross-Region PrivateLink"):
+        AirflowNetwork(stack, "Network", path_endpoints=[PathEndpoint("glue", region="us-east-1")])

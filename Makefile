@@ -15,7 +15,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 18,20,22
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION ?= 1
 export CDK_DISABLE_CLI_TELEMETRY ?= true
 
-.PHONY: synth test setup package-check bench clean registry-docs
+.PHONY: synth test setup package-check bench clean registry-docs airflow-venvs dags-check
 
 ## synth: set up, then synthesize the example platform into cdk.out/ (no AWS credentials needed)
 synth: setup
@@ -26,7 +26,7 @@ synth: setup
 ## test: set up, type-check the library, the app and scripts/ (mypy), then run the whole test suite on two workers
 ## (whole modules per worker, started in the order tests/conftest.py gives: xdist would otherwise
 ## reorder them by test count)
-test: setup
+test: setup airflow-venvs
 	$(BIN)/mypy
 	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder
 
@@ -48,12 +48,21 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+## airflow-venvs: a virtualenv of real Airflow per version platform.yaml uses (.venv-airflow-<version>/), installed
+## as MWAA's image installs it; a marker keyed on the inputs makes reruns instant (docs/testing.md)
+airflow-venvs: setup
+	$(BIN)/python scripts/airflow_venv.py --from-registry platform.yaml
+
+## dags-check: import every environment's DAGs with its Airflow version; ruff's AIR rules for Airflow 3 (README)
+dags-check: airflow-venvs
+	$(BIN)/python scripts/dags_check.py --registry platform.yaml
+
 ## package-check: pip install . into a fresh virtualenv and synthesize a CDK app outside the repo
 package-check: setup
 	scripts/check_package.sh
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) node_modules cdk.out .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .venv-airflow-* node_modules cdk.out .pytest_cache
 
 ## registry-docs: regenerate docs/registry.schema.json, the reference part of docs/registry.md and the alarm table of docs/alerting.md
 registry-docs: setup

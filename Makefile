@@ -22,6 +22,7 @@ synth: setup
 	cdk synth --quiet
 	@echo "Templates: $(CURDIR)/cdk.out/*.template.json"
 	@echo "cdk-nag validation report: $(CURDIR)/cdk.out/validation-report.json"
+	@echo "DAG paths, per environment: $(CURDIR)/cdk.out/dag-paths.md"
 
 ## test: set up, type-check the library, the app and scripts/ (mypy), then run the whole test suite on two workers
 ## (whole modules per worker, started in the order tests/conftest.py gives: xdist would otherwise

@@ -304,3 +304,42 @@ def test_a_path_endpoint_without_cross_region_privatelink_is_refused():
     stack = new_stack()
     with pytest.raises(MwaaPlatformError, match="glue has no cross-Region PrivateLink"):
         AirflowNetwork(stack, "Network", path_endpoints=[PathEndpoint("glue", region="us-east-1")])
+
+
+# --- the example platform: every path recorded and passing ------------------------------------------
+
+
+def example_templates(platform):
+    import json as _json
+
+    return [StackTemplate(name=stack.stack_name, template=_json.loads(open(stack.template_full_path).read()),
+                          account=stack.environment.account, region=stack.environment.region,
+                          path=stack.template_full_path)
+            for stack in platform.assembly.stacks]
+
+
+def test_every_path_of_the_example_platform_is_recorded_and_passes(platform):
+    stacks = example_templates(platform)
+    paths = {(stack.name, path.capability) for stack in stacks
+             for path in (DagPath.from_metadata(p) for p in stack.template.get("Metadata", {}).get(PATHS_METADATA_KEY, []))}
+    assert {capability for name, capability in paths if name == "mwaa-platform-payments-prod"} == {
+        "Secrets Manager backend: connections and variables", "ECS task family payments-settlement",
+        "Batch job queue of payments-reconciliation", "EKS pods in namespace payments",
+        "assume arn:aws:iam::333333333333:role/mwaa-payments-prod-finance_glue for connection finance_glue",
+        "glue through connection finance_glue",
+        "assume arn:aws:iam::333333333333:role/mwaa-payments-prod-finance_archive_us for connection finance_archive_us",
+        "s3 through connection finance_archive_us"}
+    # analytics' compute on the shared environment is recorded for central-prod, from the team's stack
+    assert {capability for name, capability in paths if name == "mwaa-platform-analytics-prod"} == {
+        "ECS task family analytics-features", "EKS pods in namespace analytics"}
+    assert [f for f in run_preflight(stacks) if f.rule in PATH_RULE_NAMES] == []
+
+
+def test_synthesis_writes_the_paths_of_every_environment_for_reviewers(platform):
+    from pathlib import Path
+
+    from mwaa_platform.compliance import PATHS_REPORT
+
+    report = (Path(platform.assembly.directory) / PATHS_REPORT).read_text()
+    assert "### payments-prod (222222222222, eu-west-1)" in report and "### central-prod (222222222222, eu-west-1)" in report
+    assert "| s3 through connection finance_archive_us | finance_archive_us |" in report and "| us-east-1 |" in report

@@ -161,6 +161,19 @@ CASES = [
     pytest.param(lambda d: env(d, 1, "prod").pop("secrets_backend"),
                  r"team 'payments' \(teams\[1\]\) stage 'prod': cross_account connections are Secrets Manager "
                  r"secrets: set secrets_backend: true", id="target-needs-secrets-backend"),
+    # the paths of issue 23: each broken one the example once had, refused before anything is built
+    pytest.param(lambda d: env(d, 1, "prod")["secrets_backend"].update(connections_lookup_pattern="^payments_"),
+                 r"cross_account\[0\] \(finance_glue\): conn_id 'finance_glue' does not match "
+                 r"secrets_backend.connections_lookup_pattern '\^payments_' of stage 'prod': Airflow would never look",
+                 id="path-lookup-pattern-hides-the-connection"),
+    pytest.param(lambda d: team(d, 1)["cross_account"][1].update(services=["s3", "glue"], statements=[
+                     {"actions": ["s3:GetObject", "glue:GetJob"], "resources": ["arn:aws:s3:::finance-archive-us/x"]}]),
+                 r"cross_account\[1\] \(finance_archive_us\): glue in us-east-1 cannot be reached privately from "
+                 r"eu-west-1: the network has no NAT and it has no cross-Region PrivateLink",
+                 id="path-cross-region-without-privatelink"),
+    pytest.param(lambda d: team(d, 1)["cross_account"][0].update(services=[]),
+                 r"cross_account\[0\] services must list every service the statements call, so the network gets "
+                 r"its endpoint: add glue", id="path-services-missing"),
     pytest.param(lambda d: team(d, 1)["cross_account"][0]["statements"][0].pop("wildcard_reason"),
                  r"cross_account\[0\].statements\[0\] resources .* hold a wildcard: say why in wildcard_reason",
                  id="target-wildcard-without-reason"),

@@ -88,3 +88,35 @@ def test_airflow_3_on_a_public_web_server_without_nat_is_warned_about(mode, nat,
                        webserver_access_mode=mode)
     warnings = Annotations.from_stack(stack).find_warning("/Test/Env", Match.string_like_regexp("Airflow API server"))
     assert bool(warnings) is warned
+
+
+@pytest.mark.parametrize("line", [
+    "# MWAA applies its constraints (no --constraint line needed)",   # the example's own comment, once
+    "pandas==2.2.3  # see -c docs",
+    "# run pip -c constraints.txt yourself",
+])
+def test_a_line_mwaa_takes_for_a_constraints_line_is_refused(tmp_path, line):
+    """MWAA's image (mwaa/utils/user_requirements.py, _requirements_has_constraints) searches every line,
+    comments included, for '-c ' or '--constraint '; a match switches off the constraints it forces."""
+    path = requirements(tmp_path, f"# the team's packages\n{line}\n")
+    with pytest.raises(MwaaPlatformError, match=r"line 2: MWAA's image takes any line containing '-c ' or '--constraint '"):
+        check_requirements(path, airflow_version="2.11.0", internet=True)
+
+
+@pytest.mark.parametrize("text", [
+    "# MWAA forces its own constraints file when this file names none\n",
+    "--constraint " + URL.format("2.11.0", "3.12") + "\npandas==2.2.3\n",
+    "-c " + URL.format("2.11.0", "3.12") + "\n",
+    "--constraint=/usr/local/airflow/plugins/constraints.txt\n",   # not a marker for MWAA, but a real line
+])
+def test_a_real_constraints_line_or_none_passes(tmp_path, text):
+    check_requirements(requirements(tmp_path, text), airflow_version="2.11.0", internet=True)
+
+
+def test_requirement_specifiers_name_the_packages_the_file_adds(tmp_path):
+    from mwaa_platform.environment.requirements import requirement_specifiers
+
+    path = requirements(tmp_path, "# packages\n--no-index\nApache_Airflow.Providers-CNCF-Kubernetes==10.5.0  # eks\n"
+                                  "pandas[performance] >=2.2\nrequests\n")
+    assert requirement_specifiers(path) == {"apache-airflow-providers-cncf-kubernetes": "==10.5.0",
+                                            "pandas": ">=2.2", "requests": None}

@@ -17,6 +17,7 @@ from mwaa_platform.compliance.nag import (
     wildcard_resource_finding,
 )
 from mwaa_platform.compliance.preflight import (
+    PATHS_REPORT,
     PREFLIGHT_PLUGIN_NAME,
     PREFLIGHT_RULES,
     RESOURCES_PER_STACK_MAX,
@@ -31,6 +32,7 @@ from mwaa_platform.compliance.preflight import (
 )
 
 __all__ = [
+    "PATHS_REPORT",
     "COMPLIANCE_PACKS",
     "PREFLIGHT_PLUGIN_NAME",
     "PREFLIGHT_RULES",

@@ -121,6 +121,17 @@ def _networks(stacks: Iterable[StackTemplate]) -> dict[tuple, _Network]:
     return networks
 
 
+def _environment_paths(stacks: Iterable[StackTemplate]) -> Iterator[tuple[StackTemplate, int, DagPath, _Environment]]:
+    """Each recorded path with the environment it belongs to (same account and Region); paths of an
+    environment not in the app are not followed."""
+    stacks = list(stacks)
+    environments = _environments(stacks)
+    for stack, index, path in _paths(stacks):
+        env = environments.get((stack.account, stack.region, path.environment))
+        if env is not None:
+            yield stack, index, path, env
+
+
 def _finding(rule: str, stack: StackTemplate, index: int, environment: str, path: DagPath, message: str) -> Finding:
     return Finding(rule, "error", stack, "Metadata", f"{PATHS_METADATA_KEY}/{index}",
                    f"environment {environment}, path {path.describe()}: {message}")
@@ -130,11 +141,8 @@ def _finding(rule: str, stack: StackTemplate, index: int, environment: str, path
 
 
 def check_lookup_patterns(stacks: Iterable[StackTemplate], quotas: Quotas) -> Iterator[Finding]:
-    stacks = list(stacks)
-    environments = _environments(stacks)
-    for stack, index, path in _paths(stacks):
-        env = environments.get((stack.account, stack.region, path.environment))
-        if env is None or path.conn_id is None:
+    for stack, index, path, env in _environment_paths(stacks):
+        if path.conn_id is None:
             continue
         kwargs = env.backend_kwargs
         if kwargs is None:
@@ -204,12 +212,10 @@ def check_routes(stacks: Iterable[StackTemplate], quotas: Quotas) -> Iterator[Fi
     for S3 and DynamoDB in the network's own Region; and the endpoint's policy admits the path's
     principal account and resources."""
     stacks = list(stacks)
-    environments = _environments(stacks)
     networks = _networks(stacks)
-    for stack, index, path in _paths(stacks):
-        env = environments.get((stack.account, stack.region, path.environment))
+    for stack, index, path, env in _environment_paths(stacks):
         network = networks.get((stack.account, stack.region))
-        if env is None or path.route_reason is not None:
+        if path.route_reason is not None:
             continue
         egress = env.metadata.get("internetEgress")
         if network is None or egress is True or (network.nat and egress is not False):
@@ -252,11 +258,8 @@ def _no_route(service: str, region: str, home: str) -> str:
 
 
 def check_providers(stacks: Iterable[StackTemplate], quotas: Quotas) -> Iterator[Finding]:
-    stacks = list(stacks)
-    environments = _environments(stacks)
-    for stack, index, path in _paths(stacks):
-        env = environments.get((stack.account, stack.region, path.environment))
-        if env is None or env.version is None:
+    for stack, index, path, env in _environment_paths(stacks):
+        if env.version is None:
             continue
         requirements = env.metadata.get("requirements")
         if not isinstance(requirements, dict):

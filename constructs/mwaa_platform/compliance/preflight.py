@@ -27,11 +27,12 @@ import botocore.session
 import jsii
 
 from mwaa_platform._internal.ec2_rules import EC2_DESCRIPTION, EC2_DESCRIPTION_CHARS, EC2_DESCRIPTION_MAX
-from mwaa_platform.compliance.path_rules import PATH_RULES
+from mwaa_platform.compliance.path_rules import PATH_RULES, describe_paths
 from mwaa_platform.compliance._templates import Finding, Quotas, Severity, StackTemplate, literal, literal_fragments
 from mwaa_platform.errors import MwaaPlatformError, shorten
 
 __all__ = [
+    "PATHS_REPORT",
     "PREFLIGHT_PLUGIN_NAME",
     "PREFLIGHT_RULES",
     "RESOURCES_PER_STACK_MAX",
@@ -46,6 +47,8 @@ __all__ = [
 ]
 
 PREFLIGHT_PLUGIN_NAME = "mwaa-platform-preflight"
+#: The file the plugin writes beside the templates: every environment's DAG paths, for reviewers.
+PATHS_REPORT = "dag-paths.md"
 
 
 # --- rule: EC2 security group descriptions ------------------------------------------------------
@@ -459,6 +462,12 @@ class PreflightChecks:
             for stack in context.stack_templates
         ]
         findings = run_preflight(stacks, self._quotas)
+        paths = describe_paths(stacks)
+        if paths and stacks and stacks[0].path:
+            # beside the templates and validation-report.json: what each environment's DAGs may reach
+            (Path(stacks[0].path).parent / PATHS_REPORT).write_text(
+                "# DAG paths\n\nEvery way a DAG reaches AWS, as the templates record it (docs/paths.md); "
+                "the preflight checked each one.\n\n" + paths)
         for finding in findings:
             if finding.severity == "warning":
                 print(f"warning: {finding}", file=sys.stderr)

@@ -30,7 +30,7 @@ from mwaa_platform import AirflowConfiguration, SecretsManagerBackend
 from mwaa_platform.cross_account import services_without_cross_region_endpoints
 from mwaa_platform.errors import MwaaPlatformError, shorten
 from mwaa_platform.network import PathEndpoint
-from mwaa_platform.paths import CROSS_REGION_SERVICES, lookup_pattern_admits
+from mwaa_platform.paths import endpoints_of_action, lookup_pattern_admits
 from mwaa_platform.validation import (
     check_artifact_paths,
     check_environment_name,
@@ -296,26 +296,25 @@ class PlatformSettings:
         return tuple(specs.values())
 
     def path_endpoints_of(self, environments: Iterable[EnvironmentSpec]) -> list[PathEndpoint]:
-        """The endpoints the cross-account paths of ``environments`` need: each target service in its
-        Region (a cross-Region endpoint where that is another Region and the network has no NAT),
-        admitting the target account's principals, and for S3 exactly the statements' resources."""
-        nat = self.network.nat_gateways > 0
+        """What the cross-account paths of ``environments`` need of their network: for each target in the
+        network's Region, each statement's calls through each service's endpoint, admitted for exactly
+        the target role on the target account's resources. A target in another Region needs STS there,
+        which no endpoint here reaches: it goes through NAT or its declared route (the resolver refuses
+        it otherwise), so it adds nothing here."""
         endpoints = []
         for env in environments:
             for role in env.cross_account:
                 target = role.target
-                remote = target.region != env.stage.region
-                if remote and (nat or target.route_reason is not None):
-                    continue  # routed through NAT, or by the declared route
-                for service in target.services:
-                    if remote and service not in CROSS_REGION_SERVICES:
-                        continue  # refused by the resolver unless routed
-                    s3 = [st for st in target.statements if any(a.startswith("s3:") for a in st.actions)]
-                    endpoints.append(PathEndpoint(
-                        service=service, region=target.region if remote else None, principal_accounts=(target.account,),
-                        actions=tuple(dict.fromkeys(a for st in s3 for a in st.actions if a.startswith("s3:")))
-                        if service == "s3" else (),
-                        resources=tuple(dict.fromkeys(r for st in s3 for r in st.resources)) if service == "s3" else ()))
+                if target.region != env.stage.region:
+                    continue
+                for statement in target.statements:
+                    by_service: dict[str, list[str]] = {}
+                    for action in statement.actions:
+                        for service in endpoints_of_action(action):
+                            by_service.setdefault(service, []).append(action)
+                    endpoints += [PathEndpoint(service=service, principal_arns=(role.role_arn,), actions=tuple(actions),
+                                               resources=tuple(statement.resources), resource_account=target.account)
+                                  for service, actions in by_service.items()]
         return endpoints
 
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from mwaa_platform.alerting import AlarmThresholds, AlertSubscriptions, SlackChannel
 from mwaa_platform.cross_account import check_conn_id, check_role_name
+from mwaa_platform.paths import endpoints_of_action
 from mwaa_platform.compute import (
     DEFAULT_KUBERNETES_VERSION,
     FARGATE_VCPUS,
@@ -521,12 +522,13 @@ class CrossAccountTarget(_Model):
     region: str = Field(description="The Region the connection's clients call.")
     statements: list[PolicyStatementSettings] = Field(description="What the role may do there.")
     services: list[str] = Field(default_factory=list, description=(
-        "Endpoint names of the services the DAGs call (glue, s3, ...); every service the statements' actions "
-        "name must be listed. The network gets their endpoints, admitting this account's principals; in "
-        "another Region, a cross-Region endpoint where the service has one (s3, kms, ecs, ...), else NAT."))
+        "VPC endpoint names of the services the DAGs call (glue, s3, ...); every service the statements' actions "
+        "call must be listed (iam:PassRole calls none). In the environment's Region the network gets their "
+        "endpoints, admitting exactly this role's statements; another Region needs NAT or route_reason (the "
+        "provider assumes the role with STS of that Region, which no endpoint here reaches)."))
     route_reason: Optional[str] = Field(None, description=(
-        "How the calls reach the target Region when the network has neither NAT nor a cross-Region endpoint "
-        "for a service (peering or a Transit Gateway to that Region's endpoints); at least 30 characters."))
+        "For a target in another Region on a network without NAT: how STS and the services of that Region are "
+        "reached (peering or a Transit Gateway to that Region's endpoints); at least 30 characters."))
     role_name: Optional[str] = Field(None, description="Default: mwaa-<team>-<stage>-<conn_id> (at most 64).")
     external_id: Optional[str] = Field(None, description="Require this sts:ExternalId.")
     organization_id: Optional[str] = Field(None, description="Require the caller's aws:PrincipalOrgID.")
@@ -546,8 +548,8 @@ class CrossAccountTarget(_Model):
         for service in self.services:
             if not re.match(r"^[a-z0-9-]{2,40}$", service):
                 raise ValueError(f"services entries are endpoint names such as glue or s3, got {service!r}")
-        called = sorted({_ENDPOINT_OF_PREFIX.get(action.split(":")[0], action.split(":")[0])
-                         for statement in self.statements for action in statement.actions if ":" in action})
+        called = sorted({service for statement in self.statements for action in statement.actions
+                         for service in endpoints_of_action(action)})
         missing = [service for service in called if service not in self.services]
         if missing:
             raise ValueError(f"services must list every service the statements call, so the network gets its "
@@ -557,9 +559,6 @@ class CrossAccountTarget(_Model):
                              f"{self.route_reason!r}")
         return self
 
-
-#: IAM action prefixes whose VPC endpoint has another name.
-_ENDPOINT_OF_PREFIX = {"cloudwatch": "monitoring", "execute-api": "execute-api"}
 
 
 class Compute(_Model):

@@ -121,13 +121,10 @@ def test_the_connection_secret_is_the_providers_json_under_the_environments_pref
     glue = secrets["airflow/payments-prod/connections/finance_glue"]
     value = json.loads(glue["SecretString"])
     # the documented shape the Amazon provider's secrets backend reads: conn type aws, role and Region in extra
-    # the role is assumed through the environment's own Region's STS endpoint, whatever the target Region
-    sts = {"service_config": {"sts": {"endpoint_url": f"https://sts.{TEST_REGION}.amazonaws.com"}}}
-    assert value == {"conn_type": "aws", "extra": {"role_arn": TARGET, "region_name": TEST_REGION, **sts}}
+    assert value == {"conn_type": "aws", "extra": {"role_arn": TARGET, "region_name": TEST_REGION}}
     assert not {"login", "password", "aws_access_key_id", "aws_secret_access_key"} & set(json.dumps(value).split('"'))
     archive = json.loads(secrets["airflow/payments-prod/connections/finance_archive_us"]["SecretString"])
     assert archive["extra"]["assume_role_kwargs"] == {"ExternalId": "finance-7d1f"}
-    assert archive["extra"]["region_name"] == "us-east-1" and archive["extra"]["service_config"] == sts["service_config"]
     assert glue["KmsKeyId"] == {"Fn::GetAtt": [stack.get_logical_id(env.key.node.default_child), "Arn"]}
 
 
@@ -144,14 +141,17 @@ def test_only_the_execution_role_may_read_the_connection(central):
 
 
 def test_each_connection_records_its_paths(central):
-    """Assuming the role (STS, as the execution role, in the environment's Region) and the calls made as
+    """Assuming the role (STS of the connection's Region, as the execution role) and the calls made as
     the role (its services, account and Region): what the preflight follows end to end."""
     stack, _, same, other, template = central
-    assert same.needs_nat == [] and other.needs_nat == ["glue"]  # s3 has cross-Region PrivateLink, glue not
+    # the provider assumes the role with STS of the connection's Region, which has no cross-Region
+    # PrivateLink; s3 has, glue has not
+    assert same.needs_nat == [] and other.needs_nat == ["sts", "glue"]
     paths = [DagPath.from_metadata(p) for p in template["Metadata"][PATHS_METADATA_KEY]]
     by_capability = {(p.conn_id, p.services): p for p in paths}
     assume = by_capability[("finance_archive_us", ("sts",))]
-    assert assume.principal_arn is None and assume.region is None  # the execution role, here
+    assert assume.principal_arn is None and assume.region == "us-east-1"  # the execution role, STS of us-east-1
+    assert assume.actions == ("sts:AssumeRole",) and assume.resources == (TARGET.replace("finance_glue", "finance_archive_us"),)
     calls = by_capability[("finance_archive_us", ("s3", "glue"))]
     assert (calls.principal_arn, calls.principal_account, calls.region, calls.resource_account) == (
         TARGET.replace("finance_glue", "finance_archive_us"), "333333333333", "us-east-1", "333333333333")

@@ -14,7 +14,7 @@ from mwaa_platform.environment import AirflowPackageIndex, Wheelhouse
 @pytest.fixture
 def requirements(tmp_path):
     path = tmp_path / "requirements.txt"
-    path.write_text("pandas==2.2.3\n")
+    path.write_text("pandas==2.1.4\n")
     return str(path)
 
 

@@ -51,15 +51,18 @@ def endpoint(service, *, region="eu-west-1", gateway=False, policy=None, service
     return {"Type": "AWS::EC2::VPCEndpoint", "Properties": properties}
 
 
-def allow(prefix, *, principal_accounts=None, resource_accounts=None, resources="*", actions=None):
+def allow(prefix, *, principal_accounts=None, resource_accounts=None, resources="*", actions=None,
+          principal_arns=None, effect="Allow"):
     condition = {}
     if principal_accounts:
         condition["aws:PrincipalAccount"] = principal_accounts
     if resource_accounts:
         condition["aws:ResourceAccount"] = resource_accounts
-    statement = {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": actions or f"{prefix}:*", "Resource": resources}
+    statement = {"Effect": effect, "Principal": {"AWS": "*"}, "Action": actions or f"{prefix}:*", "Resource": resources}
     if condition:
         statement["Condition"] = {"StringEquals": condition}
+    if principal_arns:
+        statement.setdefault("Condition", {})["ArnEquals"] = {"aws:PrincipalArn": principal_arns}
     return statement
 
 
@@ -140,7 +143,7 @@ def test_an_endpoint_policy_admitting_only_the_networks_account_denies_the_assum
     stacks = app({"Env": environment(options=backend())}, [glue_path()],
                  network={"Glue": endpoint("glue", policy=[allow("glue", principal_accounts=CENTRAL)])})
     (finding,) = findings(stacks, "path-route")
-    assert "does not admit glue calls of principals of account 333333333333" in finding.message
+    assert f"does not allow glue calls of {GLUE_ROLE} (account 333333333333)" in finding.message
 
 
 def test_another_region_needs_a_cross_region_endpoint_or_nat():
@@ -177,6 +180,43 @@ def test_the_s3_perimeter_must_admit_the_paths_resources_not_only_the_platform_a
     # another bucket of the same account is still outside
     other = glue_path(services=("s3",), resources=("arn:aws:s3:::finance-ledger/*",))
     assert len(findings(app({"Env": environment(options=backend())}, [other], network=narrow), "path-route")) == 1
+
+
+def test_the_policy_must_allow_each_recorded_action_for_the_role_itself():
+    path = glue_path(actions=("glue:GetJob", "glue:StartJobRun"),
+                     resources=("arn:aws:glue:eu-west-1:333333333333:job/settlement-eu",))
+    def check(*statements):
+        network = {"Glue": endpoint("glue", policy=list(statements))}
+        return findings(app({"Env": environment(options=backend())}, [path], network=network), "path-route")
+    only_get = allow("glue", actions=["glue:GetJob"], principal_arns=[GLUE_ROLE], resource_accounts=[TARGET])
+    (finding,) = check(only_get)
+    assert "does not allow glue:GetJob, glue:StartJobRun of " + GLUE_ROLE in finding.message
+    exact = allow("glue", actions=["glue:GetJob", "glue:StartJobRun"], principal_arns=[GLUE_ROLE],
+                  resource_accounts=[TARGET], resources=["arn:aws:glue:eu-west-1:333333333333:job/settlement-*"])
+    assert check(exact) == []
+    other_role = allow("glue", principal_arns=[GLUE_ROLE.replace("finance_glue", "other")])
+    assert len(check(other_role)) == 1
+    # an explicit deny wins, and a deny the check cannot read counts as denying
+    assert len(check(exact, allow("glue", actions=["glue:StartJobRun"], effect="Deny"))) == 1
+    odd_deny = {**allow("glue", effect="Deny"), "Condition": {"StringEquals": {"aws:SourceVpc": "v"}}}
+    assert len(check(exact, odd_deny)) == 1
+
+
+def test_a_wildcard_resource_of_the_path_is_covered_only_by_a_wildcard():
+    path = glue_path(services=("s3",), resources=("arn:aws:s3:::finance-archive/a*",))
+    def check(pattern):
+        network = {"S3": endpoint("s3", gateway=True, policy=[allow("s3", resources=[pattern])])}
+        return findings(app({"Env": environment(options=backend())}, [path], network=network), "path-route")
+    assert len(check("arn:aws:s3:::finance-archive/a?")) == 1   # two-character keys only
+    assert check("arn:aws:s3:::finance-archive/*") == []
+
+
+def test_with_nat_a_missing_endpoint_is_fine_but_an_endpoint_that_denies_is_not():
+    """Private DNS sends the calls to an endpoint of the service even when the network has NAT."""
+    env = {"Env": environment(options=backend(), egress=True)}
+    assert findings(app(env, [glue_path()], network={"Sts": endpoint("sts")}, nat=True), "path-route") == []
+    own_only = {"Glue": endpoint("glue", policy=[allow("glue", principal_accounts=CENTRAL)])}
+    assert len(findings(app(env, [glue_path()], network=own_only, nat=True), "path-route")) == 1
 
 
 def test_an_unknown_condition_is_never_taken_as_admitting():
@@ -269,41 +309,61 @@ def test_the_recorded_paths_of_a_working_stack_pass(granted):
 
 
 def test_a_network_built_for_a_path_passes_its_checks():
-    """path_endpoints: the glue endpoint admits the target account, the S3 gateway exactly the path's
-    objects, a cross-Region S3 endpoint the US archive; the preflight follows all three."""
+    """path_endpoints: the glue endpoint and the S3 gateway admit exactly the role's statements; the
+    preflight follows the connection's paths through them."""
     stack = new_stack()
+    glue = ("glue:GetJob", "glue:StartJobRun", "glue:GetJobRun")
+    jobs = ("arn:aws:glue:eu-west-1:333333333333:job/settlement-*",)
     network = AirflowNetwork(stack, "Network", endpoint_sets=["sts", "secretsmanager"], path_endpoints=[
-        PathEndpoint("glue", principal_accounts=(TARGET,)),
-        PathEndpoint("s3", principal_accounts=(TARGET,), actions=("s3:GetObject",), resources=(ARCHIVE,)),
-        PathEndpoint("s3", region="us-east-1", principal_accounts=(TARGET,), actions=("s3:GetObject",),
-                     resources=("arn:aws:s3:::finance-archive-us/*",)),
+        PathEndpoint("glue", principal_arns=(GLUE_ROLE,), actions=glue, resources=jobs, resource_account=TARGET),
+        PathEndpoint("s3", principal_arns=(GLUE_ROLE,), actions=("s3:GetObject",), resources=(ARCHIVE,),
+                     resource_account=TARGET),
     ])
     env = AirflowEnvironment(stack, "Env", environment_name="payments-prod", network=network, airflow_version="2.11.0",
                              secrets_backend=SecretsManagerBackend())
     from mwaa_platform.cross_account import AirflowAwsConnection
-    for conn_id, region, services, resources in (
-            ("finance_glue", None, ["glue", "s3"], [ARCHIVE]),
-            ("finance_archive_us", "us-east-1", ["s3"], ["arn:aws:s3:::finance-archive-us/*"])):
-        AirflowAwsConnection(stack, conn_id, environment=env, conn_id=conn_id, role_arn=GLUE_ROLE,
-                             region_name=region or stack.region, services=services, resources=resources)
+    AirflowAwsConnection(stack, "Glue", environment=env, conn_id="finance_glue", role_arn=GLUE_ROLE,
+                         region_name=stack.region, services=["glue", "s3"], actions=[*glue, "s3:GetObject"],
+                         resources=[*jobs, ARCHIVE])
     template = Template.from_stack(stack).to_json()
     checked = [StackTemplate(name="s", template=template, account=stack.account, region=stack.region)]
     assert [f for f in run_preflight(checked) if f.rule in PATH_RULE_NAMES] == []
-    assert {"GlueEndpoint", "S3UsEast1Endpoint"} <= {c.node.id for c in network.endpoints.node.children}
+    glue_policy = next(r["Properties"]["PolicyDocument"] for r in template["Resources"].values()
+                       if r["Type"] == "AWS::EC2::VPCEndpoint" and ".glue" in json.dumps(r["Properties"]["ServiceName"]))
+    (own, role) = glue_policy["Statement"]
+    assert own["Condition"] == {"StringEquals": {"aws:PrincipalAccount": stack.account}}
+    assert role["Condition"] == {"ArnEquals": {"aws:PrincipalArn": [GLUE_ROLE]},
+                                 "StringEquals": {"aws:ResourceAccount": TARGET}}
+    assert sorted(role["Action"]) == sorted(glue) and role["Resource"] == jobs[0]
     # without the glue endpoint the same app fails, naming the environment and the path
     broken = json.loads(json.dumps(template))
-    for logical_id in [k for k, r in broken["Resources"].items() if "glue" in json.dumps(r.get("Properties", {})
-                                                                                        .get("ServiceName", ""))]:
+    for logical_id in [k for k, r in broken["Resources"].items() if ".glue" in json.dumps(r.get("Properties", {})
+                                                                                         .get("ServiceName", ""))]:
         del broken["Resources"][logical_id]
     (finding,) = findings([StackTemplate(name="s", template=broken, account=stack.account, region=stack.region)],
                           "path-route")
     assert "environment payments-prod, path glue, s3 through connection finance_glue" in finding.message
 
 
+def test_paths_to_one_service_in_another_region_share_one_cross_region_endpoint():
+    stack = new_stack()
+    network = AirflowNetwork(stack, "Network", path_endpoints=[
+        PathEndpoint("s3", region="us-east-1", principal_arns=(GLUE_ROLE,), actions=("s3:GetObject",),
+                     resources=("arn:aws:s3:::a/*",), resource_account=TARGET),
+        PathEndpoint("s3", region="us-east-1", principal_arns=(GLUE_ROLE.replace("glue", "ledger"),),
+                     actions=("s3:PutObject",), resources=("arn:aws:s3:::b/*",), resource_account="444444444444"),
+    ])
+    (endpoint_,) = [r["Properties"] for r in Template.from_stack(stack).to_json()["Resources"].values()
+                    if r["Type"] == "AWS::EC2::VPCEndpoint" and r["Properties"].get("ServiceRegion") == "us-east-1"]
+    assert [st["Resource"] for st in endpoint_["PolicyDocument"]["Statement"]] == ["arn:aws:s3:::a/*", "arn:aws:s3:::b/*"]
+    assert "s3.us-east-1" in network.endpoint_services
+
+
 def test_a_path_endpoint_without_cross_region_privatelink_is_refused():
     stack = new_stack()
     with pytest.raises(MwaaPlatformError, match="glue has no cross-Region PrivateLink"):
-        AirflowNetwork(stack, "Network", path_endpoints=[PathEndpoint("glue", region="us-east-1")])
+        AirflowNetwork(stack, "Network", path_endpoints=[PathEndpoint(
+            "glue", region="us-east-1", principal_arns=(GLUE_ROLE,), actions=("glue:GetJob",), resource_account=TARGET)])
 
 
 # --- the example platform: every path recorded and passing ------------------------------------------
@@ -343,3 +403,19 @@ def test_synthesis_writes_the_paths_of_every_environment_for_reviewers(platform)
     report = (Path(platform.assembly.directory) / PATHS_REPORT).read_text()
     assert "### payments-prod (222222222222, eu-west-1)" in report and "### central-prod (222222222222, eu-west-1)" in report
     assert "| s3 through connection finance_archive_us | finance_archive_us |" in report and "| us-east-1 |" in report
+
+
+def test_a_rest_api_grant_to_another_environment_records_the_callers_path():
+    stack = new_stack()
+    network = AirflowNetwork(stack, "Network")
+    target = AirflowEnvironment(stack, "Target", environment_name="reporting-prod", network=network,
+                                airflow_version="3.0.6")
+    caller = AirflowEnvironment(stack, "Caller", environment_name="payments-prod", network=network,
+                                airflow_version="3.0.6")
+    target.grant_invoke_rest_api(caller, "User")
+    (path,) = recorded_paths(stack)
+    assert (path.environment, path.services, path.operator.rsplit(".", 1)[-1]) == (
+        "payments-prod", ("airflow.env",), "MwaaTriggerDagRunOperator")
+    template = Template.from_stack(stack).to_json()
+    checked = [StackTemplate(name="s", template=template, account=stack.account, region=stack.region)]
+    assert [f for f in run_preflight(checked) if f.rule in PATH_RULE_NAMES] == []

@@ -51,8 +51,8 @@ def test_nothing_may_need_the_internet_on_a_network_without_it(tmp_path):
     with pytest.raises(MwaaPlatformError, match=r"line 1: the constraints file .* cannot be downloaded on this network "
                                                 r"\(no NAT\); remove the line, and MWAA applies its own"):
         check_requirements(url, airflow_version="2.11.0", internet=False)
-    pypi = requirements(tmp_path, "apache-airflow-providers-snowflake==6.1.0\n")
-    with pytest.raises(MwaaPlatformError, match=r"line 1: 'apache-airflow-providers-snowflake==6.1.0' would be downloaded "
+    pypi = requirements(tmp_path, "apache-airflow-providers-snowflake==6.3.1\n")
+    with pytest.raises(MwaaPlatformError, match=r"line 1: 'apache-airflow-providers-snowflake==6.3.1' would be downloaded "
                                                 r"from PyPI, which this network cannot reach"):
         check_requirements(pypi, airflow_version="2.11.0", internet=False)
     check_requirements(pypi, airflow_version="2.11.0", internet=True)
@@ -120,3 +120,17 @@ def test_requirement_specifiers_name_the_packages_the_file_adds(tmp_path):
                                   "pandas[performance] >=2.2\nrequests\n")
     assert requirement_specifiers(path) == {"apache-airflow-providers-cncf-kubernetes": "==10.5.0",
                                             "pandas": ">=2.2", "requests": None}
+
+
+def test_a_pin_against_the_constraints_mwaa_forces_is_refused(tmp_path):
+    """Without a constraints line of its own, MWAA forces the image's; a conflicting pin fails the whole
+    install, which MWAA only logs."""
+    path = requirements(tmp_path, "apache-airflow-providers-amazon==9.10.0\n")
+    with pytest.raises(MwaaPlatformError, match=r"line 1: apache-airflow-providers-amazon==9.10.0 conflicts with MWAA's "
+                                                r"constraints for Airflow 2.11.0, which pin 9.8.0: pip refuses the whole file"):
+        check_requirements(path, airflow_version="2.11.0", internet=True)
+    check_requirements(requirements(tmp_path, "apache-airflow-providers-amazon==9.8\npandas\n"),
+                       airflow_version="2.11.0", internet=True)   # 9.8 == 9.8.0 for pip
+    # with its own constraints line MWAA forces none, and the file's own constraints decide
+    own = "--constraint " + URL.format("2.11.0", "3.12") + "\napache-airflow-providers-amazon==9.10.0\n"
+    check_requirements(requirements(tmp_path, own), airflow_version="2.11.0", internet=True)

@@ -24,6 +24,7 @@ from mwaa_platform.paths.checks import (
     CROSS_REGION_SERVICES,
     GATEWAY_SERVICES,
     configuration_key_problems,
+    iam_prefix_of,
     lookup_pattern_admits,
     provider_problems,
 )
@@ -32,10 +33,6 @@ from mwaa_platform.paths.model import ENVIRONMENT_METADATA_KEY, PATHS_METADATA_K
 __all__: list[str] = []
 
 _ENDPOINT_NAME = re.compile(r"^com\.amazonaws\.(?P<region>[a-z0-9-]+)\.(?P<name>.+)$")
-#: Endpoint names whose IAM actions have another prefix.
-_IAM_PREFIX = {"monitoring": "cloudwatch", "ecr.api": "ecr", "ecr.dkr": "ecr", "airflow.api": "airflow",
-               "airflow.env": "airflow", "airflow.ops": "airflow", "codeartifact.api": "codeartifact",
-               "codeartifact.repositories": "codeartifact", "ecs-agent": "ecs", "ecs-telemetry": "ecs"}
 
 
 @dataclass
@@ -162,48 +159,73 @@ def check_lookup_patterns(stacks: Iterable[StackTemplate], quotas: Quotas) -> It
 # --- rule: a route to every service a path calls ------------------------------------------------------
 
 
-def _policy_admits(policy: Optional[Mapping[str, Any]], action_prefix: str, account: str,
-                   resources: Iterable[str], resource_account: str) -> bool:
-    """Whether an endpoint policy allows ``action_prefix`` calls of principals of ``account`` on
-    ``resources`` (each, or any resource when none is known) of ``resource_account``.
+def _covers(pattern: str, resource: Optional[str]) -> bool:
+    """Whether an IAM resource pattern matches every ARN ``resource`` (itself perhaps a pattern) names:
+    the path's ``*`` may only be covered by the policy's ``*``, never by a ``?``. An unknown resource
+    is covered by any pattern (the path recorded none to check)."""
+    if resource is None or pattern == "*":
+        return True
+    literal_resource = resource.replace("*", "\x01").replace("?", "\x02")
+    return fnmatch.fnmatchcase(literal_resource, pattern.replace("?", "[!\x01]"))
 
-    Understood conditions: ``aws:PrincipalAccount`` and ``aws:ResourceAccount`` (StringEquals); a
-    statement with any other condition key is not counted, so the check never passes on a guess.
+
+def _applies(statement: Mapping[str, Any], action: Optional[str], prefix: str, resource: Optional[str],
+             account: str, principal_arn: Optional[str], resource_account: str) -> Optional[bool]:
+    """Whether a policy statement applies to one call: True, False, or None where the check cannot tell
+    (another principal form, NotAction, NotResource, a condition it does not understand)."""
+    if statement.get("Principal") not in ("*", {"AWS": "*"}) or "NotAction" in statement or "NotResource" in statement:
+        return None
+    actions = statement.get("Action")
+    patterns = actions if isinstance(actions, list) else [actions]
+    if action is None:  # the path recorded no actions: any action of the service's prefix
+        matched = any(isinstance(p, str) and (p == "*" or p.split(":")[0].lower() == prefix) for p in patterns)
+    else:
+        matched = any(isinstance(p, str) and fnmatch.fnmatchcase(action.lower(), p.lower()) for p in patterns)
+    resources = statement.get("Resource")
+    resources = resources if isinstance(resources, list) else [resources]
+    if not matched or not any(isinstance(p, str) and _covers(p, resource) for p in resources):
+        return False
+    for operator, entries in (statement.get("Condition") or {}).items():
+        for key, value in entries.items():
+            values = value if isinstance(value, list) else [value]
+            if operator == "StringEquals" and key == "aws:PrincipalAccount":
+                satisfied = account in values
+            elif operator == "StringEquals" and key == "aws:ResourceAccount":
+                satisfied = resource_account in values
+            elif operator in ("ArnEquals", "ArnLike") and key == "aws:PrincipalArn" and principal_arn is not None:
+                satisfied = any(isinstance(v, str) and fnmatch.fnmatchcase(principal_arn, v) for v in values)
+            else:
+                return None
+            if not satisfied:
+                return False
+    return True
+
+
+def _policy_admits(policy: Optional[Mapping[str, Any]], path: DagPath, prefix: str, account: str,
+                   resource_account: str) -> bool:
+    """Whether an endpoint policy lets every call of ``path`` through this endpoint: each of its actions
+    with ``prefix`` (any, if none recorded) on each of its resources of that service (any, if none),
+    for its principal, allowed by a statement and denied by none.
+
+    Understood conditions: ``aws:PrincipalAccount`` and ``aws:ResourceAccount`` (StringEquals),
+    ``aws:PrincipalArn`` (ArnEquals, ArnLike). An Allow the check cannot read never counts; a Deny it
+    cannot read counts as denying, so the check never passes on a guess.
     """
     if policy is None:
         return True  # no policy: the endpoint admits every call (AWS's default full-access policy)
-    wanted: list[Optional[str]] = [*resources] or [None]
-    admitted = set()
-    for statement in policy.get("Statement") or []:
-        if statement.get("Effect") != "Allow" or statement.get("Principal") not in ("*", {"AWS": "*"}):
-            continue
-        actions = statement.get("Action")
-        actions = actions if isinstance(actions, list) else [actions]
-        if not any(isinstance(a, str) and (a == "*" or a.split(":")[0] == action_prefix) for a in actions):
-            continue
-        conditions = statement.get("Condition") or {}
-        if set(conditions) - {"StringEquals"} or set(conditions.get("StringEquals", {})) - {
-                "aws:PrincipalAccount", "aws:ResourceAccount"}:
-            continue
-        equals = conditions.get("StringEquals", {})
-        if not _condition_allows(equals.get("aws:PrincipalAccount"), account):
-            continue
-        if not _condition_allows(equals.get("aws:ResourceAccount"), resource_account):
-            continue
-        patterns = statement.get("Resource")
-        patterns = patterns if isinstance(patterns, list) else [patterns]
-        for index, resource in enumerate(wanted):
-            if any(isinstance(p, str) and (p == "*" or (resource is not None and fnmatch.fnmatchcase(resource, p)))
-                   for p in patterns):
-                admitted.add(index)
-    return len(admitted) == len(wanted)
-
-
-def _condition_allows(value: Any, account: str) -> bool:
-    if value is None:
-        return True
-    values = value if isinstance(value, list) else [value]
-    return account in values
+    actions: list[Optional[str]] = [a for a in path.actions if a.split(":")[0].lower() == prefix] or [None]
+    resources: list[Optional[str]] = [r for r in path.resources if r.split(":")[2:3] == [prefix]] or [None]
+    statements = policy.get("Statement") or []
+    for action in actions:
+        for resource in resources:
+            verdicts = [(statement.get("Effect"), _applies(statement, action, prefix, resource, account,
+                                                           path.principal_arn, resource_account))
+                        for statement in statements]
+            if not any(effect == "Allow" and verdict is True for effect, verdict in verdicts):
+                return False
+            if any(effect == "Deny" and verdict is not False for effect, verdict in verdicts):
+                return False
+    return True
 
 
 def check_routes(stacks: Iterable[StackTemplate], quotas: Quotas) -> Iterator[Finding]:
@@ -218,8 +240,9 @@ def check_routes(stacks: Iterable[StackTemplate], quotas: Quotas) -> Iterator[Fi
         if path.route_reason is not None:
             continue
         egress = env.metadata.get("internetEgress")
-        if network is None or egress is True or (network.nat and egress is not False):
-            continue  # no network in this app to follow, or the route is the internet (NAT)
+        if network is None:
+            continue  # no network in this app to follow
+        internet = egress is True or (network.nat and egress is not False)
         region = path.region or stack.region or ""
         account = path.principal_account or stack.account or ""
         owner = path.resource_account or stack.account or ""
@@ -227,17 +250,22 @@ def check_routes(stacks: Iterable[StackTemplate], quotas: Quotas) -> Iterator[Fi
             endpoints = [e for e in network.endpoints if e.name == service and e.region == region
                          and (not e.gateway or (service in GATEWAY_SERVICES and region == stack.region))]
             if not endpoints:
-                yield _finding("path-route", stack, index, env.name, path, _no_route(service, region, stack.region or ""))
+                # with NAT the call leaves through the internet route; without, it never leaves the VPC
+                if not internet:
+                    yield _finding("path-route", stack, index, env.name, path,
+                                   _no_route(service, region, stack.region or ""))
                 continue
-            prefix = _IAM_PREFIX.get(service, service)
-            resources = [r for r in path.resources if r.split(":")[2:3] == [prefix]] if prefix == "s3" else []
-            if not any(_policy_admits(e.policy, prefix, account, resources, owner) for e in endpoints):
+            # an endpoint with private DNS takes the calls even with NAT: its policy must admit them
+            prefix = iam_prefix_of(service)
+            if not any(_policy_admits(e.policy, path, prefix, account, owner) for e in endpoints):
                 names = ", ".join(f"{e.stack.name}/{e.logical_id}" for e in endpoints)
-                what = f" on {', '.join(resources)}" if resources else ""
+                calls = ", ".join(a for a in path.actions if a.split(":")[0].lower() == prefix) or f"{prefix} calls"
+                on = [r for r in path.resources if r.split(":")[2:3] == [prefix]]
                 yield _finding("path-route", stack, index, env.name, path,
-                               f"the policy of the {service} endpoint ({names}) does not admit {prefix} calls of "
-                               f"principals of account {account}{what} (resource account {owner}): the call is denied "
-                               "at the endpoint; add the account (and, for S3, the exact resources) to the endpoint's "
+                               f"the policy of the {service} endpoint ({names}) does not allow {calls} of "
+                               f"{path.principal_arn or 'the execution role'} (account {account})"
+                               f"{' on ' + ', '.join(on) if on else ''} (resource account {owner}): the call is "
+                               "denied at the endpoint; add a statement for exactly these calls to the endpoint's "
                                "policy (AirflowNetwork path_endpoints)")
 
 

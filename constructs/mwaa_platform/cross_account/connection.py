@@ -41,28 +41,27 @@ def check_conn_id(conn_id: str) -> None:
             f"can hold), got {shorten(conn_id)}")
 
 
-def connection_document(role_arn: str, region_name: str, *, external_id: Optional[str] = None,
-                        sts_endpoint_url: Optional[str] = None) -> dict[str, Any]:
+def connection_document(role_arn: str, region_name: str, *, external_id: Optional[str] = None) -> dict[str, Any]:
     """The secret's JSON: ``{"conn_type": "aws", "extra": {"role_arn": ..., "region_name": ...}}``.
 
-    With ``external_id``, ``assume_role_kwargs: {"ExternalId": ...}`` goes into ``extra``. With
-    ``sts_endpoint_url``, ``service_config: {"sts": {"endpoint_url": ...}}`` makes the provider
-    assume the role through that STS endpoint (``AwsConnectionWrapper.get_service_endpoint_url``
-    with ``sts_connection_assume``) instead of the connection Region's.
+    With ``external_id``, ``assume_role_kwargs: {"ExternalId": ...}`` goes into ``extra``.
     """
     extra: dict[str, Any] = {"role_arn": role_arn, "region_name": region_name}
     if external_id is not None:
         extra["assume_role_kwargs"] = {"ExternalId": external_id}
-    if sts_endpoint_url is not None:
-        extra["service_config"] = {"sts": {"endpoint_url": sts_endpoint_url}}
     return {"conn_type": "aws", "extra": extra}
 
 
 def services_without_cross_region_endpoints(services: Sequence[str]) -> list[str]:
     """Of ``services`` a target in another Region uses, those that need NAT (or a route to that
-    Region's endpoints): the ones without cross-Region PrivateLink. STS is not among them: the
-    connection assumes its role through the environment's own Region's STS endpoint."""
-    return [service for service in dict.fromkeys(services) if service not in CROSS_REGION_SERVICES]
+    Region's endpoints): the ones without cross-Region PrivateLink.
+
+    STS comes first: the provider assumes the role with an STS client of the connection's Region
+    (``base_aws.BaseSessionFactory._refresh_credentials``: the basic session's Region), signed for
+    that Region, so the STS endpoint of another Region cannot stand in; and STS has no cross-Region
+    PrivateLink.
+    """
+    return [service for service in dict.fromkeys(["sts", *services]) if service not in CROSS_REGION_SERVICES]
 
 
 def grant_assume_roles(grantee: iam.IGrantable, role_arns: Sequence[str], *, tag_session: bool = False) -> iam.Grant:
@@ -75,26 +74,17 @@ def grant_assume_roles(grantee: iam.IGrantable, role_arns: Sequence[str], *, tag
     return iam.Grant.add_to_principal(grantee=grantee, actions=actions, resource_arns=list(dict.fromkeys(role_arns)))
 
 
-def _sts_endpoint_url(stack: Stack) -> str:
-    """The STS endpoint of the stack's own Region, literal where the Region is (so the secret is plain JSON)."""
-    if is_unresolved(stack.region):
-        return f"https://sts.{stack.region}.{stack.url_suffix}"
-    return f"https://sts.{stack.region}.amazonaws.com{'.cn' if stack.region.startswith('cn-') else ''}"
-
-
 class AirflowAwsConnection(Construct):
     """An Airflow ``aws`` connection that assumes ``role_arn`` in ``region_name``, for ``environment``.
 
     The secret is ``<connections prefix>/<conn_id>``, encrypted with the environment's key, and its
     resource policy lets only the environment's execution role read its value. The environment
     needs the Secrets Manager backend (``secrets_backend``), whose prefix it uses, and whose
-    ``connections_lookup_pattern`` must match ``conn_id``. The role is assumed through the STS
-    endpoint of the environment's own Region, so only the target services need a route to
-    ``region_name``.
+    ``connections_lookup_pattern`` must match ``conn_id``.
 
-    It records two paths (``mwaa_platform.paths``): assuming the role (STS, as the execution role)
-    and the calls made as the role (``services`` in ``region_name``); the preflight checks the
-    lookup pattern, the endpoints, their policies and the providers against them.
+    It records two paths (``mwaa_platform.paths``): assuming the role (STS in ``region_name``, as
+    the execution role) and the calls made as the role (``services`` in ``region_name``); the
+    preflight checks the lookup pattern, the endpoints, their policies and the providers against them.
     """
 
     def __init__(
@@ -108,6 +98,7 @@ class AirflowAwsConnection(Construct):
         region_name: str,
         external_id: Optional[str] = None,
         services: Sequence[str] = (),
+        actions: Sequence[str] = (),
         resources: Sequence[str] = (),
         resource_account: Optional[str] = None,
         route_reason: Optional[str] = None,
@@ -121,8 +112,10 @@ class AirflowAwsConnection(Construct):
         :param external_id: passed as ``assume_role_kwargs.ExternalId``. Default: none.
         :param services: AWS services (endpoint names such as ``glue``, ``s3``) the DAGs call through
             it: the preflight checks that the network reaches each in ``region_name``. Default: none declared.
-        :param resources: the ARNs the DAGs reach through it, where known: the S3 perimeter must admit
-            exactly these. Default: none recorded.
+        :param actions: the IAM actions the DAGs take through it, where known: endpoint policies on the
+            way must allow each. Default: none recorded (the policies must admit the services).
+        :param resources: the ARNs the DAGs reach through it, where known: endpoint policies (the S3
+            perimeter) must admit each. Default: none recorded.
         :param resource_account: the account owning those resources. Default: the role's account.
         :param route_reason: how the calls reach ``region_name`` when this network has neither NAT
             nor endpoints for it (peering, a Transit Gateway); the route checks skip the path and
@@ -152,8 +145,7 @@ class AirflowAwsConnection(Construct):
         stack = Stack.of(self)
         connections, _ = backend.prefixes
         self.conn_id = conn_id
-        self.document = connection_document(role_arn, region_name, external_id=external_id,
-                                            sts_endpoint_url=_sts_endpoint_url(stack))
+        self.document = connection_document(role_arn, region_name, external_id=external_id)
         self.secret = secretsmanager.Secret(
             self, "Secret", secret_name=f"{connections}/{conn_id}", encryption_key=environment.key,
             description=f"Airflow connection {conn_id}: assume {role_arn} in {region_name} (no credentials)",
@@ -174,15 +166,18 @@ class AirflowAwsConnection(Construct):
         #: Services this connection's DAGs call in another Region without cross-Region PrivateLink.
         self.needs_nat = services_without_cross_region_endpoints(services) if other_region else []
         account = check_role_arn("role_arn", role_arn)
+        region = None if is_unresolved(region_name) else region_name
         record_path(self, DagPath(
             environment=environment.environment_name, capability=f"assume {role_arn} for connection {conn_id}",
-            operator="airflow.providers.amazon.aws.hooks.base_aws.AwsBaseHook", services=("sts",), conn_id=conn_id))
+            operator="airflow.providers.amazon.aws.hooks.base_aws.AwsBaseHook", services=("sts",), conn_id=conn_id,
+            actions=("sts:AssumeRole",), resources=(role_arn,), region=region, route_reason=route_reason))
         if services:
             record_path(self, DagPath(
                 environment=environment.environment_name, capability=f"{', '.join(services)} through connection {conn_id}",
                 operator="airflow.providers.amazon.aws.hooks.base_aws.AwsBaseHook", services=tuple(services),
-                conn_id=conn_id, principal_arn=role_arn, principal_account=account, region=region_name,
-                resource_account=resource_account or account, resources=tuple(resources), route_reason=route_reason))
+                conn_id=conn_id, principal_arn=role_arn, principal_account=account, region=region,
+                resource_account=resource_account or account, actions=tuple(actions), resources=tuple(resources),
+                route_reason=route_reason))
         acknowledge_across_packs(
             self.secret, "SecretsManagerRotationEnabled",
             "The secret holds no credential, only the role ARN and Region of an Airflow connection: nothing to rotate.",

@@ -29,6 +29,7 @@ from mwaa_platform.environment.validation import (
     check_security_groups,
 )
 from mwaa_platform.errors import MwaaPlatformError, construct_path, shorten, validating
+from mwaa_platform.paths.model import DagPath, environment_name_of, record_path
 
 __all__ = [
     "AIRFLOW_NAMESPACE",
@@ -285,11 +286,23 @@ class AirflowEnvironmentBase(Construct):
             raise MwaaPlatformError(f"rest_api must be True or False, got {shorten(rest_api)}", construct_path(self))
 
     def grant_invoke_rest_api(self, grantee: iam.IGrantable, airflow_role: AirflowRole = "Viewer") -> iam.Grant:
-        """Let ``grantee`` call the Airflow REST API through MWAA as ``airflow_role``."""
-        return iam.Grant.add_to_principal(
+        """Let ``grantee`` call the Airflow REST API through MWAA as ``airflow_role``.
+
+        Granted to another environment, it records that environment's DAG path: the provider's
+        ``MwaaTriggerDagRunOperator`` (``MwaaHook.invoke_rest_api``) calling ``InvokeRestApi``, which
+        botocore sends to ``env.airflow.<region>.amazonaws.com``: the ``airflow.env`` endpoint.
+        """
+        grant = iam.Grant.add_to_principal(
             grantee=grantee, actions=["airflow:InvokeRestApi"],
             resource_arns=[self._airflow_role_arn(airflow_role)],
         )
+        caller = environment_name_of(grantee)
+        if caller is not None:
+            record_path(self, DagPath(
+                environment=caller, capability=f"Airflow REST API of {self.environment_name} as {airflow_role}",
+                operator="airflow.providers.amazon.aws.operators.mwaa.MwaaTriggerDagRunOperator",
+                services=("airflow.env",)))
+        return grant
 
     def grant_cli_token(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` create Airflow CLI tokens for this environment."""

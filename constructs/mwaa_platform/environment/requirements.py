@@ -23,9 +23,10 @@ import re
 from pathlib import Path
 from typing import Optional
 
-from mwaa_platform.environment.image_facts import normalize
+from mwaa_platform.environment.image_facts import ImageFacts, image_facts, normalize
 from mwaa_platform.environment.runtime import runtime_for
 from mwaa_platform.errors import MwaaPlatformError, shorten
+from mwaa_platform.paths.checks import same_version
 
 __all__ = ["check_requirements", "requirement_specifiers"]
 
@@ -48,6 +49,9 @@ def check_requirements(path: str, *, airflow_version: str, internet: bool) -> No
     runtime = runtime_for(airflow_version)
     local_only = any(_LOCAL_SOURCE.match(line) for line in lines)
     own_index = any(_OWN_INDEX.match(line) for line in lines)
+    # without a line MWAA takes for its own constraints, MWAA forces the image's constraints file
+    forced = image_facts(airflow_version) if not any(
+        marker in line for line in lines for marker in _MWAA_CONSTRAINT_MARKERS) else None
     for number, raw in enumerate(lines, start=1):
         line = raw.split(" #", 1)[0].strip()
         where = f"requirements {shorten(path)} line {number}"
@@ -73,6 +77,7 @@ def check_requirements(path: str, *, airflow_version: str, internet: bool) -> No
             continue
         if line.startswith("-"):
             continue
+        _check_pin(where, line, forced)
         if not internet and not local_only and not own_index:
             raise MwaaPlatformError(
                 f"{where}: {shorten(line)} would be downloaded from PyPI, which this network cannot reach (no NAT), "
@@ -80,6 +85,22 @@ def check_requirements(path: str, *, airflow_version: str, internet: bool) -> No
                 "'--no-index --find-links /usr/local/airflow/plugins', use a private index, or drop the line if MWAA's "
                 "image already has the package (docs/python-dependencies.md)"
             )
+
+
+def _check_pin(where: str, line: str, forced: Optional[ImageFacts]) -> None:
+    """A ``==`` pin against the constraints MWAA forces makes pip refuse the whole file: MWAA logs the
+    failure and installs none of it."""
+    requirement = _REQUIREMENT.match(line)
+    pin = re.match(r"^==\s*(?P<version>[0-9][0-9A-Za-z.]*)\s*$", (requirement["spec"] or "").strip()) if requirement else None
+    if forced is None or requirement is None or pin is None:
+        return
+    name = normalize(requirement["name"])
+    constrained = forced.constraints.get(name)
+    if constrained is not None and not same_version(pin["version"], constrained):
+        raise MwaaPlatformError(
+            f"{where}: {requirement['name']}=={pin['version']} conflicts with MWAA's constraints for Airflow "
+            f"{forced.airflow_version}, which pin {constrained}: pip refuses the whole file and MWAA installs none of "
+            f"it, without failing; pin {requirement['name']}=={constrained} or leave the version out")
 
 
 def _check_constraint(where: str, target: str, airflow: str, python: str, url: str, internet: bool) -> None:

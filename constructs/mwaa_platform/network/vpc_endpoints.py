@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Optional, Union
+from typing import Optional
 
 from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
@@ -19,7 +19,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from mwaa_platform.errors import MwaaPlatformError, shorten, validating
-from mwaa_platform.paths.checks import CROSS_REGION_SERVICES
+from mwaa_platform.paths.checks import CROSS_REGION_SERVICES, iam_prefix_of
 from mwaa_platform._internal.tokens import is_unresolved
 
 _Aws = ec2.InterfaceVpcEndpointAwsService
@@ -93,25 +93,32 @@ ENDPOINT_SETS: dict[str, tuple[EndpointService, ...]] = {
 
 @dataclass(frozen=True)
 class PathEndpoint:
-    """What DAG paths need of the network beyond the endpoint sets: a service by endpoint name, in this
-    network's Region or another, called by principals of other accounts, on known resources.
+    """One statement of what DAG paths need of the network beyond the endpoint sets: the roles a
+    connection assumes calling a service, in this network's Region or another, with these actions on
+    these resources of that account.
 
-    :param service: the endpoint name (``glue``, ``s3``, ``dynamodb``, ...): ``com.amazonaws.REGION.SERVICE``.
+    The endpoint of ``service`` gets a policy statement allowing exactly ``actions`` on ``resources``
+    for exactly ``principal_arns`` (``aws:PrincipalArn``) and only on resources of
+    ``resource_account`` (``aws:ResourceAccount``); for S3 in this Region the statement goes on the
+    gateway endpoint (the data perimeter). No other principal of that account is admitted.
+
+    :param service: the VPC endpoint name (``glue``, ``s3``, ``kinesis-streams``, ...):
+        ``com.amazonaws.REGION.SERVICE``.
+    :param principal_arns: the roles that call through the endpoint (the roles connections assume).
+    :param actions: the IAM actions they take there.
+    :param resources: the ARNs they reach. Default: any (``*``), still only of ``resource_account``.
+    :param resource_account: the account owning the resources.
     :param region: another Region: a cross-Region interface endpoint (only services with
-        cross-Region PrivateLink, ``CROSS_REGION_SERVICES``). Default: the network's Region.
-    :param principal_accounts: accounts whose principals call through the endpoint (roles a
-        connection assumes); the endpoint's policy admits them besides this account. Default: none.
-    :param actions: for S3, the actions the paths take. Default: none.
-    :param resources: for S3, the ARNs the paths reach: the S3 perimeter admits exactly these
-        actions on these resources for ``principal_accounts``, not the resource's whole account.
-        Default: none.
+        cross-Region PrivateLink, ``CROSS_REGION_SERVICES``), for calls that need no STS of that
+        Region. Default: the network's Region.
     """
 
     service: str
+    principal_arns: tuple[str, ...]
+    actions: tuple[str, ...]
+    resource_account: str
+    resources: tuple[str, ...] = ("*",)
     region: Optional[str] = None
-    principal_accounts: tuple[str, ...] = ()
-    actions: tuple[str, ...] = ()
-    resources: tuple[str, ...] = ()
 
 
 def _check_path_endpoints(path_endpoints: Sequence[PathEndpoint]) -> list[PathEndpoint]:
@@ -124,9 +131,10 @@ def _check_path_endpoints(path_endpoints: Sequence[PathEndpoint]) -> list[PathEn
             raise MwaaPlatformError(
                 f"path_endpoints: {item.service} has no cross-Region PrivateLink (only {', '.join(CROSS_REGION_SERVICES)}), "
                 f"so no endpoint here reaches it in {item.region}; use NAT or call it in this Region")
-        check_account_ids("path_endpoints principal_accounts", list(item.principal_accounts))
-        if item.service == "s3" and bool(item.actions) != bool(item.resources):
-            raise MwaaPlatformError("path_endpoints for s3 need both actions and resources (what the S3 perimeter admits)")
+        if not item.principal_arns or not item.actions or not item.resources:
+            raise MwaaPlatformError(f"path_endpoints {item.service}: name the principal_arns, actions and resources "
+                                    f"the endpoint admits, got {shorten(item)}")
+        check_account_ids("path_endpoints resource_account", [item.resource_account])
     return list(path_endpoints)
 
 
@@ -209,21 +217,19 @@ class AirflowVpcEndpoints(Construct):
         self.s3_gateway = ec2.GatewayVpcEndpoint(
             self, "S3GatewayEndpoint", vpc=vpc, service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[placement]
         )
-        local = [item for item in paths if item.region in (None, Stack.of(self).region)]
+        home = Stack.of(self).region
+        local = [item for item in paths if item.region in (None, home)]
         if data_perimeter:
             for statement in s3_perimeter_statements(self, accounts or [account],
                                                      codeartifact="codeartifact" in endpoint_sets,
                                                      cloudformation_responses="eks" in endpoint_sets):
                 self.s3_gateway.add_to_policy(statement)
-            for index, item in enumerate(item for item in local if item.service == "s3" and item.resources):
-                self.s3_gateway.add_to_policy(_path_statement(f"PathResources{index}", item))
-        # services paths call in this Region, beyond the sets: an account-scoped interface endpoint each
+            for index, item in enumerate(item for item in local if item.service == "s3"):
+                self.s3_gateway.add_to_policy(_path_statement(f"PathRole{index}", item))
+        # services paths call in this Region beyond the sets: an interface endpoint each, this account only
         known = {service.name for service in services}
-        services = (*services, *(_service(name, _Aws(name), name, True) for name in dict.fromkeys(
+        services = (*services, *(_service(name, _Aws(name), iam_prefix_of(name), True) for name in dict.fromkeys(
             item.service for item in local if item.service not in ("s3", *known))))
-        callers: dict[str, list[str]] = {}
-        for item in local:
-            callers.setdefault(item.service, []).extend(item.principal_accounts)
         self.interface_endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {}
         for service in services:
             endpoint = ec2.InterfaceVpcEndpoint(
@@ -239,52 +245,43 @@ class AirflowVpcEndpoints(Construct):
             if data_perimeter and service.iam_prefix == "ecr":
                 endpoint.add_to_policy(ecr_pull_statement())
             elif endpoint_policies and service.account_scoped_policy:
-                others = [other for other in callers.get(service.name, ()) if other != account]
                 endpoint.add_to_policy(
                     iam.PolicyStatement(
-                        # the accounts of roles that DAG connections assume call through it too (path_endpoints)
-                        sid="ThisAccountAndPathAccountsPrincipals" if others else "OnlyThisAccountsPrincipals",
+                        sid="OnlyThisAccountsPrincipals",
                         principals=[iam.AnyPrincipal()],
                         actions=[f"{service.iam_prefix}:*"],
                         resources=["*"],
-                        conditions={"StringEquals": {"aws:PrincipalAccount": _accounts(account, callers.get(service.name))}},
+                        conditions={"StringEquals": {"aws:PrincipalAccount": account}},
                     )
                 )
+                # the roles DAG connections assume in other accounts: their exact calls, nothing else
+                for index, item in enumerate(item for item in local if item.service == service.name):
+                    endpoint.add_to_policy(_path_statement(f"PathRole{index}", item))
             self.interface_endpoints[service.name] = endpoint
+        remote: dict[tuple[str, str], list[PathEndpoint]] = {}
         for item in paths:
-            if item.region in (None, Stack.of(self).region):
-                continue
+            if item.region not in (None, home):
+                remote.setdefault((item.service, item.region), []).append(item)
+        for (service_name, region), items in remote.items():
             # a cross-Region endpoint (VPC PrivateLink cross-Region connectivity for AWS services)
-            name = f"{item.service}.{item.region}"
             endpoint = ec2.InterfaceVpcEndpoint(
-                self, _construct_id(f"{item.service}-{item.region}"), vpc=vpc,
-                service=ec2.InterfaceVpcEndpointService(f"com.amazonaws.{item.region}.{item.service}", 443),
-                service_region=item.region, subnets=placement, security_groups=[self.security_group], open=False,
+                self, _construct_id(f"{service_name}-{region}"), vpc=vpc,
+                service=ec2.InterfaceVpcEndpointService(f"com.amazonaws.{region}.{service_name}", 443),
+                service_region=region, subnets=placement, security_groups=[self.security_group], open=False,
                 private_dns_enabled=True,
             )
-            if item.service == "s3":
-                endpoint.add_to_policy(_path_statement("PathResources", item))
-            else:
-                endpoint.add_to_policy(iam.PolicyStatement(
-                    sid="OnlyPathPrincipals", principals=[iam.AnyPrincipal()], actions=[f"{item.service}:*"],
-                    resources=["*"],
-                    conditions={"StringEquals": {"aws:PrincipalAccount": _accounts(account, item.principal_accounts)}}))
-            self.interface_endpoints[name] = endpoint
+            for index, item in enumerate(items):
+                endpoint.add_to_policy(_path_statement(f"PathRole{index}", item))
+            self.interface_endpoints[f"{service_name}.{region}"] = endpoint
         self.services = frozenset(self.interface_endpoints)
 
 
-def _accounts(account: str, others: Optional[Sequence[str]]) -> Union[str, list[str]]:
-    """This account alone (as before paths), or it and the other accounts whose principals call."""
-    extra = [other for other in dict.fromkeys(others or ()) if other != account]
-    return [account, *extra] if extra else account
-
-
 def _path_statement(sid: str, item: PathEndpoint) -> iam.PolicyStatement:
-    """Exactly the S3 actions and resources of a path, for the principals of its accounts."""
+    """Exactly a path's actions on its resources, for its roles only, on its account's resources only."""
     return iam.PolicyStatement(
         sid=sid, principals=[iam.AnyPrincipal()], actions=list(item.actions), resources=list(item.resources),
-        conditions={"StringEquals": {"aws:PrincipalAccount": list(item.principal_accounts)}}
-        if item.principal_accounts else None)
+        conditions={"ArnEquals": {"aws:PrincipalArn": list(item.principal_arns)},
+                    "StringEquals": {"aws:ResourceAccount": item.resource_account}})
 
 
 #: What pulling an image from ECR calls; the perimeter's ECR endpoints allow nothing else.

@@ -14,6 +14,8 @@ from mwaa_platform.paths.checks import (
     CROSS_REGION_SERVICES,
     GATEWAY_SERVICES,
     configuration_key_problems,
+    endpoints_of_action,
+    iam_prefix_of,
     lookup_pattern_admits,
     provider_problems,
 )
@@ -33,6 +35,8 @@ __all__ = [
     "CROSS_REGION_SERVICES",
     "GATEWAY_SERVICES",
     "configuration_key_problems",
+    "endpoints_of_action",
+    "iam_prefix_of",
     "lookup_pattern_admits",
     "provider_problems",
     "ENVIRONMENT_METADATA_KEY",

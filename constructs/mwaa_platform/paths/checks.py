@@ -11,12 +11,39 @@ from typing import Any, Optional
 from mwaa_platform.errors import shorten
 from mwaa_platform.paths.model import DagPath
 
-__all__ = ["CROSS_REGION_SERVICES", "GATEWAY_SERVICES", "configuration_key_problems", "lookup_pattern_admits",
-           "provider_problems", "version_tuple"]
+__all__ = ["CROSS_REGION_SERVICES", "GATEWAY_SERVICES", "configuration_key_problems", "endpoints_of_action",
+           "iam_prefix_of", "lookup_pattern_admits", "provider_problems", "same_version", "version_tuple"]
 
-#: Services whose interface endpoints can reach another Region (VPC PrivateLink guide, cross-Region
-#: connectivity for AWS services). Batch, EKS, STS, Logs, Glue and the rest cannot.
-CROSS_REGION_SERVICES = ("s3", "iam", "ecr", "kms", "ecs", "lambda", "firehose", "kinesisanalytics", "route53")
+#: Regional services whose interface endpoints can reach another Region, by VPC endpoint name (VPC
+#: PrivateLink guide, cross-Region connectivity for AWS services: S3, ECR, KMS, ECS, Lambda, Firehose,
+#: Managed Service for Apache Flink; IAM and Route 53 are global, with no Regional endpoint name).
+#: Batch, EKS, STS, Logs, Glue and the rest cannot.
+CROSS_REGION_SERVICES = ("s3", "ecr.api", "ecr.dkr", "kms", "ecs", "lambda", "kinesis-firehose", "kinesisanalytics")
+#: IAM action prefixes whose calls go to VPC endpoints of other names; an empty tuple: the actions
+#: call no Regional endpoint (IAM is global and ``iam:PassRole`` only authorizes another call).
+_ENDPOINTS_OF_PREFIX: dict[str, tuple[str, ...]] = {
+    "cloudwatch": ("monitoring",), "ecr": ("ecr.api",), "airflow": ("airflow.env",),
+    "firehose": ("kinesis-firehose",), "kinesis": ("kinesis-streams",), "sagemaker": ("sagemaker.api",),
+    "iam": (), "organizations": (), "route53": (), "cloudfront": (),
+}
+#: VPC endpoint names whose IAM actions have another prefix.
+_PREFIX_OF_ENDPOINT = {
+    "monitoring": "cloudwatch", "ecr.api": "ecr", "ecr.dkr": "ecr", "airflow.api": "airflow", "airflow.env": "airflow",
+    "airflow.ops": "airflow", "codeartifact.api": "codeartifact", "codeartifact.repositories": "codeartifact",
+    "ecs-agent": "ecs", "ecs-telemetry": "ecs", "kinesis-firehose": "firehose", "kinesis-streams": "kinesis",
+    "sagemaker.api": "sagemaker",
+}
+
+
+def endpoints_of_action(action: str) -> tuple[str, ...]:
+    """The VPC endpoint names an IAM action's calls go through (``glue:StartJobRun`` -> ``glue``)."""
+    prefix = action.split(":", 1)[0]
+    return _ENDPOINTS_OF_PREFIX.get(prefix, (prefix,))
+
+
+def iam_prefix_of(service: str) -> str:
+    """The IAM action prefix of a VPC endpoint name (``monitoring`` -> ``cloudwatch``)."""
+    return _PREFIX_OF_ENDPOINT.get(service, service)
 #: Services a gateway endpoint serves in its own Region.
 GATEWAY_SERVICES = ("s3", "dynamodb")
 
@@ -47,6 +74,13 @@ def version_tuple(version: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
+def same_version(one: str, other: str) -> bool:
+    """Whether two release versions are equal as pip compares them (``10.5`` == ``10.5.0``)."""
+    a, b = version_tuple(one), version_tuple(other)
+    width = max(len(a), len(b))
+    return a + (0,) * (width - len(a)) == b + (0,) * (width - len(b))
+
+
 _PIN = re.compile(r"^==\s*(?P<version>[0-9][0-9a-zA-Z.]*)$")
 
 
@@ -72,7 +106,7 @@ def provider_problems(path: DagPath, airflow_version: str, requirements: Mapping
         elif name in requirements:
             pin = _PIN.match(requirements[name] or "")
             version = pin["version"] if pin else constrained
-            if pin and constrained and pin["version"] != constrained:
+            if pin and constrained and not same_version(pin["version"], constrained):
                 problems.append(
                     f"requirements pin {provider}=={pin['version']}, but MWAA's constraints for Airflow "
                     f"{airflow_version} pin {constrained}: pip refuses the pair and MWAA leaves the package out "

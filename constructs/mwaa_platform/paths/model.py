@@ -47,8 +47,10 @@ class DagPath:
     :param principal_account: that role's account. Default: the environment's.
     :param region: the Region of the calls. Default: the environment's.
     :param resource_account: the account owning what it reaches. Default: the environment's.
-    :param resources: the ARNs it reaches, where known (the S3 perimeter admits exactly these).
-        Default: none recorded.
+    :param actions: the IAM actions it takes, where known: every endpoint policy on the way must
+        allow each. Default: none recorded (the policies must admit the services).
+    :param resources: the ARNs it reaches, where known: every endpoint policy on the way (the S3
+        perimeter) must admit each. Default: none recorded.
     :param route_reason: why the path needs no route through this network's endpoints or NAT (it
         reaches that Region through peering or a Transit Gateway): the endpoint checks skip it and
         the report shows the reason. Default: none; every service must be reachable.
@@ -64,6 +66,7 @@ class DagPath:
     principal_account: Optional[str] = None
     region: Optional[str] = None
     resource_account: Optional[str] = None
+    actions: tuple[str, ...] = field(default=())
     resources: tuple[str, ...] = field(default=())
     route_reason: Optional[str] = None
 

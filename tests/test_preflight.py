@@ -322,7 +322,7 @@ def test_one_entry_per_role_cluster_account_and_region_passes():
 def test_every_rule_is_exercised_here():
     tested = {"ec2-description-charset", "physical-name-length", "retain-fixed-name", "duplicate-physical-name",
               "security-group-inbound-rules", "shared-secret-prefix", "mwaa-environments-quota", "stack-limits",
-              "eks-access-entry-per-principal"}
+              "eks-access-entry-per-principal", "endpoint-policy-size"}
     # the rules over paths are exercised in tests/test_paths.py
     paths = {"path-connection-lookup", "path-route", "path-provider", "airflow-configuration-options"}
     assert set(PREFLIGHT_RULES) == tested | paths
@@ -367,3 +367,34 @@ def test_the_plugin_reports_a_stack_near_its_resource_limit_as_a_warning(tmp_pat
     (plugin,) = [r for r in report["pluginReports"] if r["pluginName"] == "mwaa-platform-preflight"]
     assert plugin["conclusion"] == "success"
     assert [(v["ruleName"], v["severity"]) for v in plugin["violations"]] == [("stack-limits", "warning")]
+
+
+# --- endpoint-policy-size ---------------------------------------------------------------------------
+
+
+def endpoint_with(statements):
+    return {"Type": "AWS::EC2::VPCEndpoint", "Properties": {
+        "ServiceName": "com.amazonaws.eu-west-1.glue", "VpcId": "vpc-1",
+        "PolicyDocument": {"Version": "2012-10-17", "Statement": statements}}}
+
+
+def test_an_endpoint_policy_over_20480_characters_fails_and_one_near_it_warns():
+    """AWS PrivateLink quotas: 'Characters per VPC endpoint policy', 20,480, not adjustable."""
+    def statement(index):
+        return {"Sid": f"PathRole{index}", "Effect": "Allow", "Principal": {"AWS": "*"},
+                "Action": ["glue:GetJob", "glue:StartJobRun", "glue:GetJobRun"],
+                "Resource": {"Fn::Join": ["", ["arn:aws:glue:", {"Ref": "AWS::Region"}, f":333333333333:job/j{index:04}"]]},
+                "Condition": {"ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::333333333333:role/team-{index:04}"}}}
+    def size(count):
+        # the deployed form: the Region resolved, compact JSON
+        return len(json.dumps({"Version": "2012-10-17", "Statement": [
+            {**statement(i), "Resource": f"arn:aws:glue:eu-west-1:333333333333:job/j{i:04}"} for i in range(count)]},
+            separators=(",", ":")))
+    over = next(count for count in range(1, 200) if size(count) > 20480)
+    (finding,) = run_preflight([stack({"Glue": endpoint_with([statement(i) for i in range(over)])})])
+    assert (finding.rule, finding.severity, finding.logical_id) == ("endpoint-policy-size", "error", "Glue")
+    assert f"{size(over)} characters of the endpoint policy, over EC2's limit of 20480" in finding.message
+    near = next(count for count in range(1, 200) if size(count) >= 0.8 * 20480)
+    (warning,) = run_preflight([stack({"Glue": endpoint_with([statement(i) for i in range(near)])})])
+    assert warning.severity == "warning"
+    assert run_preflight([stack({"Glue": endpoint_with([statement(0)])})]) == []

@@ -331,13 +331,17 @@ RESOURCES_PER_STACK_MAX = 500
 STACK_LIMIT_WARNING_SHARE = 0.8
 
 
-def _limit_finding(stack: StackTemplate, what: str, used: int, limit: int, remedy: str) -> Optional[Finding]:
+def _limit_finding(stack: StackTemplate, what: str, used: int, limit: int, remedy: str, *, rule: str = "stack-limits",
+                   owner: str = "CloudFormation", refused: str = "the stack", logical_id: str = "Template",
+                   property_path: Optional[str] = None) -> Optional[Finding]:
+    """An error over ``limit``, a warning from ``STACK_LIMIT_WARNING_SHARE`` of it, else None."""
+    where = property_path or what
     if used > limit:
-        return Finding("stack-limits", "error", stack, "Template", what,
-                       f"{used} {what}, over CloudFormation's limit of {limit}; CloudFormation rejects the stack: {remedy}")
+        return Finding(rule, "error", stack, logical_id, where,
+                       f"{used} {what}, over {owner}'s limit of {limit}; {owner} rejects {refused}: {remedy}")
     if used >= STACK_LIMIT_WARNING_SHARE * limit:
-        return Finding("stack-limits", "warning", stack, "Template", what,
-                       f"{used} {what}, {used * 100 // limit}% of CloudFormation's limit of {limit}; {remedy} before "
+        return Finding(rule, "warning", stack, logical_id, where,
+                       f"{used} {what}, {used * 100 // limit}% of {owner}'s limit of {limit}; {remedy} before "
                        "the next capability pushes it over")
     return None
 
@@ -394,6 +398,43 @@ def check_access_entries(stacks: Iterable[StackTemplate], quotas: Quotas) -> Ite
                               "(EksNamespaceAccess, or grant_pod_launch(access_entry=False))")
 
 
+# --- rule: VPC endpoint policies within 20,480 characters ------------------------------------------
+
+#: AWS PrivateLink quotas, "Characters per VPC endpoint policy" (not adjustable), white space included.
+ENDPOINT_POLICY_MAX_CHARS = 20_480
+
+
+def _deployed_form(value: Any, stack: StackTemplate) -> Any:
+    """``value`` with each intrinsic the template alone resolves replaced by its string (the rest as written)."""
+    if isinstance(value, dict):
+        if len(value) == 1 and next(iter(value)).startswith(("Fn::", "Ref")):
+            text = literal(value, stack)
+            return text if text is not None else value
+        return {key: _deployed_form(item, stack) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_deployed_form(item, stack) for item in value]
+    return value
+
+
+def check_endpoint_policy_size(stacks: Iterable[StackTemplate], quotas: Quotas) -> Iterator[Finding]:
+    """EC2 refuses an endpoint policy over 20,480 characters; each path statement on a shared endpoint
+    (the S3 gateway, a glue endpoint) adds to it, team by team."""
+    for stack in stacks:
+        for logical_id, resource in stack.resources.items():
+            policy = resource.get("Properties", {}).get("PolicyDocument") if resource.get("Type") == \
+                "AWS::EC2::VPCEndpoint" else None
+            if not isinstance(policy, dict):
+                continue
+            size = len(json.dumps(_deployed_form(policy, stack), separators=(",", ":")))
+            finding = _limit_finding(
+                stack, "characters of the endpoint policy", size, ENDPOINT_POLICY_MAX_CHARS,
+                "fewer statements or resources per target (a prefix wildcard with its reason), or NAT for the service",
+                rule="endpoint-policy-size", owner="EC2", refused="the endpoint", logical_id=logical_id,
+                property_path="Properties/PolicyDocument")
+            if finding is not None:
+                yield finding
+
+
 #: rule name -> (check, what it enforces). The order is the report's.
 PREFLIGHT_RULES: dict[str, tuple[Callable[[Iterable[StackTemplate], Quotas], Iterator[Finding]], str]] = {
     "ec2-description-charset": (check_ec2_descriptions,
@@ -413,6 +454,8 @@ PREFLIGHT_RULES: dict[str, tuple[Callable[[Iterable[StackTemplate], Quotas], Ite
                      "each template under 500 resources and 1 MB; a warning from 80% of either"),
     "eks-access-entry-per-principal": (check_access_entries,
                                        "at most one EKS access entry per principal and cluster across the app"),
+    "endpoint-policy-size": (check_endpoint_policy_size,
+                             "each VPC endpoint policy within 20,480 characters; a warning from 80%"),
     **PATH_RULES,
 }
 

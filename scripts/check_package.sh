@@ -21,6 +21,10 @@ from mwaa_platform.compliance import acknowledge_across_packs  # noqa: F401
 assert "site-packages" in mwaa_platform.__file__, mwaa_platform.__file__
 handlers = Path(mwaa_platform.__file__).parent / "_internal" / "handlers"
 assert {"artifact_sync.py", "cfn_response.py", "prefix_list.py"} <= {p.name for p in handlers.iterdir()}, handlers
+# the data the path checks read: MWAA's image facts, with the configuration generated from real Airflow
+from mwaa_platform.environment.image_facts import image_facts
+facts = image_facts("2.11.0")
+assert facts is not None and facts.config_options and "apache-airflow-providers-amazon" in facts.installed, facts
 app = cdk.App(context={"availability-zones:account=111111111111:region=us-east-1": ["us-east-1a", "us-east-1b"]})
 attach_nag_packs(app)
 stack = cdk.Stack(app, "DataTeam", env=cdk.Environment(account="111111111111", region="us-east-1"))

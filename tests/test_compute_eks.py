@@ -1,6 +1,7 @@
 """EKS task compute: a hardened private cluster, and per team a namespace, a node group and an access entry."""
 
 import base64
+import re
 import json
 import urllib.parse
 from types import SimpleNamespace
@@ -303,16 +304,60 @@ def test_create_applies_the_namespace_and_its_node_pinning_policy():
     assert physical_id == "tasks/etl" and data == {"Namespace": "etl"}
     applied = [call for call in api.calls if call[0] == "APPLY"]
     kinds = [document["kind"] for _, _, document in applied]
-    assert kinds == ["Namespace", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
+    assert kinds == ["Namespace", "ConfigMap", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
     namespace = applied[0][2]
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "baseline"
     assert namespace["metadata"]["labels"][TEAM_LABEL] == "team-a"
-    policy, binding = applied[1][2], applied[2][2]
-    assert f"object.spec.nodeSelector['{NAMESPACE_LABEL}'] == 'etl'" in policy["spec"]["validations"][0]["expression"]
+    assert namespace["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "mwaa-platform"
+    params, policy, binding = applied[1][2], applied[2][2], applied[3][2]
+    # the node label lives in kube-system, which the team's namespace-scoped access entry cannot edit
+    assert applied[1][1] == "/api/v1/namespaces/kube-system/configmaps/mwaa-platform-etl-node-pinning"
+    assert params["data"] == {"key": NAMESPACE_LABEL, "value": "etl"}
+    assert policy["spec"]["paramKind"] == {"apiVersion": "v1", "kind": "ConfigMap"}
+    assert policy["spec"]["validations"][0]["expression"] == namespaces._PINNED
     assert "nodeName" in policy["spec"]["validations"][1]["expression"]
     assert binding["spec"]["validationActions"] == ["Deny"]
+    assert binding["spec"]["paramRef"] == {"name": "mwaa-platform-etl-node-pinning", "namespace": "kube-system",
+                                           "parameterNotFoundAction": "Deny"}
     assert binding["spec"]["matchResources"]["namespaceSelector"]["matchLabels"] == {
         "kubernetes.io/metadata.name": "etl"}
+
+
+def test_no_input_is_ever_interpolated_into_an_admission_expression():
+    """The node label used to sit inside quotes of the CEL expression: a quote in it rewrote the rule."""
+    api = FakeApi()
+    namespaces.reconcile(event(NodeLabelValue="etl", Team="team-a"), api)
+    policy = next(document for call in api.calls if call[0] == "APPLY" for document in [call[2]]
+                  if document["kind"] == "ValidatingAdmissionPolicy")
+    expressions = [validation["expression"] for validation in policy["spec"]["validations"]]
+    assert expressions == [namespaces._PINNED, namespaces._NO_NODE_NAME]
+    assert not any(text in expression for expression in expressions for text in ("etl", "team-a", NAMESPACE_LABEL))
+
+
+@pytest.mark.parametrize("properties, message", [
+    ({"NodeLabelValue": "etl' || true || '"}, "NodeLabelValue must be a Kubernetes label value"),
+    ({"NodeLabelKey": "a'b"}, "NodeLabelKey must be a Kubernetes label key"),
+    ({"Namespace": "Team_B"}, "Namespace must be a DNS-1123 label"),
+    ({"Namespace": "a" * 64}, "Namespace must be a DNS-1123 label"),
+    ({"Team": "team b"}, "Team must be a Kubernetes label value"),
+    ({"PodSecurity": "privileged"}, "PodSecurity privileged needs a PrivilegedReason of at least 30 characters"),
+    ({"PodSecurity": "anything"}, "PodSecurity must be one of baseline, restricted"),
+    ({"ClusterName": "tasks/../x"}, "ClusterName must be an EKS cluster name"),
+    ({"Region": "eu-west-1'"}, "Region must be an AWS Region"),
+])
+def test_every_property_is_checked_before_any_call(properties, message):
+    api = FakeApi()
+    with pytest.raises(ValueError, match=re.escape(message)):
+        namespaces.reconcile(event(**properties), api)
+    assert api.calls == []
+
+
+def test_privileged_is_accepted_only_with_a_reason():
+    api = FakeApi()
+    namespaces.reconcile(event(PodSecurity="privileged",
+                               PrivilegedReason="The node exporter of the platform team needs host networking."), api)
+    (namespace,) = [call[2] for call in api.calls if call[0] == "APPLY" and call[2]["kind"] == "Namespace"]
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
 
 
 def test_another_teams_namespace_is_never_taken_over():
@@ -323,14 +368,24 @@ def test_another_teams_namespace_is_never_taken_over():
     # the team's own namespace (a retried create) is applied again
     api = FakeApi(existing={"metadata": {"labels": {TEAM_LABEL: "team-a"}}})
     namespaces.reconcile(event(), api)
-    assert len([call for call in api.calls if call[0] == "APPLY"]) == 3
+    assert len([call for call in api.calls if call[0] == "APPLY"]) == 4
 
 
-def test_delete_removes_binding_policy_and_namespace():
-    api = FakeApi()
+def test_delete_removes_binding_policy_parameters_and_namespace_it_owns_only():
+    owned = {"metadata": {"labels": {TEAM_LABEL: "team-a", "app.kubernetes.io/managed-by": "mwaa-platform"}}}
+    api = FakeApi(existing=owned)
     namespaces.reconcile(event("Delete"), api)
-    assert [path.rsplit("/", 2)[-2] for _, path in api.calls] == [
-        "validatingadmissionpolicybindings", "validatingadmissionpolicies", "namespaces"]
+    assert [path.rsplit("/", 2)[-2] for method, path in api.calls if method == "DELETE"] == [
+        "validatingadmissionpolicybindings", "validatingadmissionpolicies", "configmaps", "namespaces"]
+    # another team's namespace, or one this function did not label, is never deleted
+    for labels in ({TEAM_LABEL: "team-b", "app.kubernetes.io/managed-by": "mwaa-platform"}, {TEAM_LABEL: "team-a"}, {}):
+        api = FakeApi(existing={"metadata": {"labels": labels}})
+        namespaces.reconcile(event("Delete"), api)
+        assert [call for call in api.calls if call[0] == "DELETE"] == []
+    # a delete with properties it would never have accepted touches nothing
+    api = FakeApi(existing=owned)
+    assert namespaces.reconcile(event("Delete", Namespace="kube-system'"), api) == ("tasks/etl", {})
+    assert api.calls == []
     # a create that failed before naming anything has nothing to delete
     failed = {**event("Delete"), "PhysicalResourceId": "2026/11/21/[$LATEST]abc"}
     assert namespaces.reconcile(failed, FakeApi()) == ("2026/11/21/[$LATEST]abc", {})

@@ -5,31 +5,95 @@ is private, so this function runs in the cluster's VPC and speaks to the API dir
 Its token is a presigned STS ``GetCallerIdentity`` URL, as ``aws eks get-token`` makes it: signed
 locally, no STS call. Endpoint and CA come from ``eks:DescribeCluster``.
 
+Every property is checked before anything is called (``check_properties``): the namespace is a
+DNS-1123 label, the team and node label follow Kubernetes' label syntax, the cluster and Region
+their AWS names, and the Pod Security level is ``baseline`` or ``restricted``; ``privileged`` only
+with a ``PrivilegedReason`` of at least 30 characters. A property that is not well formed fails the
+stack operation naming it, so no caller can steer the function with a crafted value.
+
 Create and Update server-side apply, as field manager ``mwaa-platform``:
-- the namespace, labelled with its team and Pod Security Admission's ``enforce`` level;
-- a ``ValidatingAdmissionPolicy`` and its binding that deny any pod of the namespace whose
-  ``nodeSelector`` does not pin the team's node label, or that names a node directly. Taints only
-  keep other pods off the team's nodes; this keeps the team's pods off other teams' nodes.
+- the namespace, labelled with its team, ``app.kubernetes.io/managed-by: mwaa-platform`` and Pod
+  Security Admission's ``enforce`` level;
+- in ``kube-system`` (which no team's access entry reaches), a ConfigMap holding the node label and
+  value the namespace's pods must select;
+- a ``ValidatingAdmissionPolicy`` whose expressions are constant and read the label from that
+  ConfigMap (``paramKind``), and its binding to the namespace: any pod whose ``nodeSelector`` does
+  not pin the team's node label, or that names a node directly, is denied. No input is ever
+  interpolated into an expression. Taints only keep other pods off the team's nodes; this keeps the
+  team's pods off other teams' nodes.
 
 A namespace that exists without this team's label is refused, never adopted. Delete removes the
-binding, the policy and the namespace (with its pods); what is already gone is fine.
+binding, the policy, the ConfigMap and the namespace (with its pods), each only if it carries this
+function's and this team's labels; what is already gone, or is not its own, is left alone.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import ssl
 import urllib.error
 import urllib.request
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import cfn_response
 
 MANAGER = "mwaa-platform"
 TEAM_LABEL = "mwaa-platform/team"
+MANAGED_BY = "app.kubernetes.io/managed-by"
+#: Where the node-pinning parameters live: a namespace no team's access entry reaches.
+PARAMS_NAMESPACE = "kube-system"
+#: Pod Security Admission levels a namespace may enforce; ``privileged`` needs PrivilegedReason.
+POD_SECURITY_LEVELS = ("baseline", "restricted")
+MIN_REASON_LENGTH = 30
 _TOKEN_PREFIX = "k8s-aws-v1."
 _ADMISSION = "/apis/admissionregistration.k8s.io/v1"
+
+# Kubernetes' own syntax (apimachinery validation): a DNS-1123 label, a label value, a label key's name part
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+# EKS CreateCluster name; an AWS Region
+_CLUSTER = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
+
+# constant expressions: the node label and value come from the policy's parameters, never from text
+_PINNED = ("has(object.spec.nodeSelector) && params.data.key in object.spec.nodeSelector && "
+           "object.spec.nodeSelector[params.data.key] == params.data.value")
+_NO_NODE_NAME = "!has(object.spec.nodeName) || oldObject != null"
+
+
+def _label_key(value: str) -> bool:
+    prefix, _, name = value.rpartition("/")
+    return bool(_LABEL_NAME.match(name)) and (not prefix or bool(_DNS_SUBDOMAIN.match(prefix)))
+
+
+def check_properties(properties: dict[str, Any]) -> None:
+    """Raise ``ValueError`` naming each property that is not well formed, with what is allowed."""
+    rules: dict[str, tuple[Callable[[str], object], str]] = {
+        "ClusterName": (_CLUSTER.match, "an EKS cluster name (letters, digits, - and _, at most 100)"),
+        "Region": (_REGION.match, "an AWS Region such as eu-west-1"),
+        "Namespace": (_DNS_LABEL.match, "a DNS-1123 label: lowercase letters, digits and -, at most 63"),
+        "Team": (_LABEL_VALUE.match, "a Kubernetes label value: letters, digits, -, _ and ., at most 63"),
+        "NodeLabelKey": (_label_key, "a Kubernetes label key: [DNS subdomain/]name"),
+        "NodeLabelValue": (_LABEL_VALUE.match, "a Kubernetes label value"),
+    }
+    problems = []
+    for name, (valid, allowed) in rules.items():
+        value = properties.get(name)
+        if not isinstance(value, str) or not value or not valid(value):
+            problems.append(f"{name} must be {allowed}, got {str(value)[:80]!r}")
+    level = properties.get("PodSecurity")
+    reason = properties.get("PrivilegedReason")
+    if level == "privileged":
+        if not isinstance(reason, str) or len(reason.strip()) < MIN_REASON_LENGTH:
+            problems.append(f"PodSecurity privileged needs a PrivilegedReason of at least {MIN_REASON_LENGTH} characters")
+    elif level not in POD_SECURITY_LEVELS:
+        problems.append(f"PodSecurity must be one of {', '.join(POD_SECURITY_LEVELS)}, got {str(level)[:80]!r}")
+    if problems:
+        raise ValueError("; ".join(problems))
 
 
 def handler(event, context):
@@ -38,18 +102,28 @@ def handler(event, context):
 
 def reconcile(event: dict[str, Any], api: Optional["KubernetesApi"] = None) -> tuple[str, dict[str, str]]:
     properties = event["ResourceProperties"]
-    cluster, namespace = properties["ClusterName"], properties["Namespace"]
+    if event["RequestType"] == "Delete":
+        try:
+            check_properties(properties)
+        except ValueError:
+            # nothing this function made can be named by properties it would never have accepted
+            return event.get("PhysicalResourceId") or "invalid", {}
+    else:
+        check_properties(properties)
+    cluster, namespace, team = properties["ClusterName"], properties["Namespace"], properties["Team"]
     physical_id = f"{cluster}/{namespace}"
     if event["RequestType"] == "Delete" and event.get("PhysicalResourceId") != physical_id:
         return event.get("PhysicalResourceId") or physical_id, {}  # a create that failed before naming anything
     api = api or KubernetesApi.for_cluster(cluster, properties["Region"])
     policy = f"{MANAGER}-{namespace}-node-pinning"
     if event["RequestType"] == "Delete":
-        api.delete(f"{_ADMISSION}/validatingadmissionpolicybindings/{policy}")
-        api.delete(f"{_ADMISSION}/validatingadmissionpolicies/{policy}")
-        api.delete(f"/api/v1/namespaces/{namespace}")
+        for path in (f"{_ADMISSION}/validatingadmissionpolicybindings/{policy}",
+                     f"{_ADMISSION}/validatingadmissionpolicies/{policy}",
+                     f"/api/v1/namespaces/{PARAMS_NAMESPACE}/configmaps/{policy}",
+                     f"/api/v1/namespaces/{namespace}"):
+            if _owned(api.get(path), team):
+                api.delete(path)
         return physical_id, {}
-    team = properties["Team"]
     existing = api.get(f"/api/v1/namespaces/{namespace}")
     if existing is not None and existing.get("metadata", {}).get("labels", {}).get(TEAM_LABEL) != team:
         raise RuntimeError(f"namespace {namespace} already exists and is not labelled {TEAM_LABEL}={team}: "
@@ -59,38 +133,49 @@ def reconcile(event: dict[str, Any], api: Optional["KubernetesApi"] = None) -> t
     return physical_id, {"Namespace": namespace}
 
 
+def _owned(found: Optional[dict[str, Any]], team: str) -> bool:
+    """Whether an object is this function's, made for this team: only those are ever deleted."""
+    labels = (found or {}).get("metadata", {}).get("labels") or {}
+    return labels.get(MANAGED_BY) == MANAGER and labels.get(TEAM_LABEL) == team
+
+
 def documents(properties: dict[str, Any], policy: str) -> list[tuple[str, dict[str, Any]]]:
     """The objects to apply, each with its server-side-apply path."""
     namespace, team = properties["Namespace"], properties["Team"]
     node_label, node_value = properties["NodeLabelKey"], properties["NodeLabelValue"]
-    labels = {TEAM_LABEL: team, "app.kubernetes.io/managed-by": MANAGER,
-              "pod-security.kubernetes.io/enforce": properties["PodSecurity"]}
-    pinned = (f"has(object.spec.nodeSelector) && '{node_label}' in object.spec.nodeSelector && "
-              f"object.spec.nodeSelector['{node_label}'] == '{node_value}'")
+    owned = {TEAM_LABEL: team, MANAGED_BY: MANAGER}
+    labels = {**owned, "pod-security.kubernetes.io/enforce": properties["PodSecurity"]}
     return [
         (f"/api/v1/namespaces/{namespace}",
          {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "labels": labels}}),
+        (f"/api/v1/namespaces/{PARAMS_NAMESPACE}/configmaps/{policy}", {
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": policy, "namespace": PARAMS_NAMESPACE, "labels": owned},
+            "data": {"key": node_label, "value": node_value},
+        }),
         (f"{_ADMISSION}/validatingadmissionpolicies/{policy}", {
             "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
-            "metadata": {"name": policy, "labels": {TEAM_LABEL: team}},
+            "metadata": {"name": policy, "labels": owned},
             "spec": {
                 "failurePolicy": "Fail",
+                "paramKind": {"apiVersion": "v1", "kind": "ConfigMap"},
                 "matchConstraints": {"resourceRules": [{
                     "apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["pods"],
                 }]},
                 "validations": [
-                    {"expression": pinned,
+                    {"expression": _PINNED,
                      "message": f"pods in namespace {namespace} must set nodeSelector {node_label}: {node_value}"},
-                    {"expression": "!has(object.spec.nodeName) || oldObject != null",
+                    {"expression": _NO_NODE_NAME,
                      "message": f"pods in namespace {namespace} may not name a node; use the nodeSelector"},
                 ],
             },
         }),
         (f"{_ADMISSION}/validatingadmissionpolicybindings/{policy}", {
             "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
-            "metadata": {"name": policy, "labels": {TEAM_LABEL: team}},
+            "metadata": {"name": policy, "labels": owned},
             "spec": {
                 "policyName": policy, "validationActions": ["Deny"],
+                "paramRef": {"name": policy, "namespace": PARAMS_NAMESPACE, "parameterNotFoundAction": "Deny"},
                 "matchResources": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}},
             },
         }),

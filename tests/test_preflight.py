@@ -322,7 +322,7 @@ def test_one_entry_per_role_cluster_account_and_region_passes():
 def test_every_rule_is_exercised_here():
     tested = {"ec2-description-charset", "physical-name-length", "retain-fixed-name", "duplicate-physical-name",
               "security-group-inbound-rules", "shared-secret-prefix", "mwaa-environments-quota", "stack-limits",
-              "eks-access-entry-per-principal", "endpoint-policy-size"}
+              "eks-access-entry-per-principal", "endpoint-policy-size", "log-group-prefix-overlap"}
     # the rules over paths are exercised in tests/test_paths.py
     paths = {"path-connection-lookup", "path-route", "path-provider", "airflow-configuration-options"}
     assert set(PREFLIGHT_RULES) == tested | paths
@@ -398,3 +398,20 @@ def test_an_endpoint_policy_over_20480_characters_fails_and_one_near_it_warns():
     (warning,) = run_preflight([stack({"Glue": endpoint_with([statement(i) for i in range(near)])})])
     assert warning.severity == "warning"
     assert run_preflight([stack({"Glue": endpoint_with([statement(0)])})]) == []
+
+
+# --- log-group-prefix-overlap --------------------------------------------------------------------------
+
+
+def mwaa(name):
+    return {"Type": "AWS::MWAA::Environment", "Properties": {"Name": name}}
+
+
+def test_an_environment_whose_name_extends_another_s_fails_its_log_wildcard_would_reach_it():
+    (finding,) = run_preflight([stack({"A": mwaa("data-dev"), "B": mwaa("data-dev-prod")})])
+    assert (finding.rule, finding.logical_id) == ("log-group-prefix-overlap", "B")
+    assert "match the log-group wildcard airflow-data-dev-* of environment data-dev" in finding.message
+    # a name that only shares letters, or the same names in another Region, is fine
+    assert run_preflight([stack({"A": mwaa("data-dev"), "B": mwaa("data-development")})]) == []
+    assert run_preflight([stack({"A": mwaa("data-dev")}),
+                          stack({"B": mwaa("data-dev-prod")}, name="other", region="eu-central-1")]) == []

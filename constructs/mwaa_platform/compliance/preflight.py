@@ -322,6 +322,32 @@ def check_secret_prefixes(stacks: Iterable[StackTemplate], quotas: Quotas) -> It
                                   "other's connections; give each environment its own prefix")
 
 
+# --- rule: no environment's log-group wildcard reaches another's logs -------------------------------
+
+
+def check_log_group_prefixes(stacks: Iterable[StackTemplate], quotas: Quotas) -> Iterator[Finding]:
+    """The execution role reads its logs through ``log-group:airflow-<name>-*`` (the five log groups MWAA
+    names ``airflow-<name>-<Type>``), which also matches every log group of an environment named
+    ``<name>-<anything>`` in the same account and Region: that environment's task logs, with whatever
+    they print, would be readable by the other environment's DAGs."""
+    names: dict[tuple, list[tuple[StackTemplate, str, str]]] = defaultdict(list)
+    for stack in stacks:
+        for logical_id, resource in stack.resources.items():
+            if resource.get("Type") == "AWS::MWAA::Environment":
+                name = literal(resource.get("Properties", {}).get("Name"), stack)
+                if name is not None:
+                    names[(stack.account, stack.region)].append((stack, logical_id, name))
+    for found in names.values():
+        for stack, logical_id, name in found:
+            for _, _, shorter in found:
+                if name != shorter and name.startswith(shorter + "-"):
+                    yield Finding("log-group-prefix-overlap", "error", stack, logical_id, "Properties/Name",
+                                  f"environment {name}'s log groups (airflow-{name}-Task, ...) match the log-group "
+                                  f"wildcard airflow-{shorter}-* of environment {shorter} in the same account and "
+                                  f"Region, so {shorter}'s execution role could read {name}'s task logs; rename one "
+                                  "of them (e.g. a team or stage name that does not extend the other)")
+
+
 # --- rule: a stack within CloudFormation's template limits ------------------------------------------
 
 #: CloudFormation's limits on one template (cloudformation-limits; cfn-lint's ``LIMITS`` holds the same).
@@ -448,6 +474,8 @@ PREFLIGHT_RULES: dict[str, tuple[Callable[[Iterable[StackTemplate], Quotas], Ite
                                      "inbound rules per security group across the app within the EC2 quota"),
     "shared-secret-prefix": (check_secret_prefixes,
                              "no two environments of one account and Region read secrets under one prefix"),
+    "log-group-prefix-overlap": (check_log_group_prefixes,
+                                 "no environment's log-group wildcard (airflow-<name>-*) matches another's log groups"),
     "mwaa-environments-quota": (check_environment_quota,
                                 "MWAA environments per account and Region within the default quota (warning)"),
     "stack-limits": (check_stack_limits,

@@ -131,3 +131,16 @@ def test_ecs_compute_and_its_grant_pass_all_packs_and_cfn_lint(tmp_path):
     stack, *_ = build(grant={"reattach": True}, environment={"MODE": "batch"})
     assert_nag_clean(stack)
     assert_stack_cfn_lint_clean(stack, tmp_path)
+
+
+def test_task_roles_trust_ecs_tasks_of_this_account_and_region_only():
+    """Confused-deputy conditions the ECS developer guide gives for task and task execution roles."""
+    stack, _, _, compute = build()
+    template = Template.from_stack(stack).to_json()
+    for role in (compute.task_role, compute.execution_role):
+        trust = template["Resources"][stack.get_logical_id(role.node.default_child)]["Properties"]["AssumeRolePolicyDocument"]
+        (statement,) = trust["Statement"]
+        assert statement["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
+        assert resolve_literals(statement["Condition"], template) == {
+            "ArnLike": {"aws:SourceArn": f"arn:aws:ecs:{TEST_REGION}:{TEST_ACCOUNT}:*"},
+            "StringEquals": {"aws:SourceAccount": TEST_ACCOUNT}}

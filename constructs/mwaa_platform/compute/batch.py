@@ -18,6 +18,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from mwaa_platform.compute._trust import ecs_tasks_principal
 from mwaa_platform.paths.model import DagPath, environment_name_of, record_path
 from mwaa_platform._internal.managed_policy_role import ManagedPolicyRole, managed_policy_of
 from mwaa_platform.compliance.nag import acknowledge, wildcard_resource_finding
@@ -125,12 +126,12 @@ class BatchCompute(Construct):
                                                                   order=1)],
         )
         self.job_role = ManagedPolicyRole(
-            self, "JobRole", policy_id="JobPolicy", assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+            self, "JobRole", policy_id="JobPolicy", assumed_by=ecs_tasks_principal(self),
             description="Role of the team's AWS Batch jobs: no permissions until granted",
             policy_description="Permissions of the team's AWS Batch jobs",
         )
         self.execution_role = ManagedPolicyRole(
-            self, "ExecutionRole", policy_id="ExecutionPolicy", assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+            self, "ExecutionRole", policy_id="ExecutionPolicy", assumed_by=ecs_tasks_principal(self),
             description="ECS agent role of the team's AWS Batch jobs: images, logs, secrets",
             policy_description="What Fargate needs to start the team's AWS Batch jobs",
         )

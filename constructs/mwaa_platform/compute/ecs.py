@@ -16,6 +16,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from mwaa_platform.compute._trust import ecs_tasks_principal
 from mwaa_platform.paths.model import DagPath, environment_name_of, record_path
 from mwaa_platform._internal.managed_policy_role import ManagedPolicyRole, managed_policy_of
 from mwaa_platform.compliance.nag import acknowledge, wildcard_resource_finding
@@ -98,12 +99,12 @@ class EcsTaskCompute(Construct):
             team_repository(self, self.key, removal_policy) if image.new_repository else None)
         # every permission either role gets (grants, the task definition's own) lands in a managed policy
         self.task_role = ManagedPolicyRole(
-            self, "TaskRole", policy_id="TaskPolicy", assumed_by=self._ecs_tasks(),
+            self, "TaskRole", policy_id="TaskPolicy", assumed_by=ecs_tasks_principal(self),
             description=f"Role of ECS task family {family}: no permissions until granted",
             policy_description=f"Permissions of the containers of ECS task family {family}",
         )
         self.execution_role = ManagedPolicyRole(
-            self, "ExecutionRole", policy_id="ExecutionPolicy", assumed_by=self._ecs_tasks(),
+            self, "ExecutionRole", policy_id="ExecutionPolicy", assumed_by=ecs_tasks_principal(self),
             description=f"ECS agent role of task family {family}: image, logs, secrets",
             policy_description=f"What ECS needs to start task family {family}: its image, its logs, its secrets",
         )
@@ -215,10 +216,6 @@ class EcsTaskCompute(Construct):
             )
 
     # --- create steps -------------------------------------------------------------------------
-
-    @staticmethod
-    def _ecs_tasks() -> iam.IPrincipal:
-        return iam.ServicePrincipal("ecs-tasks.amazonaws.com")
 
     def _new_cluster(self, network: AirflowNetworkBase) -> ecs.Cluster:
         return ecs.Cluster(self, "Cluster", vpc=network.vpc,

@@ -29,7 +29,8 @@ class NetworkStack(Stack):
             endpoint_sets=spec.endpoint_sets,
             endpoint_policies=settings.endpoint_policies,
             data_perimeter=settings.data_perimeter,
-            perimeter_accounts=platform.perimeter_accounts,
+            # each account its own perimeter unless the registry names the accounts: dev never reaches prod
+            perimeter_accounts=platform.perimeter_accounts or (spec.account,),
             path_endpoints=spec.path_endpoints,
             network_acls=settings.network_acls,
             dns_firewall=settings.dns_firewall,

@@ -588,11 +588,10 @@ class _Resolver:
         self.cross_account_stages()
         if self.problems:
             raise RegistryError(self.path, self.problems)
-        accounts = tuple(dict.fromkeys(stage.account for stage in stages.values()))
         return PlatformSettings(
             name=registry.platform.name, tags=registry.platform.tags, network=registry.platform.network,
             stages=tuple(stages.values()), environments=tuple(environments), team_access=tuple(access),
-            source=self.path, perimeter_accounts=tuple(registry.platform.network.perimeter_accounts) or accounts,
+            source=self.path, perimeter_accounts=tuple(registry.platform.network.perimeter_accounts),
             single_stage_format=self.single_stage_format, eks=registry.platform.eks,
         )
 

@@ -103,8 +103,8 @@ class Network(_Model):
         "Restrict the S3 gateway endpoint to the perimeter accounts' buckets plus the Region's ECR "
         "image-layer bucket, and the ECR endpoints to image pulls."))
     perimeter_accounts: list[str] = Field(default_factory=list, description=(
-        "12-digit account ids (quoted) whose buckets the S3 gateway reaches. Default: every account of the "
-        "platform's stages."))
+        "12-digit account ids (quoted) whose buckets every network's S3 gateway reaches. Default: each network "
+        "its own account only, so a stage's network cannot reach another stage's buckets."))
     network_acls: bool = Field(False, description="A network ACL on the private subnets.")
     dns_firewall: bool = Field(False, description=(
         "Route 53 Resolver DNS Firewall: answer only AWS service domains and dns_allowed_domains; log every query."))

@@ -285,3 +285,13 @@ def test_target_roles_trust_exactly_their_central_role_and_deploy_after_it(platf
                                  and r["Properties"].get("RoleName") == env.execution_role_name]
             secrets = {r["Properties"]["Name"] for r in central.values() if r["Type"] == "AWS::SecretsManager::Secret"}
             assert f"airflow/{env.environment_name}/connections/{role.target.conn_id}" in secrets
+
+
+def test_each_networks_s3_perimeter_admits_its_own_accounts_buckets_only(platform, registry):
+    """Each account its own perimeter (issue 24): dev's network never reaches prod's buckets."""
+    for network in registry.networks:
+        resources = _template(platform, network.stack_name)["Resources"]
+        (gateway,) = [r["Properties"] for r in resources.values()
+                      if r["Type"] == "AWS::EC2::VPCEndpoint" and r["Properties"].get("VpcEndpointType") == "Gateway"]
+        (platform_buckets,) = [s for s in gateway["PolicyDocument"]["Statement"] if s.get("Sid") == "PlatformAccountsBuckets"]
+        assert platform_buckets["Condition"] == {"StringEquals": {"aws:ResourceAccount": [network.account]}}

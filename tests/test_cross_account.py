@@ -152,6 +152,7 @@ def test_each_connection_records_its_paths(central):
     assume = by_capability[("finance_archive_us", ("sts",))]
     assert assume.principal_arn is None and assume.region == "us-east-1"  # the execution role, STS of us-east-1
     assert assume.actions == ("sts:AssumeRole",) and assume.resources == (TARGET.replace("finance_glue", "finance_archive_us"),)
+    assert assume.resource_account == "333333333333"  # the role it reaches
     calls = by_capability[("finance_archive_us", ("s3", "glue"))]
     assert (calls.principal_arn, calls.principal_account, calls.region, calls.resource_account) == (
         TARGET.replace("finance_glue", "finance_archive_us"), "333333333333", "us-east-1", "333333333333")

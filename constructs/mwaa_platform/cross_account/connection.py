@@ -167,10 +167,12 @@ class AirflowAwsConnection(Construct):
         self.needs_nat = services_without_cross_region_endpoints(services) if other_region else []
         account = check_role_arn("role_arn", role_arn)
         region = None if is_unresolved(region_name) else region_name
+        # assuming the role: the execution role calls STS; what it reaches is the role, in the target account
         record_path(self, DagPath(
             environment=environment.environment_name, capability=f"assume {role_arn} for connection {conn_id}",
             operator="airflow.providers.amazon.aws.hooks.base_aws.AwsBaseHook", services=("sts",), conn_id=conn_id,
-            actions=("sts:AssumeRole",), resources=(role_arn,), region=region, route_reason=route_reason))
+            actions=("sts:AssumeRole",), resources=(role_arn,), resource_account=account, region=region,
+            route_reason=route_reason))
         if services:
             record_path(self, DagPath(
                 environment=environment.environment_name, capability=f"{', '.join(services)} through connection {conn_id}",

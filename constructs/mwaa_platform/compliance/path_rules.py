@@ -231,8 +231,9 @@ def _policy_admits(policy: Optional[Mapping[str, Any]], path: DagPath, prefix: s
 def check_routes(stacks: Iterable[StackTemplate], quotas: Quotas) -> Iterator[Finding]:
     """Every service of every path has a route: in a network without NAT, an interface endpoint of that
     service in the Region called (a cross-Region endpoint for another Region), or a gateway endpoint
-    for S3 and DynamoDB in the network's own Region; and the endpoint's policy admits the path's
-    principal account and resources."""
+    for S3 and DynamoDB in the network's own Region. Wherever such an endpoint exists, with NAT too
+    (private DNS sends the calls to it), its policy must allow the path's calls (``_policy_admits``).
+    A path with ``route_reason`` is routed outside this app and not followed."""
     stacks = list(stacks)
     networks = _networks(stacks)
     for stack, index, path, env in _environment_paths(stacks):

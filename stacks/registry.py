@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Literal, Optional, Union
 
 import botocore.session
 import yaml
@@ -242,6 +242,16 @@ class PlatformSettings:
             for role in env.cross_account:
                 by_stack.setdefault(role.stack_name, []).append((env, role))
         return by_stack
+
+    def eks_namespace_owners(self, network: NetworkSpec) -> list[tuple[str, str, Literal["baseline", "restricted"]]]:
+        """(team, namespace, Pod Security level) of every team running pods in ``network``'s account and
+        Region: the namespaces its EKS stack creates."""
+        computes = [(env.name, getattr(env.settings, "compute", None)) for env in self.environments_of(network)
+                    if not env.shared]
+        computes += [(access.team, access.compute) for access in self.team_access
+                     if (access.stage.account, access.stage.region) == (network.account, network.region)]
+        return [(team, compute.eks.namespace or team, compute.eks.pod_security) for team, compute in computes
+                if compute is not None and compute.eks is not None]
 
     def eks_namespaces(self, environment: EnvironmentSpec) -> tuple[str, ...]:
         """The namespaces whose pods ``environment`` launches: its own team's, or its sharing teams'."""

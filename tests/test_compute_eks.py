@@ -28,6 +28,7 @@ from mwaa_platform.compute import (
     EksCluster,
     EksClusterBase,
     EksCompute,
+    EksNamespace,
     EksNamespaceAccess,
     check_namespace,
 )
@@ -142,12 +143,36 @@ def test_the_api_endpoint_admits_https_from_the_environment_and_the_handler_only
 
 
 def test_the_namespace_resource_names_team_and_node_label(built):
+    # created in the cluster's scope, by the handler of the cluster's own stack
+    assert built.compute.namespace_resource.node.path == "Test/Cluster/NamespaceEtl/Resource"
     props = built.json["Resources"][logical_id(built, built.compute.namespace_resource)]["Properties"]
     assert props["Namespace"] == "etl" and props["Team"] == "team-a" and props["PodSecurity"] == "baseline"
     assert props["NodeLabelKey"] == NAMESPACE_LABEL and props["NodeLabelValue"] == "etl"
     handler = built.json["Resources"][logical_id(built, built.cluster.namespace_handler.function)]
     assert handler["Properties"]["VpcConfig"]["SubnetIds"]  # in the VPC: the API endpoint is private
     assert props["ServiceToken"] == {"Fn::GetAtt": [logical_id(built, built.cluster.namespace_handler.function), "Arn"]}
+
+
+def test_namespaces_are_the_cluster_owners_and_no_handler_token_leaves_its_stack():
+    """An imported cluster offers no namespace handler: team stacks create node groups and access
+    entries only, and nothing publishes the handler's ARN (issue 24)."""
+    stack, compute = team_compute()
+    assert compute.namespace_resource is None
+    template = Template.from_stack(stack).to_json()
+    assert not [r for r in template["Resources"].values() if r["Type"] == "Custom::MwaaEksNamespace"]
+    assert "namespace-handler" not in json.dumps(template)
+    owner = new_stack()
+    network = AirflowNetwork(owner, "Network", endpoint_sets=["eks"])
+    cluster = EksCluster(owner, "Cluster", network=network, cluster_name="tasks", parameter_prefix="/p/eks")
+    first = EksNamespace.of(cluster, team="team-a", namespace="etl")
+    assert EksNamespace.of(cluster, team="team-a", namespace="etl") is first
+    with pytest.raises(MwaaPlatformError, match="namespace etl on cluster tasks already belongs to team team-a, not team-b"):
+        EksNamespace.of(cluster, team="team-b", namespace="etl")
+    published = [r["Properties"]["Name"] for r in Template.from_stack(owner).to_json()["Resources"].values()
+                 if r["Type"] == "AWS::SSM::Parameter"]
+    assert sorted(published) == ["/p/eks/cluster-security-group-id", "/p/eks/control-plane-security-group-id"]
+    with pytest.raises(MwaaPlatformError, match="EksNamespace belongs in the stack of the EksCluster"):
+        EksNamespace(new_stack(), "Ns", cluster=cluster, team="team-a")
 
 
 def test_the_s3_perimeter_admits_cloudformation_answers_only_with_eks(built):
@@ -202,8 +227,7 @@ def team_compute(**kwargs):
     network = AirflowNetwork(stack, "Network", endpoint_sets=kwargs.pop("endpoint_sets", ["eks"]))
     cluster = kwargs.pop("cluster", None) or EksClusterBase.from_cluster_attributes(
         stack, "Cluster", cluster_name="tasks", control_plane_security_group_id="sg-0123456789abcdef0",
-        cluster_security_group_id="sg-0123456789abcdef1", namespace_service_token="arn:aws:lambda:eu-west-1:"
-        f"{TEST_ACCOUNT}:function:namespaces", vpc_id=kwargs.pop("vpc_id", None))
+        cluster_security_group_id="sg-0123456789abcdef1", vpc_id=kwargs.pop("vpc_id", None))
     return stack, EksCompute(stack, "Eks", cluster=cluster, network=network, team="team-a", **kwargs)
 
 
@@ -229,7 +253,7 @@ def test_a_cluster_outside_the_platform_network_is_refused():
                               endpoint_services=frozenset(), check_endpoint=lambda *a: None)
     cluster = EksClusterBase.from_cluster_attributes(
         stack, "Cluster", cluster_name="tasks", control_plane_security_group_id="sg-0123456789abcdef0",
-        cluster_security_group_id="sg-0123456789abcdef1", namespace_service_token="arn", vpc_id="vpc-0bbbbbbbbbbbbbbbb")
+        cluster_security_group_id="sg-0123456789abcdef1", vpc_id="vpc-0bbbbbbbbbbbbbbbb")
     with pytest.raises(MwaaPlatformError, match="in VPC 'vpc-0bbbbbbbbbbbbbbbb', outside the platform network"):
         EksCompute(stack, "Eks", cluster=cluster, network=network, team="team-a")
 
@@ -295,7 +319,11 @@ class FakeApi:
 def event(request="Create", **properties):
     props = {"ClusterName": "tasks", "Region": TEST_REGION, "Namespace": "etl", "Team": "team-a",
              "NodeLabelKey": NAMESPACE_LABEL, "NodeLabelValue": "etl", "PodSecurity": "baseline", **properties}
-    return {"RequestType": request, "ResourceProperties": props, "PhysicalResourceId": "tasks/etl"}
+    return {"RequestType": request, "ResourceProperties": props, "PhysicalResourceId": "tasks/etl",
+            "StackId": "arn:aws:cloudformation:eu-west-1:123456789012:stack/mwaa-platform-eks-prod/0d7b3c1e"}
+
+
+OWNER = namespaces.stack_owner(event())
 
 
 def test_create_applies_the_namespace_and_its_node_pinning_policy():
@@ -309,6 +337,7 @@ def test_create_applies_the_namespace_and_its_node_pinning_policy():
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "baseline"
     assert namespace["metadata"]["labels"][TEAM_LABEL] == "team-a"
     assert namespace["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "mwaa-platform"
+    assert namespace["metadata"]["labels"]["mwaa-platform/owner"] == OWNER
     params, policy, binding = applied[1][2], applied[2][2], applied[3][2]
     # the node label lives in kube-system, which the team's namespace-scoped access entry cannot edit
     assert applied[1][1] == "/api/v1/namespaces/kube-system/configmaps/mwaa-platform-etl-node-pinning"
@@ -372,13 +401,16 @@ def test_another_teams_namespace_is_never_taken_over():
 
 
 def test_delete_removes_binding_policy_parameters_and_namespace_it_owns_only():
-    owned = {"metadata": {"labels": {TEAM_LABEL: "team-a", "app.kubernetes.io/managed-by": "mwaa-platform"}}}
+    owned = {"metadata": {"labels": {TEAM_LABEL: "team-a", "app.kubernetes.io/managed-by": "mwaa-platform",
+                                     "mwaa-platform/owner": OWNER}}}
     api = FakeApi(existing=owned)
     namespaces.reconcile(event("Delete"), api)
     assert [path.rsplit("/", 2)[-2] for method, path in api.calls if method == "DELETE"] == [
         "validatingadmissionpolicybindings", "validatingadmissionpolicies", "configmaps", "namespaces"]
     # another team's namespace, or one this function did not label, is never deleted
-    for labels in ({TEAM_LABEL: "team-b", "app.kubernetes.io/managed-by": "mwaa-platform"}, {TEAM_LABEL: "team-a"}, {}):
+    # nor one another stack applied last: a namespace moved from a team stack to the EKS stack
+    moved = {**owned["metadata"]["labels"], "mwaa-platform/owner": "0123456789abcdef"}
+    for labels in ({**owned["metadata"]["labels"], TEAM_LABEL: "team-b"}, {TEAM_LABEL: "team-a"}, {}, moved):
         api = FakeApi(existing={"metadata": {"labels": labels}})
         namespaces.reconcile(event("Delete"), api)
         assert [call for call in api.calls if call[0] == "DELETE"] == []

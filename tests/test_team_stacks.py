@@ -231,14 +231,32 @@ def test_pods_from_the_registry_get_a_namespace_node_group_and_access_limited_to
         if team.compute is None or team.compute.eks is None:
             continue
         resources = _template(platform, team.stack_name)["Resources"]
-        # the team's own stack: its namespace and nodes, but no access entry (the shared role has one)
-        assert not [r for r in resources.values() if r["Type"] == "AWS::EKS::AccessEntry"]
-        (namespace,) = [r["Properties"] for r in resources.values() if r["Type"] == "Custom::MwaaEksNamespace"]
+        # the team's own stack: its nodes only; no access entry (the shared role has one), no namespace
+        assert not [r for r in resources.values() if r["Type"] in ("AWS::EKS::AccessEntry", "Custom::MwaaEksNamespace")]
         (group,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::EKS::Nodegroup"]
-        assert namespace["Namespace"] == (team.compute.eks.namespace or team.team)
-        assert group["Taints"] == [{"Key": "mwaa-platform/namespace", "Value": namespace["Namespace"],
-                                    "Effect": "NO_SCHEDULE"}]
+        namespace = team.compute.eks.namespace or team.team
+        assert group["Taints"] == [{"Key": "mwaa-platform/namespace", "Value": namespace, "Effect": "NO_SCHEDULE"}]
         assert group["Labels"]["mwaa-platform/team"] == team.team
+
+
+def test_the_eks_stack_owns_every_team_namespace_with_its_own_handler(platform, registry):
+    """Issue 24: namespaces are the platform's; team stacks never hold the handler's token, and no
+    stack reads it from SSM (a token that could change under an existing custom resource)."""
+    for network in registry.networks:
+        if network.eks_stack_name is None:
+            continue
+        resources = _template(platform, network.eks_stack_name)["Resources"]
+        namespaces = {r["Properties"]["Namespace"]: r["Properties"] for r in resources.values()
+                      if r["Type"] == "Custom::MwaaEksNamespace"}
+        assert sorted(namespaces) == sorted(namespace for _, namespace, _ in registry.eks_namespace_owners(network))
+        (handler,) = [name for name, r in resources.items() if r["Type"] == "AWS::Lambda::Function"
+                      and "namespace" in json.dumps(r["Properties"].get("Description", "")).lower()]
+        for props in namespaces.values():
+            assert props["ServiceToken"] == {"Fn::GetAtt": [handler, "Arn"]}
+    for stack in platform.assembly.stacks:
+        assert "namespace-handler-arn" not in json.dumps(stack.template), stack.stack_name
+        if stack.stack_name not in {n.eks_stack_name for n in registry.networks}:
+            assert not [r for r in stack.template["Resources"].values() if r["Type"] == "Custom::MwaaEksNamespace"]
 
 
 def test_every_environment_alerts_its_own_topic_and_team_stacks_watch_their_compute(platform, registry):

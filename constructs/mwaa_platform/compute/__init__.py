@@ -6,7 +6,14 @@ in the platform network and grants an environment exactly what the matching oper
 
 from mwaa_platform.compute.batch import FARGATE_VCPUS, BatchCompute, BatchJob
 from mwaa_platform.compute.ecs import CONTAINER_NAME, EcsTaskCompute
-from mwaa_platform.compute.eks import NAMESPACE_LABEL, TEAM_LABEL, EksCompute, EksNamespaceAccess, check_namespace
+from mwaa_platform.compute.eks import (
+    NAMESPACE_LABEL,
+    TEAM_LABEL,
+    EksCompute,
+    EksNamespace,
+    EksNamespaceAccess,
+    check_namespace,
+)
 from mwaa_platform.compute.eks_cluster import (
     DEFAULT_KUBERNETES_VERSION,
     MIN_KUBERNETES_VERSION,
@@ -20,5 +27,5 @@ from mwaa_platform.compute.image import TaskImage
 __all__ = [
     "CONTAINER_NAME", "DEFAULT_KUBERNETES_VERSION", "FARGATE_MEMORY_BY_CPU", "FARGATE_VCPUS", "MIN_KUBERNETES_VERSION",
     "NAMESPACE_LABEL", "TEAM_LABEL", "BatchCompute", "BatchJob", "EcsTaskCompute", "EksCluster", "EksClusterBase", "EksCompute",
-    "EksNamespaceAccess", "TaskImage", "check_fargate_size", "check_kubernetes_version", "check_namespace",
+    "EksNamespace", "EksNamespaceAccess", "TaskImage", "check_fargate_size", "check_kubernetes_version", "check_namespace",
 ]

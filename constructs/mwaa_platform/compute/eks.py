@@ -32,7 +32,7 @@ from mwaa_platform.errors import MwaaPlatformError, shorten, validating
 from mwaa_platform.network.network import AirflowNetworkBase
 from mwaa_platform._internal.tokens import is_unresolved
 
-__all__ = ["NAMESPACE_LABEL", "TEAM_LABEL", "EksCompute", "EksNamespaceAccess", "check_namespace"]
+__all__ = ["NAMESPACE_LABEL", "TEAM_LABEL", "EksCompute", "EksNamespace", "EksNamespaceAccess", "check_namespace"]
 
 #: Node labels: the team (for people and cost reports) and the namespace, which pins pods to nodes.
 TEAM_LABEL = "mwaa-platform/team"
@@ -58,6 +58,66 @@ def check_namespace(namespace: str) -> None:
         raise MwaaPlatformError(
             f"namespace {namespace} is kept by Kubernetes or EKS (kube-*, {', '.join(RESERVED_NAMESPACES)}); "
             "use the team's name")
+
+
+class EksNamespace(Construct):
+    """A team's namespace on an ``EksCluster``, with its node-pinning admission policy, in the cluster's stack.
+
+    The cluster's owner creates it: the custom resource's ServiceToken is the namespace handler of
+    that same stack (a ``Fn::GetAtt``), so the handler's ARN is published nowhere, no other stack can
+    invoke it, and no token read from SSM can change under an existing resource. Use ``of`` to get the
+    cluster's namespace, created once.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, cluster: EksCluster, team: str,
+                 namespace: Optional[str] = None,
+                 pod_security: Literal["baseline", "restricted"] = "baseline") -> None:
+        """
+        :param cluster: the ``EksCluster`` of this stack.
+        :param team: the team; labels the namespace (a Kubernetes label value).
+        :param namespace: a DNS-1123 label. Default: the team's name.
+        :param pod_security: the Pod Security Admission level enforced. Default: ``baseline``.
+        """
+        namespace = team if namespace is None else namespace
+        with validating(scope, construct_id):
+            _check_namespace_settings(team, namespace, pod_security)
+            if not isinstance(cluster, EksCluster) or Stack.of(scope) is not Stack.of(cluster):
+                raise MwaaPlatformError("EksNamespace belongs in the stack of the EksCluster it is on (its handler is "
+                                        "that stack's), got a cluster of another stack or an imported one")
+        super().__init__(scope, construct_id)
+        self.team, self.namespace = team, namespace
+        self.resource = CustomResource(
+            self, "Resource", service_token=cluster.namespace_handler.function.function_arn,
+            resource_type="Custom::MwaaEksNamespace", service_timeout=_NAMESPACE_TIMEOUT,
+            properties={"ClusterName": cluster.cluster_name, "Region": Stack.of(self).region, "Namespace": namespace,
+                        "Team": team, "NodeLabelKey": NAMESPACE_LABEL, "NodeLabelValue": namespace,
+                        "PodSecurity": pod_security},
+        )
+        # wait for the handler's access to the cluster
+        self.resource.node.add_dependency(cluster.namespace_access, cluster.namespace_handler.policy)
+
+    @classmethod
+    def of(cls, cluster: EksCluster, *, team: str, namespace: Optional[str] = None,
+           pod_security: Literal["baseline", "restricted"] = "baseline") -> "EksNamespace":
+        """The cluster's namespace ``namespace`` (default: the team's name), created in the cluster's scope
+        the first time; asking again for the same team returns it, another team's claim fails."""
+        namespace = team if namespace is None else namespace
+        construct_id = "Namespace" + "".join(part.capitalize() for part in re.split(r"[-.]", str(namespace)))
+        existing = cluster.node.try_find_child(construct_id)
+        if isinstance(existing, EksNamespace):
+            if existing.team != team:
+                raise MwaaPlatformError(f"namespace {namespace} on cluster {cluster.name} already belongs to team "
+                                        f"{existing.team}, not {team}", cluster.node.path)
+            return existing
+        return cls(cluster, construct_id, cluster=cluster, team=team, namespace=namespace, pod_security=pod_security)
+
+
+def _check_namespace_settings(team: str, namespace: str, pod_security: str) -> None:
+    if not isinstance(team, str) or not _LABEL_VALUE.match(team):
+        raise MwaaPlatformError(f"team must be a Kubernetes label value (1-63 letters, digits, '-_.'), got {shorten(team)}")
+    check_namespace(namespace)
+    if pod_security not in ("baseline", "restricted"):
+        raise MwaaPlatformError(f"pod_security must be one of baseline, restricted, got {shorten(pod_security)}")
 
 
 class EksNamespaceAccess(Construct):
@@ -114,22 +174,19 @@ class EksCompute(Construct):
         :param max_nodes: its maximum, for a cluster autoscaler (at most 450). Default: 3.
         :param root_volume_gib: each node's encrypted gp3 root volume. Default: 50.
         :param pod_security: the Pod Security Admission level enforced in the namespace. ``baseline``
-            refuses privileged pods, host namespaces and host paths. Default: ``baseline``.
+            refuses privileged pods, host namespaces and host paths. It applies where this construct
+            creates the namespace (an ``EksCluster`` of this app); on an imported cluster the owner's
+            ``EksNamespace`` sets it. Default: ``baseline``.
         """
         super().__init__(scope, construct_id)
         namespace = team if namespace is None else namespace
         with validating(self):
-            if not isinstance(team, str) or not _LABEL_VALUE.match(team):
-                raise MwaaPlatformError(f"team must be a Kubernetes label value (1-63 letters, digits, '-_.'), "
-                                        f"got {shorten(team)}")
-            check_namespace(namespace)
+            _check_namespace_settings(team, namespace, pod_security)
             ami_type = check_instance_types("instance_types", instance_types)
             check_node_counts("", min_nodes, max_nodes)
             check_root_volume("root_volume_gib", root_volume_gib)
-            for field, value, allowed in (("capacity_type", capacity_type, ("ON_DEMAND", "SPOT")),
-                                          ("pod_security", pod_security, ("baseline", "restricted"))):
-                if value not in allowed:
-                    raise MwaaPlatformError(f"{field} must be one of {', '.join(allowed)}, got {shorten(value)}")
+            if capacity_type not in ("ON_DEMAND", "SPOT"):
+                raise MwaaPlatformError(f"capacity_type must be one of ON_DEMAND, SPOT, got {shorten(capacity_type)}")
             _check_same_network(cluster, network)
             network.check_endpoint("eks", "EksCompute (the operator's DescribeCluster)")
         self.cluster = cluster
@@ -145,16 +202,14 @@ class EksCompute(Construct):
             labels={TEAM_LABEL: team, NAMESPACE_LABEL: namespace}, taint=self.taint,
             what=f"team {team} in namespace {namespace}",
         )
-        self.namespace_resource = CustomResource(
-            self, "Namespace", service_token=cluster.namespace_service_token, resource_type="Custom::MwaaEksNamespace",
-            service_timeout=_NAMESPACE_TIMEOUT,
-            properties={"ClusterName": cluster.cluster_name, "Region": self.region, "Namespace": namespace,
-                        "Team": team, "NodeLabelKey": NAMESPACE_LABEL, "NodeLabelValue": namespace,
-                        "PodSecurity": pod_security},
-        )
+        #: The namespace, where this app owns the cluster: created in the cluster's own stack. An
+        #: imported cluster's owner creates it (``EksNamespace``; the platform's EKS stack does so for
+        #: every team of the registry), so no team stack holds the handler's token.
+        self.namespace_resource: Optional[CustomResource] = None
         if isinstance(cluster, EksCluster):
-            # in the cluster's stack: wait for the handler's access, and for nodes to have a network (the CNI)
-            self.namespace_resource.node.add_dependency(cluster.namespace_access, cluster.namespace_handler.policy)
+            self.namespace_resource = EksNamespace.of(cluster, team=team, namespace=namespace,
+                                                      pod_security=pod_security).resource
+            # nodes join once the system nodes run the VPC CNI
             self.node_group.node.add_dependency(cluster.system_node_group)
         self.access: Optional[EksNamespaceAccess] = None
 

@@ -47,7 +47,7 @@ SYSTEM_POOL_LABEL = "mwaa-platform/pool"
 SYSTEM_TAINT = Taint("CriticalAddonsOnly", "true")
 _CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
 _VERSION = re.compile(r"^1\.(\d{2})$")
-_PARAMETERS = ("control-plane-security-group-id", "cluster-security-group-id", "namespace-handler-arn")
+_PARAMETERS = ("control-plane-security-group-id", "cluster-security-group-id")
 
 
 @cache
@@ -93,7 +93,8 @@ class EksClusterBase(Construct):
 
     ``control_plane_security_group`` is attached to the API endpoint's network interfaces and admits
     only what ``allow_pod_launch_from`` adds. ``cluster_security_group_id`` is the group EKS creates
-    for control plane and nodes to talk. ``namespace_service_token`` serves ``Custom::MwaaEksNamespace``.
+    for control plane and nodes to talk. Namespaces are the cluster owner's (``EksNamespace``, in the
+    cluster's own stack): an imported cluster offers no way to create them.
     """
 
     cluster_name: str
@@ -101,7 +102,6 @@ class EksClusterBase(Construct):
     vpc_id: Optional[str]
     _control_plane_security_group: ec2.ISecurityGroup
     _cluster_security_group_id: str
-    _namespace_service_token: str
 
     @property
     def control_plane_security_group(self) -> ec2.ISecurityGroup:
@@ -110,10 +110,6 @@ class EksClusterBase(Construct):
     @property
     def cluster_security_group_id(self) -> str:
         return self._cluster_security_group_id
-
-    @property
-    def namespace_service_token(self) -> str:
-        return self._namespace_service_token
 
     @property
     def cluster_arn(self) -> str:
@@ -133,8 +129,8 @@ class EksClusterBase(Construct):
         """
         with validating(scope, construct_id):
             check_cluster_name(cluster_name)
-        group, text = ssm.ParameterValueType.AWS_EC2_SECURITYGROUP_ID, ssm.ParameterValueType.STRING
-        kinds = dict(zip(_PARAMETERS, (group, group, text)))
+        group = ssm.ParameterValueType.AWS_EC2_SECURITYGROUP_ID
+        kinds = dict(zip(_PARAMETERS, (group, group)))
         imported = _ImportedCluster(scope, construct_id, cluster_name, vpc_id, lambda name, owner: (
             ssm.StringParameter.value_for_typed_string_parameter_v2(owner, f"{parameter_prefix}/{name}", kinds[name])))
         return imported
@@ -142,21 +138,18 @@ class EksClusterBase(Construct):
     @staticmethod
     def from_cluster_attributes(
         scope: Construct, construct_id: str, *, cluster_name: str, control_plane_security_group_id: str,
-        cluster_security_group_id: str, namespace_service_token: str, vpc_id: Optional[str] = None,
+        cluster_security_group_id: str, vpc_id: Optional[str] = None,
     ) -> "EksClusterBase":
         """An existing cluster: authentication mode ``API`` (or ``API_AND_CONFIG_MAP``), a private endpoint.
 
         :param control_plane_security_group_id: a group attached to the API endpoint; the
             environment's HTTPS rule is added to it.
         :param cluster_security_group_id: the group EKS created for the cluster (nodes get it).
-        :param namespace_service_token: the ARN of a namespace handler with cluster access, as an
-            ``EksCluster`` publishes.
         :param vpc_id: the cluster's VPC, checked against the platform network. Default: unchecked.
         """
         with validating(scope, construct_id):
             check_cluster_name(cluster_name)
-        values = dict(zip(_PARAMETERS, (control_plane_security_group_id, cluster_security_group_id,
-                                        namespace_service_token)))
+        values = dict(zip(_PARAMETERS, (control_plane_security_group_id, cluster_security_group_id)))
         return _ImportedCluster(scope, construct_id, cluster_name, vpc_id, lambda name, owner: values[name])
 
 
@@ -187,10 +180,6 @@ class _ImportedCluster(EksClusterBase):
     @property
     def cluster_security_group_id(self) -> str:
         return self._value(_PARAMETERS[1])
-
-    @property
-    def namespace_service_token(self) -> str:
-        return self._value(_PARAMETERS[2])
 
 
 class EksCluster(EksClusterBase):
@@ -268,7 +257,7 @@ class EksCluster(EksClusterBase):
         self.cluster_name = self.cluster.ref
         self._cluster_security_group_id = self.cluster.attr_cluster_security_group_id
         self.system_node_group = self._system_nodes(network, system_instance_type, system_nodes)
-        self._namespace_service_token = self._namespace_handler(network, log_retention)
+        self._namespace_handler(network, log_retention)
         if parameter_prefix is not None:
             self._publish(parameter_prefix)
 
@@ -328,7 +317,8 @@ class EksCluster(EksClusterBase):
         coredns.node.add_dependency(group)
         return group
 
-    def _namespace_handler(self, network: AirflowNetworkBase, log_retention: logs.RetentionDays) -> str:
+    def _namespace_handler(self, network: AirflowNetworkBase, log_retention: logs.RetentionDays) -> None:
+        """The handler ``EksNamespace`` resources of this stack call; its ARN leaves the stack nowhere."""
         holder = Construct(self, "Namespaces")
         group = ec2.SecurityGroup(
             holder, "SecurityGroup", vpc=network.vpc, allow_all_outbound=False,
@@ -345,11 +335,9 @@ class EksCluster(EksClusterBase):
         self.namespace_access = access_entry(holder, "AccessEntry", cluster_name=self.cluster.ref,
                                              principal_arn=handler.role.role_arn, policy="AmazonEKSClusterAdminPolicy")
         self.namespace_handler = handler
-        return handler.function.function_arn
 
     def _publish(self, prefix: str) -> None:
-        values = (self.control_plane_security_group.security_group_id, self.cluster_security_group_id,
-                  self.namespace_service_token)
+        values = (self.control_plane_security_group.security_group_id, self.cluster_security_group_id)
         for name, value in zip(_PARAMETERS, values):
             ssm.StringParameter(
                 self, "".join(part.capitalize() for part in name.split("-")) + "Parameter",

@@ -22,14 +22,18 @@ Create and Update server-side apply, as field manager ``mwaa-platform``:
   interpolated into an expression. Taints only keep other pods off the team's nodes; this keeps the
   team's pods off other teams' nodes.
 
-A namespace that exists without this team's label is refused, never adopted. Delete removes the
-binding, the policy, the ConfigMap and the namespace (with its pods), each only if it carries this
-function's and this team's labels; what is already gone, or is not its own, is left alone.
+A namespace that exists without this team's label is refused, never adopted. Every object carries
+the owning stack (``mwaa-platform/owner``, a hash of the CloudFormation stack id), set by the last
+stack that applied it. Delete removes the binding, the policy, the ConfigMap and the namespace (with
+its pods), each only if it carries this function's and this team's labels and this stack as owner:
+what is already gone, or belongs to another stack (a namespace moved from a team stack to the EKS
+stack), is left alone.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import ssl
@@ -42,6 +46,7 @@ import cfn_response
 MANAGER = "mwaa-platform"
 TEAM_LABEL = "mwaa-platform/team"
 MANAGED_BY = "app.kubernetes.io/managed-by"
+OWNER_LABEL = "mwaa-platform/owner"
 #: Where the node-pinning parameters live: a namespace no team's access entry reaches.
 PARAMS_NAMESPACE = "kube-system"
 #: Pod Security Admission levels a namespace may enforce; ``privileged`` needs PrivilegedReason.
@@ -111,6 +116,7 @@ def reconcile(event: dict[str, Any], api: Optional["KubernetesApi"] = None) -> t
     else:
         check_properties(properties)
     cluster, namespace, team = properties["ClusterName"], properties["Namespace"], properties["Team"]
+    owner = stack_owner(event)
     physical_id = f"{cluster}/{namespace}"
     if event["RequestType"] == "Delete" and event.get("PhysicalResourceId") != physical_id:
         return event.get("PhysicalResourceId") or physical_id, {}  # a create that failed before naming anything
@@ -121,29 +127,34 @@ def reconcile(event: dict[str, Any], api: Optional["KubernetesApi"] = None) -> t
                      f"{_ADMISSION}/validatingadmissionpolicies/{policy}",
                      f"/api/v1/namespaces/{PARAMS_NAMESPACE}/configmaps/{policy}",
                      f"/api/v1/namespaces/{namespace}"):
-            if _owned(api.get(path), team):
+            if _owned(api.get(path), team, owner):
                 api.delete(path)
         return physical_id, {}
     existing = api.get(f"/api/v1/namespaces/{namespace}")
     if existing is not None and existing.get("metadata", {}).get("labels", {}).get(TEAM_LABEL) != team:
         raise RuntimeError(f"namespace {namespace} already exists and is not labelled {TEAM_LABEL}={team}: "
                            f"refusing to take it over; choose another namespace or delete it first")
-    for path, document in documents(properties, policy):
+    for path, document in documents(properties, policy, owner):
         api.apply(path, document)
     return physical_id, {"Namespace": namespace}
 
 
-def _owned(found: Optional[dict[str, Any]], team: str) -> bool:
-    """Whether an object is this function's, made for this team: only those are ever deleted."""
+def stack_owner(event: dict[str, Any]) -> str:
+    """The owning stack as a label value: a hash of the event's stack id (an ARN is too long for a label)."""
+    return hashlib.sha256(str(event.get("StackId", "")).encode()).hexdigest()[:16]
+
+
+def _owned(found: Optional[dict[str, Any]], team: str, owner: str) -> bool:
+    """Whether an object is this function's, made for this team by this stack: only those are ever deleted."""
     labels = (found or {}).get("metadata", {}).get("labels") or {}
-    return labels.get(MANAGED_BY) == MANAGER and labels.get(TEAM_LABEL) == team
+    return labels.get(MANAGED_BY) == MANAGER and labels.get(TEAM_LABEL) == team and labels.get(OWNER_LABEL) == owner
 
 
-def documents(properties: dict[str, Any], policy: str) -> list[tuple[str, dict[str, Any]]]:
+def documents(properties: dict[str, Any], policy: str, owner: str) -> list[tuple[str, dict[str, Any]]]:
     """The objects to apply, each with its server-side-apply path."""
     namespace, team = properties["Namespace"], properties["Team"]
     node_label, node_value = properties["NodeLabelKey"], properties["NodeLabelValue"]
-    owned = {TEAM_LABEL: team, MANAGED_BY: MANAGER}
+    owned = {TEAM_LABEL: team, MANAGED_BY: MANAGER, OWNER_LABEL: owner}
     labels = {**owned, "pod-security.kubernetes.io/enforce": properties["PodSecurity"]}
     return [
         (f"/api/v1/namespaces/{namespace}",

@@ -61,6 +61,12 @@ def of_type(built, kind):
     return {name: body for name, body in built.json["Resources"].items() if body["Type"] == kind}
 
 
+def test_the_vpc_cni_enforces_network_policy(built):
+    (cni,) = [r["Properties"] for r in built.json["Resources"].values()
+              if r["Type"] == "AWS::EKS::Addon" and r["Properties"]["AddonName"] == "vpc-cni"]
+    assert json.loads(cni["ConfigurationValues"]) == {"enableNetworkPolicy": "true"}
+
+
 def test_the_cluster_is_private_logged_encrypted_and_api_authenticated(built):
     (cluster,) = of_type(built, "AWS::EKS::Cluster").values()
     props = cluster["Properties"]
@@ -332,7 +338,16 @@ def test_create_applies_the_namespace_and_its_node_pinning_policy():
     assert physical_id == "tasks/etl" and data == {"Namespace": "etl"}
     applied = [call for call in api.calls if call[0] == "APPLY"]
     kinds = [document["kind"] for _, _, document in applied]
-    assert kinds == ["Namespace", "ConfigMap", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
+    assert kinds == ["Namespace", "NetworkPolicy", "ConfigMap", "ValidatingAdmissionPolicy",
+                     "ValidatingAdmissionPolicyBinding"]
+    # pods of other namespaces cannot reach these, these reach only their own, DNS and HTTPS out
+    network = applied.pop(1)[2]
+    assert network["metadata"]["namespace"] == "etl" and network["spec"]["podSelector"] == {}
+    assert network["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    assert network["spec"]["ingress"] == [{"from": [{"podSelector": {}}]}]
+    (own, dns, https) = network["spec"]["egress"]
+    assert own == {"to": [{"podSelector": {}}]} and https == {"ports": [{"protocol": "TCP", "port": 443}]}
+    assert {port["port"] for port in dns["ports"]} == {53}
     namespace = applied[0][2]
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "baseline"
     assert namespace["metadata"]["labels"][TEAM_LABEL] == "team-a"
@@ -397,7 +412,7 @@ def test_another_teams_namespace_is_never_taken_over():
     # the team's own namespace (a retried create) is applied again
     api = FakeApi(existing={"metadata": {"labels": {TEAM_LABEL: "team-a"}}})
     namespaces.reconcile(event(), api)
-    assert len([call for call in api.calls if call[0] == "APPLY"]) == 4
+    assert len([call for call in api.calls if call[0] == "APPLY"]) == 5
 
 
 def test_delete_removes_binding_policy_parameters_and_namespace_it_owns_only():

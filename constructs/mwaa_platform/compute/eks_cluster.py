@@ -294,8 +294,11 @@ class EksCluster(EksClusterBase):
 
     def _system_nodes(self, network: AirflowNetworkBase, instance_type: str, count: int) -> eks.CfnNodegroup:
         network_addons = [
-            eks.CfnAddon(self, name, addon_name=addon, cluster_name=self.cluster.ref, resolve_conflicts="OVERWRITE")
-            for name, addon in (("VpcCni", "vpc-cni"), ("KubeProxy", "kube-proxy"))
+            eks.CfnAddon(self, name, addon_name=addon, cluster_name=self.cluster.ref, resolve_conflicts="OVERWRITE",
+                         configuration_values=configuration)
+            # the VPC CNI enforces Kubernetes NetworkPolicy only when asked: each team namespace has a default deny
+            for name, addon, configuration in (("VpcCni", "vpc-cni", json.dumps({"enableNetworkPolicy": "true"})),
+                                               ("KubeProxy", "kube-proxy", None))
         ]
         system = Construct(self, "SystemNodes")
         group = node_group(

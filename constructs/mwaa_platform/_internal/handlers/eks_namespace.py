@@ -16,6 +16,10 @@ Create and Update server-side apply, as field manager ``mwaa-platform``:
   Security Admission's ``enforce`` level;
 - in ``kube-system`` (which no team's access entry reaches), a ConfigMap holding the node label and
   value the namespace's pods must select;
+- a ``NetworkPolicy`` in the namespace that denies all traffic but: from and to its own namespace,
+  DNS to CoreDNS in ``kube-system``, and HTTPS out (the VPC endpoints, S3 through the gateway; the
+  internet only where the network has NAT). Another team's pods cannot reach these pods, and
+  these cannot reach theirs (the VPC CNI enforces it with ``enableNetworkPolicy``);
 - a ``ValidatingAdmissionPolicy`` whose expressions are constant and read the label from that
   ConfigMap (``paramKind``), and its binding to the namespace: any pod whose ``nodeSelector`` does
   not pin the team's node label, or that names a node directly, is denied. No input is ever
@@ -159,6 +163,21 @@ def documents(properties: dict[str, Any], policy: str, owner: str) -> list[tuple
     return [
         (f"/api/v1/namespaces/{namespace}",
          {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "labels": labels}}),
+        (f"/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies/{MANAGER}-default-deny", {
+            "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": f"{MANAGER}-default-deny", "namespace": namespace, "labels": owned},
+            "spec": {
+                "podSelector": {}, "policyTypes": ["Ingress", "Egress"],
+                "ingress": [{"from": [{"podSelector": {}}]}],
+                "egress": [
+                    {"to": [{"podSelector": {}}]},
+                    {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                             "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+                     "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+                    {"ports": [{"protocol": "TCP", "port": 443}]},
+                ],
+            },
+        }),
         (f"/api/v1/namespaces/{PARAMS_NAMESPACE}/configmaps/{policy}", {
             "apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": policy, "namespace": PARAMS_NAMESPACE, "labels": owned},

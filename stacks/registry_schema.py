@@ -24,6 +24,7 @@ from mwaa_platform.compute import (
     FARGATE_VCPUS,
     MIN_KUBERNETES_VERSION,
     check_fargate_size,
+    check_repository_names,
 )
 from mwaa_platform.validation import (
     AIRFLOW_ROLES,
@@ -424,11 +425,15 @@ class EksPods(_Model):
     root_volume_gib: int = Field(50, description="Each node's encrypted gp3 root volume, 20-16384 GiB.")
     pod_security: Literal["baseline", "restricted"] = Field("baseline", description=(
         "The Pod Security Admission level enforced in the namespace."))
+    image_repositories: list[str] = Field(default_factory=list, description=(
+        "Names of this account's ECR repositories the team's pods run images from; the nodes pull nothing "
+        "else of this account (other accounts' images, such as EKS's add-ons, stay allowed)."))
 
     @model_validator(mode="after")
     def _nodes(self) -> "EksPods":
         if self.namespace is not None:
             check_namespace(self.namespace)
+        check_repository_names("image_repositories", self.image_repositories)
         check_instance_types("instance_types", self.instance_types)
         check_node_counts("", self.min_nodes, self.max_nodes)
         check_root_volume("root_volume_gib", self.root_volume_gib)

@@ -223,7 +223,8 @@ def build_compute(scope: Construct, *, network: AirflowNetworkBase, compute: Com
         pods = EksCompute(scope, "Eks", cluster=cluster, network=network, team=team, namespace=settings.namespace,
                           instance_types=settings.instance_types, capacity_type=settings.capacity_type,
                           min_nodes=settings.min_nodes, max_nodes=settings.max_nodes,
-                          root_volume_gib=settings.root_volume_gib, pod_security=settings.pod_security)
+                          root_volume_gib=settings.root_volume_gib, pod_security=settings.pod_security,
+                          image_repositories=settings.image_repositories)
         pods.grant_pod_launch(grantee, access_entry=eks_access_entry)
         stack = Stack.of(scope)
         _operator_outputs(scope, "Eks", {

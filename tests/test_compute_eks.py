@@ -494,3 +494,22 @@ def test_the_api_client_applies_server_side_with_the_token_and_tolerates_what_is
     api.delete("/api/v1/namespaces/missing")  # already gone: fine
     with pytest.raises(RuntimeError, match="PATCH /api/v1/namespaces/broken.*HTTP 403"):
         api.apply("/api/v1/namespaces/broken", {})
+
+
+def test_nodes_pull_their_teams_repositories_and_other_accounts_images_only():
+    """Issue 24: AmazonEC2ContainerRegistryPullOnly allowed every repository of the account."""
+    stack, compute = team_compute(image_repositories=["payments"])
+    template = Template.from_stack(stack).to_json()
+    role = template["Resources"][stack.get_logical_id(compute.node_group.node.scope.node.find_child("NodeRole").node.default_child)]
+    assert "AmazonEC2ContainerRegistryPullOnly" not in json.dumps(role["Properties"]["ManagedPolicyArns"])
+    (policy,) = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::IAM::ManagedPolicy"
+                 and "Image pulls" in r["Properties"].get("Description", "")]
+    statements = {s["Sid"]: resolve_literals(s, template) for s in policy["PolicyDocument"]["Statement"]}
+    assert statements["OwnRepositories"]["Resource"] == f"arn:aws:ecr:{TEST_REGION}:{TEST_ACCOUNT}:repository/payments"
+    assert statements["OtherAccountsImages"]["Condition"] == {
+        "StringNotEquals": {"aws:ResourceAccount": TEST_ACCOUNT}}
+    assert statements["EcrLogin"]["Action"] == "ecr:GetAuthorizationToken"
+    for wrong in (f"{TEST_ACCOUNT}.dkr.ecr.{TEST_REGION}.amazonaws.com/payments",
+                  f"arn:aws:ecr:{TEST_REGION}:{TEST_ACCOUNT}:repository/payments", "Payments"):
+        with pytest.raises(MwaaPlatformError, match="image_repositories entries must be ECR repository names"):
+            team_compute(image_repositories=[wrong])

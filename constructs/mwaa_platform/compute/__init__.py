@@ -13,6 +13,7 @@ from mwaa_platform.compute.eks import (
     EksNamespace,
     EksNamespaceAccess,
     check_namespace,
+    check_repository_names,
 )
 from mwaa_platform.compute.eks_cluster import (
     DEFAULT_KUBERNETES_VERSION,
@@ -27,5 +28,5 @@ from mwaa_platform.compute.image import TaskImage
 __all__ = [
     "CONTAINER_NAME", "DEFAULT_KUBERNETES_VERSION", "FARGATE_MEMORY_BY_CPU", "FARGATE_VCPUS", "MIN_KUBERNETES_VERSION",
     "NAMESPACE_LABEL", "TEAM_LABEL", "BatchCompute", "BatchJob", "EcsTaskCompute", "EksCluster", "EksClusterBase", "EksCompute",
-    "EksNamespace", "EksNamespaceAccess", "TaskImage", "check_fargate_size", "check_kubernetes_version", "check_namespace",
+    "EksNamespace", "EksNamespaceAccess", "TaskImage", "check_fargate_size", "check_kubernetes_version", "check_namespace", "check_repository_names",
 ]

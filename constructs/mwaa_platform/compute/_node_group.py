@@ -14,16 +14,20 @@ from dataclasses import dataclass
 from functools import cache
 
 import botocore.session
+from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks as eks
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from mwaa_platform._internal.managed_policy_role import ManagedPolicyRole
 from mwaa_platform.compliance.nag import acknowledge
 from mwaa_platform.errors import MwaaPlatformError, shorten
 
 #: AWS managed policies every EKS node role needs (EKS user guide: create-node-role).
-NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly", "AmazonEKS_CNI_Policy")
+NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy")
+#: What pulling an image from ECR calls (what AmazonEC2ContainerRegistryPullOnly allows, on every repository).
+ECR_PULL = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability")
 #: Service Quotas default "Nodes per managed node group".
 MAX_NODES_PER_GROUP = 450
 #: Sizes too small for a node: kubelet, the VPC CNI and kube-proxy leave almost no room for a task.
@@ -98,17 +102,25 @@ def node_group(
     scope: Construct, *, cluster_name: str, cluster_security_group_id: str, endpoint_clients: ec2.ISecurityGroup,
     subnets: Sequence[ec2.ISubnet], instance_types: Sequence[str], ami_type: str, capacity_type: str,
     min_nodes: int, max_nodes: int, root_volume_gib: int, labels: Mapping[str, str], taint: Taint, what: str,
+    image_repositories: Sequence[str] = (),
 ) -> eks.CfnNodegroup:
-    """``NodeRole``, ``LaunchTemplate`` and ``NodeGroup`` in ``scope``: nodes that run only pods tolerating ``taint``."""
-    role = iam.Role(
-        scope, "NodeRole", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+    """``NodeRole``, ``LaunchTemplate`` and ``NodeGroup`` in ``scope``: nodes that run only pods tolerating ``taint``.
+
+    The nodes pull images from ``image_repositories`` (repository names of this account) and from
+    other accounts' repositories (EKS's own add-on images), never from another repository of this
+    account: not AmazonEC2ContainerRegistryPullOnly, which allows every repository.
+    """
+    role = ManagedPolicyRole(
+        scope, "NodeRole", policy_id="NodePullPolicy", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
         description=f"Nodes of {what}: join the cluster, pull images, assign pod addresses",
+        policy_description=f"Image pulls of the nodes of {what}: their own repositories and other accounts' images",
         managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(name) for name in NODE_POLICIES],
     )
     acknowledge(role, [f"AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{name}]"
                        for name in NODE_POLICIES],
-                "The AWS managed policies EKS documents for node roles: join the cluster, pull images from ECR, "
-                "and manage pod network interfaces; AWS keeps them in step with EKS.")
+                "The AWS managed policies EKS documents for node roles: join the cluster and manage pod network "
+                "interfaces; AWS keeps them in step with EKS. Image pulls are scoped in the role's own policy.")
+    _grant_pulls(scope, role, image_repositories)
     template = ec2.CfnLaunchTemplate(scope, "LaunchTemplate", launch_template_data=ec2.CfnLaunchTemplate.LaunchTemplateDataProperty(
         metadata_options=ec2.CfnLaunchTemplate.MetadataOptionsProperty(
             http_tokens="required", http_put_response_hop_limit=1, http_endpoint="enabled"),
@@ -129,3 +141,20 @@ def node_group(
         launch_template=eks.CfnNodegroup.LaunchTemplateSpecificationProperty(
             id=template.ref, version=template.attr_latest_version_number),
     )
+
+
+def _grant_pulls(scope: Construct, role: ManagedPolicyRole, repositories: Sequence[str]) -> None:
+    stack = Stack.of(scope)
+    role.add_to_principal_policy(iam.PolicyStatement(
+        sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]))
+    if repositories:
+        role.add_to_principal_policy(iam.PolicyStatement(
+            sid="OwnRepositories", actions=list(ECR_PULL),
+            resources=[stack.format_arn(service="ecr", resource="repository", resource_name=name)
+                       for name in repositories]))
+    role.add_to_principal_policy(iam.PolicyStatement(
+        sid="OtherAccountsImages", actions=list(ECR_PULL), resources=["*"],
+        conditions={"StringNotEquals": {"aws:ResourceAccount": stack.account}}))
+    acknowledge(role.policy, "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+                "ecr:GetAuthorizationToken accepts no narrower resource; image pulls on '*' are limited to other "
+                "accounts' repositories (EKS's add-on images) by aws:ResourceAccount, never this account's.")

@@ -32,7 +32,8 @@ from mwaa_platform.errors import MwaaPlatformError, shorten, validating
 from mwaa_platform.network.network import AirflowNetworkBase
 from mwaa_platform._internal.tokens import is_unresolved
 
-__all__ = ["NAMESPACE_LABEL", "TEAM_LABEL", "EksCompute", "EksNamespace", "EksNamespaceAccess", "check_namespace"]
+__all__ = ["NAMESPACE_LABEL", "TEAM_LABEL", "EksCompute", "EksNamespace", "EksNamespaceAccess", "check_namespace",
+           "check_repository_names"]
 
 #: Node labels: the team (for people and cost reports) and the namespace, which pins pods to nodes.
 TEAM_LABEL = "mwaa-platform/team"
@@ -112,6 +113,20 @@ class EksNamespace(Construct):
         return cls(cluster, construct_id, cluster=cluster, team=team, namespace=namespace, pod_security=pod_security)
 
 
+#: ECR's repository name syntax (CreateRepository repositoryName), 2-256 characters.
+_REPOSITORY = re.compile(r"^(?=.{2,256}$)(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+
+
+def check_repository_names(field: str, names: Sequence[str]) -> None:
+    """Raise unless ``names`` is a list of ECR repository names (not ARNs or URIs)."""
+    if isinstance(names, str) or not isinstance(names, (list, tuple)):
+        raise MwaaPlatformError(f"{field} must be a list of ECR repository names, got {shorten(names)}")
+    for name in names:
+        if not isinstance(name, str) or not _REPOSITORY.match(name) or ".amazonaws.com" in name:
+            raise MwaaPlatformError(f"{field} entries must be ECR repository names of this account (lowercase, "
+                                    f"e.g. payments or team/payments), got {shorten(name)}")
+
+
 def _check_namespace_settings(team: str, namespace: str, pod_security: str) -> None:
     if not isinstance(team, str) or not _LABEL_VALUE.match(team):
         raise MwaaPlatformError(f"team must be a Kubernetes label value (1-63 letters, digits, '-_.'), got {shorten(team)}")
@@ -162,6 +177,7 @@ class EksCompute(Construct):
         max_nodes: int = 3,
         root_volume_gib: int = 50,
         pod_security: Literal["baseline", "restricted"] = "baseline",
+        image_repositories: Sequence[str] = (),
     ) -> None:
         """
         :param cluster: an ``EksCluster``, or one imported with ``EksClusterBase.from_parameters``.
@@ -177,6 +193,9 @@ class EksCompute(Construct):
             refuses privileged pods, host namespaces and host paths. It applies where this construct
             creates the namespace (an ``EksCluster`` of this app); on an imported cluster the owner's
             ``EksNamespace`` sets it. Default: ``baseline``.
+        :param image_repositories: names of this account's ECR repositories the team's pods run images
+            from; the nodes may pull these and other accounts' images (EKS's add-ons, public images
+            mirrored elsewhere), and no other repository of this account. Default: none of this account's.
         """
         super().__init__(scope, construct_id)
         namespace = team if namespace is None else namespace
@@ -187,6 +206,7 @@ class EksCompute(Construct):
             check_root_volume("root_volume_gib", root_volume_gib)
             if capacity_type not in ("ON_DEMAND", "SPOT"):
                 raise MwaaPlatformError(f"capacity_type must be one of ON_DEMAND, SPOT, got {shorten(capacity_type)}")
+            check_repository_names("image_repositories", image_repositories)
             _check_same_network(cluster, network)
             network.check_endpoint("eks", "EksCompute (the operator's DescribeCluster)")
         self.cluster = cluster
@@ -200,7 +220,7 @@ class EksCompute(Construct):
             instance_types=instance_types, ami_type=ami_type, capacity_type=capacity_type, min_nodes=min_nodes,
             max_nodes=max_nodes, root_volume_gib=root_volume_gib,
             labels={TEAM_LABEL: team, NAMESPACE_LABEL: namespace}, taint=self.taint,
-            what=f"team {team} in namespace {namespace}",
+            what=f"team {team} in namespace {namespace}", image_repositories=image_repositories,
         )
         #: The namespace, where this app owns the cluster: created in the cluster's own stack. An
         #: imported cluster's owner creates it (``EksNamespace``; the platform's EKS stack does so for

@@ -31,7 +31,10 @@ def cdk_json_context() -> dict:
 
 def build(app: cdk.App) -> Platform:
     path = app.node.try_get_context("registry") or os.environ.get("MWAA_PLATFORM_REGISTRY", DEFAULT_REGISTRY)
-    return build_platform(app, load_registry(path))
+    platform = load_registry(path)
+    for warning in platform.warnings:
+        print(f"warning: {path}: {warning}", file=sys.stderr)
+    return build_platform(app, platform)
 
 
 if __name__ == "__main__":

@@ -59,6 +59,8 @@ DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_REGION = "eu-west-1"
 #: The most errors listed in one report; the rest are counted.
 MAX_REPORTED_ERRORS = 50
+#: The team tag naming how sensitive a team's data is; teams of different values should not share.
+CLASSIFICATION_TAG = "data-classification"
 
 __all__ = [
     "DEFAULT_ACCOUNT", "DEFAULT_REGION", "EnvironmentSpec", "NetworkSpec", "PlatformSettings", "RegistryError",
@@ -218,6 +220,8 @@ class PlatformSettings:
     #: Read from the single-stage format: its one network keeps the stack name <platform>-network,
     #: so upgrading does not create a second network (and replace every environment).
     single_stage_format: bool = False
+    #: What the registry allows but a reviewer should hear about (printed by the app, never fatal).
+    warnings: tuple[str, ...] = ()
 
     @property
     def parameter_prefix(self) -> str:
@@ -539,6 +543,7 @@ class _Resolver:
         self.registry = registry
         self.environ = environ
         self.problems: list[str] = []
+        self.warnings: list[str] = []
 
     def platform(self) -> PlatformSettings:
         registry = self.registry
@@ -593,6 +598,7 @@ class _Resolver:
                         alerts=team.alerts, budget_usd=_budget(team, stage.name),
                     ))
         self.secret_prefixes(environments)
+        self.shared_classifications(placements)
         self.unique_namespaces(environments, access)
         self.budget_stages()
         self.cross_account_stages()
@@ -602,7 +608,7 @@ class _Resolver:
             name=registry.platform.name, tags=registry.platform.tags, network=registry.platform.network,
             stages=tuple(stages.values()), environments=tuple(environments), team_access=tuple(access),
             source=self.path, perimeter_accounts=tuple(registry.platform.network.perimeter_accounts),
-            single_stage_format=self.single_stage_format, eks=registry.platform.eks,
+            single_stage_format=self.single_stage_format, eks=registry.platform.eks, warnings=tuple(self.warnings),
         )
 
     def targets(self, index: int, team: Team, stage: StageSettings, entry: TeamEnvironment) -> tuple[TargetRoleSpec, ...]:
@@ -679,6 +685,20 @@ class _Resolver:
                           f"used by team {other_team!r} in stage {other_stage!r} on the same cluster (account "
                           f"{stage.account}, {stage.region}); set another namespace, e.g. {team}-{stage.name}")
             owners.setdefault(key, (team, stage.name))
+
+    def shared_classifications(self, placements: Mapping[tuple[str, str], list[tuple[Team, TeamEnvironment]]]) -> None:
+        """Teams on one environment read each other's connections, variables, DAG code and task logs
+        (docs/security-review.md, "Teams sharing one environment"): say so where their data
+        classifications (tag ``data-classification``) differ."""
+        for (name, stage), teams in placements.items():
+            classes = {team.name: {**team.tags, **entry.tags}.get(CLASSIFICATION_TAG, "unclassified")
+                       for team, entry in teams}
+            if len(set(classes.values())) > 1:
+                listed = ", ".join(f"{team} ({value})" for team, value in sorted(classes.items()))
+                self.warnings.append(
+                    f"shared environment {name!r} stage {stage!r}: teams of different {CLASSIFICATION_TAG} share it: "
+                    f"{listed}. Each can read the others' connections, variables, DAG code and task logs and run "
+                    "their tasks; give the more sensitive team its own environment (docs/security-review.md)")
 
     def fail(self, where: str, message: str) -> None:
         self.problems.append(f"{where}{message}")

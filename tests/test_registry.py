@@ -602,3 +602,26 @@ def test_the_benchmarks_generated_registry_is_a_valid_v2_registry_with_every_cap
     assert all(compute.eks is not None for compute in computes)  # 3 teams: all under bench.EKS_TEAMS
     assert all(spec.alerts is not None and spec.budget_usd and spec.cross_account for spec in settings.environments)
     assert len(settings.target_roles) == 3 * len(bench.STAGES)
+
+
+def test_teams_of_different_data_classifications_on_one_environment_are_warned_about(tmp_path, capsys, monkeypatch):
+    """Issue 24: a shared environment is one execution role; a confidential team there shares it with the rest."""
+    assert load_registry(EXAMPLE, environ={}).warnings == ()   # analytics alone on central
+
+    def place_payments(document):
+        env(document, 1, "prod").clear()
+        env(document, 1, "prod").update(shared="central", dags="examples/payments/dags")
+        team(document, 1).pop("cross_account")
+        team(document, 1)["alerts"]["monthly_budget_usd"].pop("prod")
+    platform = load_registry(write(tmp_path, edited(place_payments)))
+    (warning,) = platform.warnings
+    assert warning.startswith("shared environment 'central' stage 'prod': teams of different data-classification "
+                              "share it: analytics (unclassified), payments (confidential)")
+    # the app says it on every synthesis, and goes on to build
+    import app
+    built = []
+    monkeypatch.setattr(app, "build_platform", lambda _app, settings: built.append(settings))
+    application = new_app()
+    application.node.set_context("registry", str(write(tmp_path, edited(place_payments), name="again.yaml")))
+    app.build(application)
+    assert f"warning: {tmp_path / 'again.yaml'}: shared environment 'central'" in capsys.readouterr().err and built

@@ -322,7 +322,8 @@ def test_one_entry_per_role_cluster_account_and_region_passes():
 def test_every_rule_is_exercised_here():
     tested = {"ec2-description-charset", "physical-name-length", "retain-fixed-name", "duplicate-physical-name",
               "security-group-inbound-rules", "shared-secret-prefix", "mwaa-environments-quota", "stack-limits",
-              "eks-access-entry-per-principal", "endpoint-policy-size", "log-group-prefix-overlap"}
+              "eks-access-entry-per-principal", "endpoint-policy-size", "log-group-prefix-overlap",
+              "prerequisite-role"}
     # the rules over paths are exercised in tests/test_paths.py
     paths = {"path-connection-lookup", "path-route", "path-provider", "airflow-configuration-options"}
     assert set(PREFLIGHT_RULES) == tested | paths
@@ -415,3 +416,18 @@ def test_an_environment_whose_name_extends_another_s_fails_its_log_wildcard_woul
     assert run_preflight([stack({"A": mwaa("data-dev"), "B": mwaa("data-development")})]) == []
     assert run_preflight([stack({"A": mwaa("data-dev")}),
                           stack({"B": mwaa("data-dev-prod")}, name="other", region="eu-central-1")]) == []
+
+
+# --- prerequisite-role ----------------------------------------------------------------------------------
+
+
+def test_a_policy_attached_to_a_role_the_app_does_not_create_names_it_as_a_prerequisite():
+    policy = {"Type": "AWS::IAM::ManagedPolicy", "Properties": {
+        "PolicyDocument": {}, "Roles": ["payments-engineers", {"Ref": "ExecutionRole"}, "payments-prod-exec"]}}
+    role = {"Type": "AWS::IAM::Role", "Properties": {"RoleName": "payments-prod-exec", "AssumeRolePolicyDocument": {}}}
+    (finding,) = run_preflight([stack({"WebLogin": policy, "ExecutionRole": role})])
+    assert (finding.rule, finding.severity, finding.property_path) == ("prerequisite-role", "warning", "Properties/Roles/0")
+    assert "IAM role payments-engineers, which this app does not create" in finding.message
+    # a role of the same name in another account does not count
+    other = stack({"R": {**role, "Properties": {"RoleName": "payments-engineers"}}}, name="o", account="999999999999")
+    assert len(run_preflight([stack({"WebLogin": policy, "ExecutionRole": role}), other])) == 1

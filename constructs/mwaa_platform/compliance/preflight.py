@@ -348,6 +348,32 @@ def check_log_group_prefixes(stacks: Iterable[StackTemplate], quotas: Quotas) ->
                                   "of them (e.g. a team or stage name that does not extend the other)")
 
 
+# --- rule: roles a policy attaches to must exist before the deploy ----------------------------------
+
+
+def check_prerequisite_roles(stacks: Iterable[StackTemplate], quotas: Quotas) -> Iterator[Finding]:
+    """A managed policy attached by role name to a role the app does not create (web access for an
+    existing team role) fails to create with ``NoSuchEntity`` unless that role exists in the account:
+    name each one, as a deploy prerequisite."""
+    stacks = list(stacks)
+    created = {(stack.account, name.lower()) for stack, _, resource, _, name in _named(stacks)
+               if resource["Type"] == "AWS::IAM::Role" and name is not None}
+    for stack in stacks:
+        for logical_id, resource in stack.resources.items():
+            if resource.get("Type") != "AWS::IAM::ManagedPolicy":
+                continue
+            for index, role in enumerate(resource.get("Properties", {}).get("Roles") or []):
+                # a Ref or GetAtt names a role of the app; a literal (or a Join of literals) names one outside it
+                local = isinstance(role, dict) and ("Ref" in role or "Fn::GetAtt" in role)
+                name = None if local else literal(role, stack)
+                if name is None or (stack.account, name.lower()) in created:
+                    continue
+                yield Finding("prerequisite-role", "warning", stack, logical_id, f"Properties/Roles/{index}",
+                              f"attaches to IAM role {name}, which this app does not create: it must exist in account "
+                              f"{stack.account} before this stack deploys, or the policy fails with NoSuchEntity "
+                              "(docs/deploying.md, prerequisites)")
+
+
 # --- rule: a stack within CloudFormation's template limits ------------------------------------------
 
 #: CloudFormation's limits on one template (cloudformation-limits; cfn-lint's ``LIMITS`` holds the same).
@@ -474,6 +500,8 @@ PREFLIGHT_RULES: dict[str, tuple[Callable[[Iterable[StackTemplate], Quotas], Ite
                                      "inbound rules per security group across the app within the EC2 quota"),
     "shared-secret-prefix": (check_secret_prefixes,
                              "no two environments of one account and Region read secrets under one prefix"),
+    "prerequisite-role": (check_prerequisite_roles,
+                          "roles that policies attach to by name and the app does not create, named (warning)"),
     "log-group-prefix-overlap": (check_log_group_prefixes,
                                  "no environment's log-group wildcard (airflow-<name>-*) matches another's log groups"),
     "mwaa-environments-quota": (check_environment_quota,

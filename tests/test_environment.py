@@ -367,19 +367,30 @@ def test_an_existing_execution_role_is_used_as_is():
 # --- key and bucket -------------------------------------------------------------------------
 
 
-def test_key_rotates_is_retained_and_lets_only_this_accounts_logs_use_it():
+def test_key_rotates_is_retained_and_lets_logs_use_it_for_the_environments_log_groups_only():
+    """Issue 24: the key used to admit CloudWatch Logs for any log group of the account."""
     env = make_env()
-    template = Template.from_stack(cdk.Stack.of(env))
+    stack = cdk.Stack.of(env)
+    template = Template.from_stack(stack)
+    name = env.environment_name
     template.has_resource("AWS::KMS::Key", {
         "DeletionPolicy": "RetainExceptOnCreate",
         "Properties": {"EnableKeyRotation": True, "KeyPolicy": {"Statement": Match.array_with([{
-            "Sid": "AllowCloudWatchLogsOfThisAccount", "Effect": "Allow",
+            "Sid": "AllowCloudWatchLogsOfTheseLogGroups", "Effect": "Allow",
             "Principal": {"Service": f"logs.{TEST_REGION}.amazonaws.com"},
             "Action": ["kms:Decrypt*", "kms:Describe*", "kms:Encrypt*", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
             "Resource": "*",
-            "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{TEST_REGION}:{TEST_ACCOUNT}:*"}},
+            "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": [
+                f"arn:aws:logs:{TEST_REGION}:{TEST_ACCOUNT}:log-group:airflow-{name}-*",
+                f"arn:aws:logs:{TEST_REGION}:{TEST_ACCOUNT}:log-group:/mwaa-platform/{name}/artifacts"]}},
         }])}},
     })
+    # every log group the key encrypts is one of those names
+    key_id = stack.get_logical_id(env.key.node.default_child)
+    names = [r["Properties"]["LogGroupName"] for r in template.to_json()["Resources"].values()
+             if r["Type"] == "AWS::Logs::LogGroup" and r["Properties"].get("KmsKeyId") == {"Fn::GetAtt": [key_id, "Arn"]}]
+    assert len(names) == 6 and all(n.startswith(f"airflow-{name}-") or n == f"/mwaa-platform/{name}/artifacts"
+                                   for n in names)
 
 
 def test_source_bucket_is_versioned_private_ssl_only_and_uses_the_environment_key():

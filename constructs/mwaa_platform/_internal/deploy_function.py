@@ -68,6 +68,7 @@ def deploy_function(
     vpc: Optional[ec2.IVpc] = None,
     subnets: Sequence[ec2.ISubnet] = (),
     security_groups: Sequence[ec2.ISecurityGroup] = (),
+    log_group_name: Optional[str] = None,
 ) -> DeployFunction:
     """Create ``Handler``, ``HandlerRole``, ``HandlerPolicy`` and ``HandlerLogs`` in ``scope``.
 
@@ -81,7 +82,8 @@ def deploy_function(
     """
     stack = Stack.of(scope)
     log_group = logs.LogGroup(
-        scope, "HandlerLogs", retention=log_retention, encryption_key=key, removal_policy=RemovalPolicy.DESTROY
+        scope, "HandlerLogs", retention=log_retention, encryption_key=key, removal_policy=RemovalPolicy.DESTROY,
+        log_group_name=log_group_name,  # a fixed name where the key's policy names its log groups
     )
     role = iam.Role(
         scope,

@@ -91,6 +91,7 @@ class AirflowArtifacts(Construct):
         startup_script: Optional[str] = None,
         prune_dags: bool = True,
         log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
+        log_group_name: Optional[str] = None,
     ) -> None:
         """
         :param bucket: the environment's source bucket.
@@ -103,6 +104,8 @@ class AirflowArtifacts(Construct):
         :param startup_script: a local shell script, copied to ``startup/startup.sh``. Default: none.
         :param prune_dags: delete objects under ``dags/`` that the folder no longer has. Default: True.
         :param log_retention: retention of the handler's log group. Default: three months.
+        :param log_group_name: the handler's log group name, for a key whose policy names its log
+            groups. Default: one CloudFormation generates.
         """
         super().__init__(scope, construct_id)
         check_artifact_paths(dags=dags, requirements=requirements, plugins=plugins, startup_script=startup_script)
@@ -115,6 +118,7 @@ class AirflowArtifacts(Construct):
             description="Copies MWAA artifacts from CDK assets into the environment's source bucket",
             key=key,
             log_retention=log_retention,
+            log_group_name=log_group_name,
         )
         self.function, self.role, self.policy, self.log_group = (
             self.handler.function, self.handler.role, self.handler.policy, self.handler.log_group

@@ -259,9 +259,11 @@ class AirflowEnvironment(AirflowEnvironmentBase):
         self.airflow_version = runtime.version
         self.capacity = runtime.capacity
         self.configuration = runtime.configuration
+        # the key's log groups, by name: MWAA's five and the artifact handler's, nobody else's
+        handler_logs = f"/mwaa-platform/{environment_name}/artifacts"
         self.key: kms.IKey = key or AirflowKey(
             self, "Key", description=f"Encrypts MWAA environment {environment_name}, its bucket and logs",
-            removal_policy=removal_policy,
+            removal_policy=removal_policy, log_group_names=[f"airflow-{environment_name}-*", handler_logs],
         )
         self.source_bucket: s3.IBucket = source_bucket or self._create_source_bucket(removal_policy)
         self._role_construct: Optional[AirflowExecutionRole] = None
@@ -286,6 +288,7 @@ class AirflowEnvironment(AirflowEnvironmentBase):
         self.artifacts = AirflowArtifacts(
             self, "Artifacts", bucket=self.source_bucket, key=self.key, dags=dags, requirements=runtime.requirements,
             plugins=runtime.plugins, startup_script=startup_script, prune_dags=prune_dags, log_retention=log_retention,
+            log_group_name=handler_logs,
         )
         self._restrict_artifact_writes(writers)
         self.resource = self._create_environment(

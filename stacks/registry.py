@@ -599,6 +599,7 @@ class _Resolver:
                     ))
         self.secret_prefixes(environments)
         self.shared_classifications(placements)
+        self.pod_images(environments, access)
         self.unique_namespaces(environments, access)
         self.budget_stages()
         self.cross_account_stages()
@@ -699,6 +700,17 @@ class _Resolver:
                     f"shared environment {name!r} stage {stage!r}: teams of different {CLASSIFICATION_TAG} share it: "
                     f"{listed}. Each can read the others' connections, variables, DAG code and task logs and run "
                     "their tasks; give the more sensitive team its own environment (docs/security-review.md)")
+
+    def pod_images(self, environments: Iterable[EnvironmentSpec], access: Iterable[TeamAccessSpec]) -> None:
+        """Nodes pull only the repositories a team names of its own account: say so where it names none."""
+        claims = [(env.name, env.stage.name, getattr(env.settings, "compute", None)) for env in environments] + [
+            (team.team, team.stage.name, team.compute) for team in access]
+        for team, stage, compute in claims:
+            if compute is not None and compute.eks is not None and not compute.eks.image_repositories:
+                self.warnings.append(
+                    f"team {team!r} stage {stage!r}: compute.eks names no image_repositories, so its nodes pull "
+                    "from none of the account's own ECR repositories (other accounts' images only); list the "
+                    "repositories its pods run from")
 
     def fail(self, where: str, message: str) -> None:
         self.problems.append(f"{where}{message}")

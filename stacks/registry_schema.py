@@ -703,8 +703,8 @@ def reference_markdown() -> str:
     """The key-by-key reference of ``docs/registry.md``, generated from the models."""
     sections = []
     for model in (Registry, Platform, Network, Stage, Team, TeamEnvironment, SharedEnvironment, SecretsBackend,
-                  WheelhouseSettings, PackageIndexSettings, Compute, EcsTask, BatchJobSettings, Image, WebAccess,
-                  WebIngress):
+                  WheelhouseSettings, PackageIndexSettings, Compute, EcsTask, BatchJobSettings, EksPods, Image,
+                  CrossAccountTarget, PolicyStatementSettings, WebAccess, WebIngress):
         rows = [f"### `{model.__name__}`", "", (model.__doc__ or "").strip().splitlines()[0], "",
                 "| key | default | meaning |", "|---|---|---|"]
         for name, info in model.model_fields.items():

@@ -150,7 +150,7 @@ def test_the_api_endpoint_admits_https_from_the_environment_and_the_handler_only
 
 def test_the_namespace_resource_names_team_and_node_label(built):
     # created in the cluster's scope, by the handler of the cluster's own stack
-    assert built.compute.namespace_resource.node.path == "Test/Cluster/NamespaceEtl/Resource"
+    assert built.compute.namespace_resource.node.path == "Test/Cluster/Namespace-etl/Resource"
     props = built.json["Resources"][logical_id(built, built.compute.namespace_resource)]["Properties"]
     assert props["Namespace"] == "etl" and props["Team"] == "team-a" and props["PodSecurity"] == "baseline"
     assert props["NodeLabelKey"] == NAMESPACE_LABEL and props["NodeLabelValue"] == "etl"
@@ -326,7 +326,8 @@ def event(request="Create", **properties):
     props = {"ClusterName": "tasks", "Region": TEST_REGION, "Namespace": "etl", "Team": "team-a",
              "NodeLabelKey": NAMESPACE_LABEL, "NodeLabelValue": "etl", "PodSecurity": "baseline", **properties}
     return {"RequestType": request, "ResourceProperties": props, "PhysicalResourceId": "tasks/etl",
-            "StackId": "arn:aws:cloudformation:eu-west-1:123456789012:stack/mwaa-platform-eks-prod/0d7b3c1e"}
+            "StackId": "arn:aws:cloudformation:eu-west-1:123456789012:stack/mwaa-platform-eks-prod/0d7b3c1e",
+            "LogicalResourceId": "ClusterNamespaceEtl"}
 
 
 OWNER = namespaces.stack_owner(event())
@@ -345,8 +346,9 @@ def test_create_applies_the_namespace_and_its_node_pinning_policy():
     assert network["metadata"]["namespace"] == "etl" and network["spec"]["podSelector"] == {}
     assert network["spec"]["policyTypes"] == ["Ingress", "Egress"]
     assert network["spec"]["ingress"] == [{"from": [{"podSelector": {}}]}]
-    (own, dns, https) = network["spec"]["egress"]
+    (own, dns, https, pod_identity) = network["spec"]["egress"]
     assert own == {"to": [{"podSelector": {}}]} and https == {"ports": [{"protocol": "TCP", "port": 443}]}
+    assert pod_identity["to"] == [{"ipBlock": {"cidr": "169.254.170.23/32"}}]
     assert {port["port"] for port in dns["ports"]} == {53}
     namespace = applied[0][2]
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "baseline"
@@ -409,10 +411,34 @@ def test_another_teams_namespace_is_never_taken_over():
     with pytest.raises(RuntimeError, match="refusing to take it over"):
         namespaces.reconcile(event(), api)
     assert not [call for call in api.calls if call[0] == "APPLY"]
-    # the team's own namespace (a retried create) is applied again
+    # the team's own namespace without an owner (an older resource's, or a retried create) is taken over,
+    # and marked adopted: deleting this resource (a rolled-back first deploy) will keep it
     api = FakeApi(existing={"metadata": {"labels": {TEAM_LABEL: "team-a"}}})
-    namespaces.reconcile(event(), api)
+    assert namespaces.reconcile(event(), api) == ("tasks/etl#adopted", {"Namespace": "etl"})
     assert len([call for call in api.calls if call[0] == "APPLY"]) == 5
+    adopted = {**event("Delete"), "PhysicalResourceId": "tasks/etl#adopted"}
+    api = FakeApi(existing={"metadata": {"labels": {TEAM_LABEL: "team-a", "mwaa-platform/owner": OWNER,
+                                                    "app.kubernetes.io/managed-by": "mwaa-platform"}}})
+    assert namespaces.reconcile(adopted, api) == ("tasks/etl#adopted", {}) and api.calls == []
+    # an update gives it the plain id: CloudFormation's delete of the marked one then deletes nothing
+    assert namespaces.reconcile(event("Update"), FakeApi(existing={"metadata": {"labels": {
+        TEAM_LABEL: "team-a", "mwaa-platform/owner": OWNER}}}))[0] == "tasks/etl"
+    # a namespace another resource owns (the same namespace declared twice, an old template) is refused
+    theirs = FakeApi(existing={"metadata": {"labels": {TEAM_LABEL: "team-a", "mwaa-platform/owner": "0123456789abcdef"}}})
+    with pytest.raises(RuntimeError, match="is managed by another resource"):
+        namespaces.reconcile(event("Update"), theirs)
+    assert not [call for call in theirs.calls if call[0] == "APPLY"]
+
+
+def test_two_resources_of_one_stack_never_own_one_namespace_both():
+    """A library user's namespace resource moving to another construct path in the same stack: the new
+    one takes the namespace over, and the old one's delete leaves it."""
+    old = {**event("Delete"), "LogicalResourceId": "EksNamespaceD3EC2EC0"}
+    assert namespaces.stack_owner(old) != OWNER
+    api = FakeApi(existing={"metadata": {"labels": {TEAM_LABEL: "team-a", "mwaa-platform/owner": OWNER,
+                                                    "app.kubernetes.io/managed-by": "mwaa-platform"}}})
+    namespaces.reconcile(old, api)
+    assert [call for call in api.calls if call[0] == "DELETE"] == []
 
 
 def test_delete_removes_binding_policy_parameters_and_namespace_it_owns_only():

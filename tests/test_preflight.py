@@ -428,6 +428,11 @@ def test_a_policy_attached_to_a_role_the_app_does_not_create_names_it_as_a_prere
     (finding,) = run_preflight([stack({"WebLogin": policy, "ExecutionRole": role})])
     assert (finding.rule, finding.severity, finding.property_path) == ("prerequisite-role", "warning", "Properties/Roles/0")
     assert "IAM role payments-engineers, which this app does not create" in finding.message
+    # an inline policy (CDK's for an imported role) and a role named by a template parameter count too
+    inline = {"Type": "AWS::IAM::Policy", "Properties": {"PolicyDocument": {}, "PolicyName": "p",
+                                                         "Roles": [{"Ref": "RoleName"}]}}
+    (named,) = run_preflight([stack({"Inline": inline})])
+    assert "IAM role (template parameter RoleName)" in named.message
     # a role of the same name in another account does not count
     other = stack({"R": {**role, "Properties": {"RoleName": "payments-engineers"}}}, name="o", account="999999999999")
     assert len(run_preflight([stack({"WebLogin": policy, "ExecutionRole": role}), other])) == 1

@@ -606,7 +606,7 @@ def test_the_benchmarks_generated_registry_is_a_valid_v2_registry_with_every_cap
 
 def test_teams_of_different_data_classifications_on_one_environment_are_warned_about(tmp_path, capsys, monkeypatch):
     """Issue 24: a shared environment is one execution role; a confidential team there shares it with the rest."""
-    assert load_registry(EXAMPLE, environ={}).warnings == ()   # analytics alone on central
+    assert load_registry(EXAMPLE, environ={}).warnings == ()   # analytics alone on central, pods with their images
 
     def place_payments(document):
         env(document, 1, "prod").clear()
@@ -625,3 +625,11 @@ def test_teams_of_different_data_classifications_on_one_environment_are_warned_a
     application.node.set_context("registry", str(write(tmp_path, edited(place_payments), name="again.yaml")))
     app.build(application)
     assert f"warning: {tmp_path / 'again.yaml'}: shared environment 'central'" in capsys.readouterr().err and built
+
+
+def test_pods_that_name_no_repository_of_their_account_are_warned_about(tmp_path):
+    """Nodes pull only the repositories a team names; none named means none of its own account's."""
+    def no_images(document):
+        env(document, 1, "prod")["compute"]["eks"].pop("image_repositories")
+    (warning,) = load_registry(write(tmp_path, edited(no_images))).warnings
+    assert warning.startswith("team 'payments' stage 'prod': compute.eks names no image_repositories")

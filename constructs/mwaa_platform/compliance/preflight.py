@@ -360,12 +360,17 @@ def check_prerequisite_roles(stacks: Iterable[StackTemplate], quotas: Quotas) ->
                if resource["Type"] == "AWS::IAM::Role" and name is not None}
     for stack in stacks:
         for logical_id, resource in stack.resources.items():
-            if resource.get("Type") != "AWS::IAM::ManagedPolicy":
+            if resource.get("Type") not in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"):
                 continue
             for index, role in enumerate(resource.get("Properties", {}).get("Roles") or []):
-                # a Ref or GetAtt names a role of the app; a literal (or a Join of literals) names one outside it
-                local = isinstance(role, dict) and ("Ref" in role or "Fn::GetAtt" in role)
-                name = None if local else literal(role, stack)
+                # a Ref to a resource or a GetAtt names a role of the app; a literal (or a Join of literals)
+                # names one outside it; a Ref to a template parameter is outside it too, by a name unknown here
+                local = isinstance(role, dict) and (
+                    "Fn::GetAtt" in role or ("Ref" in role and role["Ref"] in stack.resources))
+                if isinstance(role, dict) and "Ref" in role and not local:
+                    name: Optional[str] = f"(template parameter {role['Ref']})"
+                else:
+                    name = None if local else literal(role, stack)
                 if name is None or (stack.account, name.lower()) in created:
                     continue
                 yield Finding("prerequisite-role", "warning", stack, logical_id, f"Properties/Roles/{index}",

@@ -130,7 +130,7 @@ def node_group(
         )],
         security_group_ids=[cluster_security_group_id, endpoint_clients.security_group_id],
     ))
-    return eks.CfnNodegroup(
+    group = eks.CfnNodegroup(
         scope, "NodeGroup", cluster_name=cluster_name, node_role=role.role_arn,
         subnets=[subnet.subnet_id for subnet in subnets], ami_type=ami_type, capacity_type=capacity_type,
         instance_types=list(instance_types), labels=dict(labels),
@@ -141,6 +141,8 @@ def node_group(
         launch_template=eks.CfnNodegroup.LaunchTemplateSpecificationProperty(
             id=template.ref, version=template.attr_latest_version_number),
     )
+    group.node.add_dependency(role.policy)  # nodes pull their first images with the role's own policy
+    return group
 
 
 def _grant_pulls(scope: Construct, role: ManagedPolicyRole, repositories: Sequence[str]) -> None:

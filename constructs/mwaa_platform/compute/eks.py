@@ -103,7 +103,7 @@ class EksNamespace(Construct):
         """The cluster's namespace ``namespace`` (default: the team's name), created in the cluster's scope
         the first time; asking again for the same team returns it, another team's claim fails."""
         namespace = team if namespace is None else namespace
-        construct_id = "Namespace" + "".join(part.capitalize() for part in re.split(r"[-.]", str(namespace)))
+        construct_id = f"Namespace-{namespace}"  # namespaces are DNS labels: one id each, no two alike
         existing = cluster.node.try_find_child(construct_id)
         if isinstance(existing, EksNamespace):
             if existing.team != team:

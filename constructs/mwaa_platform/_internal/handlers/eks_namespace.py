@@ -17,9 +17,10 @@ Create and Update server-side apply, as field manager ``mwaa-platform``:
 - in ``kube-system`` (which no team's access entry reaches), a ConfigMap holding the node label and
   value the namespace's pods must select;
 - a ``NetworkPolicy`` in the namespace that denies all traffic but: from and to its own namespace,
-  DNS to CoreDNS in ``kube-system``, and HTTPS out (the VPC endpoints, S3 through the gateway; the
-  internet only where the network has NAT). Another team's pods cannot reach these pods, and
-  these cannot reach theirs (the VPC CNI enforces it with ``enableNetworkPolicy``);
+  DNS to CoreDNS in ``kube-system``, the EKS Pod Identity agent, and HTTPS out (the VPC endpoints,
+  S3 through the gateway; the internet only where the network has NAT). Another team's pods cannot
+  reach these pods (the VPC CNI enforces it with ``enableNetworkPolicy``), and these reach another
+  team's pods only where that namespace's own policy lets them in (every team namespace's denies);
 - a ``ValidatingAdmissionPolicy`` whose expressions are constant and read the label from that
   ConfigMap (``paramKind``), and its binding to the namespace: any pod whose ``nodeSelector`` does
   not pin the team's node label, or that names a node directly, is denied. No input is ever
@@ -27,11 +28,12 @@ Create and Update server-side apply, as field manager ``mwaa-platform``:
   team's pods off other teams' nodes.
 
 A namespace that exists without this team's label is refused, never adopted. Every object carries
-the owning stack (``mwaa-platform/owner``, a hash of the CloudFormation stack id), set by the last
-stack that applied it. Delete removes the binding, the policy, the ConfigMap and the namespace (with
-its pods), each only if it carries this function's and this team's labels and this stack as owner:
-what is already gone, or belongs to another stack (a namespace moved from a team stack to the EKS
-stack), is left alone.
+its owning resource (``mwaa-platform/owner``, a hash of the stack id and logical id). A namespace
+another resource owns is refused; one without an owner (made before owners were recorded, or by
+hand) is taken over, and the resource's physical id marks it adopted: deleting that resource keeps
+the namespace, so a rolled-back first deploy never deletes a namespace whose pods run. Delete
+otherwise removes the binding, the policy, the ConfigMap and the namespace (with its pods), each
+only if it carries this function's and this team's labels and this resource as owner.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ MANAGER = "mwaa-platform"
 TEAM_LABEL = "mwaa-platform/team"
 MANAGED_BY = "app.kubernetes.io/managed-by"
 OWNER_LABEL = "mwaa-platform/owner"
+#: Ends the physical id of a resource that took over a namespace that existed before it: its delete keeps it.
+ADOPTED = "#adopted"
 #: Where the node-pinning parameters live: a namespace no team's access entry reaches.
 PARAMS_NAMESPACE = "kube-system"
 #: Pod Security Admission levels a namespace may enforce; ``privileged`` needs PrivilegedReason.
@@ -123,7 +127,8 @@ def reconcile(event: dict[str, Any], api: Optional["KubernetesApi"] = None) -> t
     owner = stack_owner(event)
     physical_id = f"{cluster}/{namespace}"
     if event["RequestType"] == "Delete" and event.get("PhysicalResourceId") != physical_id:
-        return event.get("PhysicalResourceId") or physical_id, {}  # a create that failed before naming anything
+        # an adopted namespace (kept), or a create that failed before naming anything
+        return event.get("PhysicalResourceId") or physical_id, {}
     api = api or KubernetesApi.for_cluster(cluster, properties["Region"])
     policy = f"{MANAGER}-{namespace}-node-pinning"
     if event["RequestType"] == "Delete":
@@ -135,17 +140,28 @@ def reconcile(event: dict[str, Any], api: Optional["KubernetesApi"] = None) -> t
                 api.delete(path)
         return physical_id, {}
     existing = api.get(f"/api/v1/namespaces/{namespace}")
-    if existing is not None and existing.get("metadata", {}).get("labels", {}).get(TEAM_LABEL) != team:
+    labels = (existing or {}).get("metadata", {}).get("labels") or {}
+    if existing is not None and labels.get(TEAM_LABEL) != team:
         raise RuntimeError(f"namespace {namespace} already exists and is not labelled {TEAM_LABEL}={team}: "
                            f"refusing to take it over; choose another namespace or delete it first")
+    if labels.get(OWNER_LABEL) not in (None, owner):
+        raise RuntimeError(f"namespace {namespace} is managed by another resource ({OWNER_LABEL}="
+                           f"{labels[OWNER_LABEL]}); remove that resource first, or delete the label to hand it over")
     for path, document in documents(properties, policy, owner):
         api.apply(path, document)
-    return physical_id, {"Namespace": namespace}
+    # a namespace that existed before this resource (made by an older resource, or by hand) is kept when
+    # this resource is deleted: a rolled-back first deploy must not delete a namespace whose pods run.
+    # Its physical id says so; the next update gives it the plain id, and CloudFormation's delete of the
+    # marked one then deletes nothing.
+    adopted = event["RequestType"] == "Create" and existing is not None and labels.get(OWNER_LABEL) != owner
+    return physical_id + (ADOPTED if adopted else ""), {"Namespace": namespace}
 
 
 def stack_owner(event: dict[str, Any]) -> str:
-    """The owning stack as a label value: a hash of the event's stack id (an ARN is too long for a label)."""
-    return hashlib.sha256(str(event.get("StackId", "")).encode()).hexdigest()[:16]
+    """The owning resource as a label value: a hash of its stack id and logical id (an ARN is too long
+    for a label). Two resources for one namespace, in two stacks or one, never own it both."""
+    resource = f"{event.get('StackId', '')}/{event.get('LogicalResourceId', '')}"
+    return hashlib.sha256(resource.encode()).hexdigest()[:16]
 
 
 def _owned(found: Optional[dict[str, Any]], team: str, owner: str) -> bool:
@@ -175,6 +191,8 @@ def documents(properties: dict[str, Any], policy: str, owner: str) -> list[tuple
                              "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
                      "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
                     {"ports": [{"protocol": "TCP", "port": 443}]},
+                    # the EKS Pod Identity agent on each node, where pods get their AWS credentials
+                    {"to": [{"ipBlock": {"cidr": "169.254.170.23/32"}}], "ports": [{"protocol": "TCP", "port": 80}]},
                 ],
             },
         }),

@@ -5,7 +5,7 @@ import json
 import pytest
 from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
-from aws_cdk.assertions import Annotations, Match, Template
+from aws_cdk.assertions import Template
 
 from harness import TEST_ACCOUNT, TEST_REGION, assert_nag_clean, new_stack, resolve_literals
 from mwaa_platform import AirflowEnvironment, AirflowNetwork, MwaaPlatformError, SecretsManagerBackend

@@ -28,7 +28,7 @@ import jsii
 
 from mwaa_platform._internal.ec2_rules import EC2_DESCRIPTION, EC2_DESCRIPTION_CHARS, EC2_DESCRIPTION_MAX
 from mwaa_platform.compliance.path_rules import PATH_RULES, describe_paths
-from mwaa_platform.compliance._templates import Finding, Quotas, Severity, StackTemplate, literal, literal_fragments
+from mwaa_platform.compliance._templates import Finding, Quotas, StackTemplate, literal, literal_fragments
 from mwaa_platform.errors import MwaaPlatformError, shorten
 
 __all__ = [

@@ -250,12 +250,9 @@ class PlatformSettings:
     def eks_namespace_owners(self, network: NetworkSpec) -> list[tuple[str, str, Literal["baseline", "restricted"]]]:
         """(team, namespace, Pod Security level) of every team running pods in ``network``'s account and
         Region: the namespaces its EKS stack creates."""
-        computes = [(env.name, getattr(env.settings, "compute", None)) for env in self.environments_of(network)
-                    if not env.shared]
-        computes += [(access.team, access.compute) for access in self.team_access
-                     if (access.stage.account, access.stage.region) == (network.account, network.region)]
-        return [(team, compute.eks.namespace or team, compute.eks.pod_security) for team, compute in computes
-                if compute is not None and compute.eks is not None]
+        here = [access for access in self.team_access
+                if (access.stage.account, access.stage.region) == (network.account, network.region)]
+        return [(team, pods.namespace or team, pods.pod_security) for team, _, pods in _pods(self.environments_of(network), here)]
 
     def eks_namespaces(self, environment: EnvironmentSpec) -> tuple[str, ...]:
         """The namespaces whose pods ``environment`` launches: its own team's, or its sharing teams'."""
@@ -330,6 +327,15 @@ class PlatformSettings:
                                                resources=tuple(statement.resources), resource_account=target.account)
                                   for service, actions in by_service.items()]
         return endpoints
+
+
+def _pods(environments: Iterable[EnvironmentSpec], access: Iterable[TeamAccessSpec]) -> list[tuple[str, StageSettings, Any]]:
+    """(team, stage, its ``compute.eks``) of every team that runs pods: in its own environment, or from its
+    stack on a shared one (a shared environment itself has no compute)."""
+    claims = [(env.name, env.stage, getattr(env.settings, "compute", None)) for env in environments] + [
+        (team.team, team.stage, team.compute) for team in access]
+    return [(team, stage, compute.eks) for team, stage, compute in claims
+            if compute is not None and compute.eks is not None]
 
 
 # --- loading ---------------------------------------------------------------------------------------
@@ -673,12 +679,8 @@ class _Resolver:
     def unique_namespaces(self, environments: Iterable[EnvironmentSpec], access: Iterable[TeamAccessSpec]) -> None:
         """One cluster per account and Region: two teams there may not claim one namespace."""
         owners: dict[tuple[str, str, str], tuple[str, str]] = {}
-        claims = [(env.name, env.stage, getattr(env.settings, "compute", None)) for env in environments] + [
-            (team.team, team.stage, team.compute) for team in access]
-        for team, stage, compute in claims:
-            if compute is None or compute.eks is None:
-                continue
-            namespace = compute.eks.namespace or team
+        for team, stage, pods in _pods(environments, access):
+            namespace = pods.namespace or team
             key = (stage.account, stage.region, namespace)
             if key in owners:
                 other_team, other_stage = owners[key]
@@ -703,12 +705,10 @@ class _Resolver:
 
     def pod_images(self, environments: Iterable[EnvironmentSpec], access: Iterable[TeamAccessSpec]) -> None:
         """Nodes pull only the repositories a team names of its own account: say so where it names none."""
-        claims = [(env.name, env.stage.name, getattr(env.settings, "compute", None)) for env in environments] + [
-            (team.team, team.stage.name, team.compute) for team in access]
-        for team, stage, compute in claims:
-            if compute is not None and compute.eks is not None and not compute.eks.image_repositories:
+        for team, stage, pods in _pods(environments, access):
+            if not pods.image_repositories:
                 self.warnings.append(
-                    f"team {team!r} stage {stage!r}: compute.eks names no image_repositories, so its nodes pull "
+                    f"team {team!r} stage {stage.name!r}: compute.eks names no image_repositories, so its nodes pull "
                     "from none of the account's own ECR repositories (other accounts' images only); list the "
                     "repositories its pods run from")
 

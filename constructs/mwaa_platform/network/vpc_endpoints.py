@@ -43,50 +43,51 @@ class EndpointService:
     account_scoped_policy: bool
 
 
-def _service(name: str, service: ec2.InterfaceVpcEndpointAwsService, iam_prefix: str, scoped: bool) -> EndpointService:
-    return EndpointService(name=name, service=service, iam_prefix=iam_prefix, account_scoped_policy=scoped)
+def _service(name: str, service: ec2.InterfaceVpcEndpointAwsService, scoped: bool) -> EndpointService:
+    """An endpoint whose IAM prefix is the one ``iam_prefix_of`` knows for its name (one table for both)."""
+    return EndpointService(name=name, service=service, iam_prefix=iam_prefix_of(name), account_scoped_policy=scoped)
 
 
 #: Interface endpoints every environment needs for private routing, in creation order.
 REQUIRED_SERVICES: tuple[EndpointService, ...] = (
-    _service("sqs", _Aws.SQS, "sqs", True),
-    _service("logs", _Aws.CLOUDWATCH_LOGS, "logs", True),
-    _service("monitoring", _Aws.CLOUDWATCH_MONITORING, "cloudwatch", True),
-    _service("kms", _Aws.KMS, "kms", True),
-    _service("ecr.api", _Aws.ECR, "ecr", False),
-    _service("ecr.dkr", _Aws.ECR_DOCKER, "ecr", False),
-    _service("airflow.api", _Aws.AIRFLOW_API, "airflow", False),
-    _service("airflow.env", _Aws.AIRFLOW_ENV, "airflow", False),
-    _service("airflow.ops", _Aws.AIRFLOW_OPS, "airflow", False),
+    _service("sqs", _Aws.SQS, True),
+    _service("logs", _Aws.CLOUDWATCH_LOGS, True),
+    _service("monitoring", _Aws.CLOUDWATCH_MONITORING, True),
+    _service("kms", _Aws.KMS, True),
+    _service("ecr.api", _Aws.ECR, False),
+    _service("ecr.dkr", _Aws.ECR_DOCKER, False),
+    _service("airflow.api", _Aws.AIRFLOW_API, False),
+    _service("airflow.env", _Aws.AIRFLOW_ENV, False),
+    _service("airflow.ops", _Aws.AIRFLOW_OPS, False),
 )
 
 #: Optional sets, named after what switches them on.
 ENDPOINT_SETS: dict[str, tuple[EndpointService, ...]] = {
     # the Secrets Manager backend for connections and variables
-    "secretsmanager": (_service("secretsmanager", _Aws.SECRETS_MANAGER, "secretsmanager", True),),
+    "secretsmanager": (_service("secretsmanager", _Aws.SECRETS_MANAGER, True),),
     # cross-account roles the execution role assumes
-    "sts": (_service("sts", _Aws.STS, "sts", True),),
+    "sts": (_service("sts", _Aws.STS, True),),
     # a private package index: AWS CodeArtifact's API and its repositories (pip)
     "codeartifact": (
-        _service("codeartifact.api", _Aws.CODEARTIFACT_API, "codeartifact", True),
-        _service("codeartifact.repositories", _Aws.CODEARTIFACT_REPOSITORIES, "codeartifact", True),
+        _service("codeartifact.api", _Aws.CODEARTIFACT_API, True),
+        _service("codeartifact.repositories", _Aws.CODEARTIFACT_REPOSITORIES, True),
     ),
     # task compute: ECS RunTask, Batch SubmitJob, EKS (API, Pod Identity, and the VPC CNI's EC2 calls)
-    "ecs": (_service("ecs", _Aws.ECS, "ecs", False),),
-    "batch": (_service("batch", _Aws.BATCH, "batch", False),),
+    "ecs": (_service("ecs", _Aws.ECS, False),),
+    "batch": (_service("batch", _Aws.BATCH, False),),
     # EC2 container instances (Batch on EC2/Spot): the ECS agent registers and reports through these
     "ecs-agent": (
-        _service("ecs", _Aws.ECS, "ecs", False),
-        _service("ecs-agent", _Aws.ECS_AGENT, "ecs", False),
-        _service("ecs-telemetry", _Aws.ECS_TELEMETRY, "ecs", False),
+        _service("ecs", _Aws.ECS, False),
+        _service("ecs-agent", _Aws.ECS_AGENT, False),
+        _service("ecs-telemetry", _Aws.ECS_TELEMETRY, False),
     ),
     # EKS: the API (DescribeCluster), Pod Identity, the VPC CNI's EC2 calls and STS (the nodes'
     # and pods' web identities); ECR and logs are in the required set
     "eks": (
-        _service("eks", _Aws.EKS, "eks", False),
-        _service("eks-auth", _Aws.EKS_AUTH, "eks-auth", False),
-        _service("ec2", _Aws.EC2, "ec2", False),
-        _service("sts", _Aws.STS, "sts", True),
+        _service("eks", _Aws.EKS, False),
+        _service("eks-auth", _Aws.EKS_AUTH, False),
+        _service("ec2", _Aws.EC2, False),
+        _service("sts", _Aws.STS, True),
     ),
 }
 
@@ -228,7 +229,7 @@ class AirflowVpcEndpoints(Construct):
                 self.s3_gateway.add_to_policy(_path_statement(f"PathRole{index}", item))
         # services paths call in this Region beyond the sets: an interface endpoint each, this account only
         known = {service.name for service in services}
-        services = (*services, *(_service(name, _Aws(name), iam_prefix_of(name), True) for name in dict.fromkeys(
+        services = (*services, *(_service(name, _Aws(name), True) for name in dict.fromkeys(
             item.service for item in local if item.service not in ("s3", *known))))
         self.interface_endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {}
         for service in services:

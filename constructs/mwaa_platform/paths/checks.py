@@ -4,8 +4,8 @@ all call these, so a rule is written once and says the same thing wherever it fa
 from __future__ import annotations
 
 import re
-from functools import cache
 from collections.abc import Iterable, Mapping
+from functools import cache
 from typing import Any, Optional
 
 from mwaa_platform.errors import shorten
@@ -44,6 +44,8 @@ def endpoints_of_action(action: str) -> tuple[str, ...]:
 def iam_prefix_of(service: str) -> str:
     """The IAM action prefix of a VPC endpoint name (``monitoring`` -> ``cloudwatch``)."""
     return _PREFIX_OF_ENDPOINT.get(service, service)
+
+
 #: Services a gateway endpoint serves in its own Region.
 GATEWAY_SERVICES = ("s3", "dynamodb")
 

@@ -20,6 +20,7 @@ from constructs import Construct
 
 from mwaa_platform.errors import MwaaPlatformError, shorten, validating
 from mwaa_platform.paths.checks import CROSS_REGION_SERVICES, iam_prefix_of
+from mwaa_platform.paths.model import is_endpoint_name
 from mwaa_platform._internal.tokens import is_unresolved
 
 _Aws = ec2.InterfaceVpcEndpointAwsService
@@ -126,7 +127,7 @@ def _check_path_endpoints(path_endpoints: Sequence[PathEndpoint]) -> list[PathEn
     for item in path_endpoints:
         if not isinstance(item, PathEndpoint):
             raise MwaaPlatformError(f"path_endpoints entries must be PathEndpoint, got {shorten(item)}")
-        if not _SERVICE_NAME.match(item.service):
+        if not is_endpoint_name(item.service):
             raise MwaaPlatformError(f"path_endpoints service must be an endpoint name such as glue, got {shorten(item.service)}")
         if item.region is not None and item.service not in CROSS_REGION_SERVICES:
             raise MwaaPlatformError(
@@ -137,9 +138,6 @@ def _check_path_endpoints(path_endpoints: Sequence[PathEndpoint]) -> list[PathEn
                                     f"the endpoint admits, got {shorten(item)}")
         check_account_ids("path_endpoints resource_account", [item.resource_account])
     return list(path_endpoints)
-
-
-_SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,40}$")
 
 
 def check_endpoint_sets(endpoint_sets: Iterable[str]) -> tuple[str, ...]:

@@ -26,6 +26,7 @@ from mwaa_platform.paths.model import (
     PATHS_METADATA_KEY,
     DagPath,
     environment_name_of,
+    is_endpoint_name,
     record_path,
     recorded_paths,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "PATHS_METADATA_KEY",
     "DagPath",
     "environment_name_of",
+    "is_endpoint_name",
     "record_path",
     "recorded_paths",
 ]

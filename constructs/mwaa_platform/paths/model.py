@@ -15,7 +15,7 @@ from mwaa_platform._internal.tokens import is_unresolved
 from mwaa_platform.errors import MwaaPlatformError, shorten
 
 __all__ = ["AMAZON_PROVIDER", "ENVIRONMENT_METADATA_KEY", "KUBERNETES_PROVIDER", "PATHS_METADATA_KEY", "DagPath",
-           "environment_name_of", "record_path", "recorded_paths"]
+           "environment_name_of", "is_endpoint_name", "record_path", "recorded_paths"]
 
 #: Template metadata key holding the stack's paths (a list of ``DagPath.to_metadata()``).
 PATHS_METADATA_KEY = "MwaaPlatform::DagPaths"
@@ -27,6 +27,11 @@ AMAZON_PROVIDER = "apache-airflow-providers-amazon"
 KUBERNETES_PROVIDER = "apache-airflow-providers-cncf-kubernetes"
 
 _SERVICE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,40}$")
+
+
+def is_endpoint_name(value: object) -> bool:
+    """Whether ``value`` can name a VPC endpoint service (``glue``, ``ecr.api``, ``kinesis-streams``)."""
+    return isinstance(value, str) and _SERVICE.match(value) is not None
 _ACCOUNT = re.compile(r"^\d{12}$")
 _PROVIDER = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:>=(?P<min>[0-9][0-9a-z.]*))?$")
 
@@ -72,7 +77,7 @@ class DagPath:
 
     def __post_init__(self) -> None:
         for service in self.services:
-            if not isinstance(service, str) or not _SERVICE.match(service):
+            if not is_endpoint_name(service):
                 raise MwaaPlatformError(f"path services are VPC endpoint names such as glue or s3, got {shorten(service)}")
         for provider in self.providers:
             if not isinstance(provider, str) or not _PROVIDER.match(provider):

@@ -329,13 +329,18 @@ class PlatformSettings:
         return endpoints
 
 
-def _pods(environments: Iterable[EnvironmentSpec], access: Iterable[TeamAccessSpec]) -> list[tuple[str, StageSettings, Any]]:
-    """(team, stage, its ``compute.eks``) of every team that runs pods: in its own environment, or from its
+def _computes(environments: Iterable[EnvironmentSpec], access: Iterable[TeamAccessSpec]) -> list[tuple[str, StageSettings, Any]]:
+    """(team, stage, its ``compute``) of every team with task compute: in its own environment, or from its
     stack on a shared one (a shared environment itself has no compute)."""
     claims = [(env.name, env.stage, getattr(env.settings, "compute", None)) for env in environments] + [
         (team.team, team.stage, team.compute) for team in access]
-    return [(team, stage, compute.eks) for team, stage, compute in claims
-            if compute is not None and compute.eks is not None]
+    return [(team, stage, compute) for team, stage, compute in claims if compute is not None]
+
+
+def _pods(environments: Iterable[EnvironmentSpec], access: Iterable[TeamAccessSpec]) -> list[tuple[str, StageSettings, Any]]:
+    """(team, stage, its ``compute.eks``) of every team that runs pods."""
+    return [(team, stage, compute.eks) for team, stage, compute in _computes(environments, access)
+            if compute.eks is not None]
 
 
 # --- loading ---------------------------------------------------------------------------------------
@@ -607,6 +612,7 @@ class _Resolver:
         self.shared_classifications(placements)
         self.pod_images(environments, access)
         self.unique_namespaces(environments, access)
+        self.unique_compute_names(environments, access)
         self.budget_stages()
         self.cross_account_stages()
         if self.problems:
@@ -688,6 +694,24 @@ class _Resolver:
                           f"used by team {other_team!r} in stage {other_stage!r} on the same cluster (account "
                           f"{stage.account}, {stage.region}); set another namespace, e.g. {team}-{stage.name}")
             owners.setdefault(key, (team, stage.name))
+
+    def unique_compute_names(self, environments: Iterable[EnvironmentSpec], access: Iterable[TeamAccessSpec]) -> None:
+        """ECS task families (and their launchers' state machine names) and Batch job definition names are
+        account- and Region-wide: two stacks registering one family would share its revisions, so one
+        stage's DAGs could run the other's task with the other's role."""
+        owners: dict[tuple[str, str, str, str], tuple[str, str]] = {}
+        for team, stage, compute in _computes(environments, access):
+            names = [("compute.ecs_tasks", "family", task.family) for task in compute.ecs_tasks] + [
+                ("compute.batch_jobs", "name", job.name) for job in compute.batch_jobs]
+            for field, kind, name in names:
+                key = (stage.account, stage.region, field, name)
+                if key in owners:
+                    other_team, other_stage = owners[key]
+                    self.fail(f"team {team!r} stage {stage.name!r}: ", f"{field} {kind} {name!r} is already used by "
+                              f"team {other_team!r} in stage {other_stage!r} in the same account and Region "
+                              f"({stage.account}, {stage.region}); names there are shared, so each stage needs its "
+                              f"own, e.g. {name}-{stage.name}")
+                owners.setdefault(key, (team, stage.name))
 
     def shared_classifications(self, placements: Mapping[tuple[str, str], list[tuple[Team, TeamEnvironment]]]) -> None:
         """Teams on one environment read each other's connections, variables, DAG code and task logs

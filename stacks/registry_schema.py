@@ -16,6 +16,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mwaa_platform.errors import shorten
 from mwaa_platform.alerting import AlarmThresholds, AlertSubscriptions, SlackChannel
 from mwaa_platform.cross_account import check_conn_id, check_role_name
 from mwaa_platform.paths import endpoints_of_action
@@ -374,16 +375,31 @@ class Image(_Model):
         return self
 
 
-class EcsTask(_Model):
-    """A Fargate task DAGs start with EcsRunTaskOperator (``docs/compute.md``)."""
+_FAMILY = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 
-    family: str = Field(description="The task definition family the operator names.")
+
+class EcsTask(_Model):
+    """A Fargate task DAGs start through its Step Functions launcher, with StepFunctionStartExecutionOperator
+    (``docs/compute.md``)."""
+
+    family: str = Field(description="The task definition family, and the name of its launcher state machine "
+                                    "(1-80 letters, digits, '-', '_'; unique in the account and Region).",
+                        json_schema_extra={"pattern": _FAMILY.pattern})
     image: Image = Field(description="The container image.")
     cpu: int = Field(256, description="Fargate CPU units.")
     memory_mib: int = Field(512, description="Memory, a size Fargate pairs with cpu.")
     environment: dict[str, str] = Field(default_factory=dict, description="Plain environment variables.")
     secrets: dict[str, str] = Field(default_factory=dict, description="Variable -> Secrets Manager secret ARN.")
-    reattach: bool = Field(False, description="Grant ecs:ListTasks for the operator's reattach=True.")
+    redrive: bool = Field(False, description="Grant states:RedriveExecution for the operator's "
+                                              "is_redrive_execution=True.")
+
+    @field_validator("family")
+    @classmethod
+    def _family(cls, value: str) -> str:
+        if not _FAMILY.match(value):
+            raise ValueError(f"must be 1-80 letters, digits, '-' and '_' (it names the task definition family and "
+                             f"its launcher state machine), got {shorten(value)}")
+        return value
 
     @model_validator(mode="after")
     def _size(self) -> "EcsTask":
@@ -569,7 +585,8 @@ class CrossAccountTarget(_Model):
 class Compute(_Model):
     """A team's task compute in one stage; its roles, logs and costs are the team's."""
 
-    ecs_tasks: list[EcsTask] = Field(default_factory=list, description="Fargate tasks (EcsRunTaskOperator).")
+    ecs_tasks: list[EcsTask] = Field(default_factory=list,
+                                     description="Fargate tasks (StepFunctionStartExecutionOperator).")
     batch_jobs: list[BatchJobSettings] = Field(default_factory=list, description="Batch jobs (BatchOperator).")
     batch_capacity: Literal["FARGATE", "FARGATE_SPOT", "EC2", "SPOT"] = Field("FARGATE", description=(
         "Capacity of the Batch queue: Fargate, Fargate Spot, or EC2/Spot instances (whole vCPUs per job)."))

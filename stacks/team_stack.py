@@ -196,13 +196,12 @@ def build_compute(scope: Construct, *, network: AirflowNetworkBase, compute: Com
             cpu=task.cpu, memory_mib=task.memory_mib, environment=task.environment or None,
             secrets=secrets(task.family, task.secrets),
         )
-        construct.grant_run(grantee, reattach=task.reattach)
+        construct.grant_run(grantee, redrive=task.redrive)
         tasks[task.family] = construct
         _operator_outputs(scope, f"Ecs{_pascal(task.family)}", {
-            "Cluster": construct.cluster_name,
-            "NetworkConfiguration": Stack.of(scope).to_json_string(construct.network_configuration),
+            "StateMachine": construct.state_machine_arn,
             "LogGroup": construct.log_group.log_group_name,
-        }, f"EcsRunTaskOperator arguments of task family {task.family}")
+        }, f"StepFunctionStartExecutionOperator state_machine_arn, and the task logs, of task family {task.family}")
     queue: Optional[BatchCompute] = None
     if compute.batch_jobs:
         queue = BatchCompute(

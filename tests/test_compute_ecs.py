@@ -1,4 +1,5 @@
-"""EcsTaskCompute: a Fargate task in the platform network, and exactly the grants EcsRunTaskOperator needs."""
+"""EcsTaskCompute: a Fargate task in the platform network, its Step Functions launcher, and exactly the grants
+StepFunctionStartExecutionOperator needs."""
 
 import json
 
@@ -31,35 +32,124 @@ def env_statements(stack, env):
             for s in p["Properties"]["PolicyDocument"]["Statement"]]
 
 
-def test_grant_run_is_exactly_what_the_operator_calls():
+def test_grant_run_is_exactly_what_the_operator_calls_and_no_ecs_action():
     stack, _, env, compute = build()
-    cluster = stack.get_logical_id(compute.cluster.node.default_child)
-    statements = {tuple(sorted(s["Action"])) if isinstance(s["Action"], list) else (s["Action"],): s
-                  for s in env_statements(stack, env) if "ecs:" in json.dumps(s["Action"]) or "iam:PassRole" in
-                  json.dumps(s["Action"]) or s["Action"] == "logs:GetLogEvents"}
-    run = statements[("ecs:RunTask",)]
-    assert run["Resource"] == f"arn:aws:ecs:{TEST_REGION}:{TEST_ACCOUNT}:task-definition/team-a-etl:*"
-    assert run["Condition"] == {"ArnEquals": {"ecs:cluster": f"{cluster}.Arn"}}
-    watch = statements[("ecs:DescribeTasks", "ecs:StopTask")]
-    assert watch["Resource"] == f"arn:aws:ecs:{TEST_REGION}:{TEST_ACCOUNT}:task/ref:{cluster}/*"
-    passing = statements[("iam:PassRole",)]
-    assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
-    assert sorted(passing["Resource"]) == sorted(
-        f"arn:aws:iam::{TEST_ACCOUNT}:role/{stack.get_logical_id(role.node.default_child)}"
-        for role in (compute.task_role, compute.execution_role))
-    logs = statements[("logs:GetLogEvents",)]
-    assert logs["Resource"].endswith(":log-stream:team-a-etl/*")
-    assert ("ecs:ListTasks",) not in statements and ("ecs:TagResource",) not in statements
-    assert not any(s["Action"] in ("*", "ecs:*") for s in env_statements(stack, env))
-
-
-def test_reattach_and_tag_propagation_add_only_their_calls():
-    stack, _, env, _ = build(grant={"reattach": True, "propagate_tags": True})
     statements = env_statements(stack, env)
-    (listing,) = [s for s in statements if s["Action"] == "ecs:ListTasks"]
-    assert listing["Resource"] == "*" and "ecs:cluster" in listing["Condition"]["ArnEquals"]
-    (tagging,) = [s for s in statements if s["Action"] == "ecs:TagResource"]
-    assert tagging["Condition"] == {"StringEquals": {"ecs:CreateAction": "RunTask"}}
+    states = {s["Action"]: s for s in statements if "states:" in json.dumps(s["Action"])}
+    assert states["states:StartExecution"]["Resource"] == (
+        f"arn:aws:states:{TEST_REGION}:{TEST_ACCOUNT}:stateMachine:team-a-etl")
+    assert states["states:DescribeExecution"]["Resource"] == (
+        f"arn:aws:states:{TEST_REGION}:{TEST_ACCOUNT}:execution:team-a-etl:*")
+    assert "states:RedriveExecution" not in states
+    # the DAG can neither start a task itself nor pass the task's roles: the launcher does both
+    assert not [s for s in statements if "ecs:" in json.dumps(s["Action"]) or "iam:PassRole" in json.dumps(s["Action"])]
+    assert compute.state_machine_arn.endswith(":stateMachine:team-a-etl")
+
+
+def test_redrive_adds_only_its_call():
+    stack, _, env, _ = build(grant={"redrive": True})
+    (redrive,) = [s for s in env_statements(stack, env) if "states:RedriveExecution" in s["Action"]]
+    assert sorted(redrive["Action"]) == ["states:DescribeExecution", "states:RedriveExecution"]
+    assert redrive["Resource"].endswith(":execution:team-a-etl:*")
+
+
+def launcher(stack, compute):
+    template = Template.from_stack(stack).to_json()
+    machine = template["Resources"][stack.get_logical_id(compute.state_machine.node.default_child)]
+    definition = json.loads(resolve_literals(stack.resolve(
+        compute.state_machine.node.default_child.definition_string), template))
+    role = template["Resources"][stack.get_logical_id(compute.launcher.role.node.default_child)]
+    policy = [resolve_literals(s, template) for p in template["Resources"].values()
+              if p["Type"] == "AWS::IAM::ManagedPolicy" and
+              {"Ref": stack.get_logical_id(compute.launcher.role.node.default_child)} in p["Properties"]["Roles"]
+              for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    return machine, definition, role, policy
+
+
+def test_the_launcher_fixes_cluster_family_and_network():
+    """Finding (issue 24): a RunTask caller picks awsvpcConfiguration.securityGroups, so a DAG with
+    ecs:RunTask could put its task in another team's security group. The launcher's definition fixes
+    them; nothing in it reads the input except the overrides expression."""
+    stack, network, _, compute = build()
+    machine, definition, _, _ = launcher(stack, compute)
+    assert machine["Properties"]["StateMachineName"] == "team-a-etl"
+    assert machine["Properties"]["StateMachineType"] == "STANDARD"
+    assert definition["QueryLanguage"] == "JSONata"
+    (state,) = definition["States"].values()
+    assert state["Resource"] == "arn:aws:states:::ecs:runTask.sync" and state["End"] is True
+    arguments = state["Arguments"]
+    cluster = stack.get_logical_id(compute.cluster.node.default_child)
+    assert arguments["Cluster"] == f"{cluster}.Arn" and arguments["TaskDefinition"] == "team-a-etl"
+    assert arguments["LaunchType"] == "FARGATE"
+    vpc = arguments["NetworkConfiguration"]["AwsvpcConfiguration"]
+    assert vpc["AssignPublicIp"] == "DISABLED"
+    assert vpc["SecurityGroups"] == [
+        f"{stack.get_logical_id(compute.security_group.node.default_child)}.GroupId",
+        f"{stack.get_logical_id(network.endpoint_clients_security_group.node.default_child)}.GroupId"]
+    assert vpc["Subnets"] == [f"ref:{stack.get_logical_id(s.node.default_child)}" for s in network.subnets]
+    # only the overrides are an expression; every other argument is a literal of the definition
+    expressions = [key for key, value in arguments.items() if "{%" in json.dumps(value)]
+    assert expressions == ["Overrides"]
+
+
+@pytest.mark.parametrize("execution_input, overrides", [
+    ({}, [{"Name": "main", "Environment": []}]),
+    ({"command": ["settle", "2026-11-30"]}, [{"Name": "main", "Command": ["settle", "2026-11-30"], "Environment": []}]),
+    ({"command": ["one"]}, [{"Name": "main", "Command": ["one"], "Environment": []}]),
+    ({"environment": {"RUN_DATE": "2026-11-30", "N": 3}},
+     [{"Name": "main", "Environment": [{"Name": "RUN_DATE", "Value": "2026-11-30"}, {"Name": "N", "Value": "3"}]}]),
+    # whatever else the DAG sends is not read: no network, role, size, family or second container
+    ({"command": ["x"], "NetworkConfiguration": {"AwsvpcConfiguration": {"SecurityGroups": ["sg-other"]}},
+      "TaskRoleArn": "arn:aws:iam::111111111111:role/other", "Cpu": "16384", "ContainerOverrides": [{"Name": "side"}]},
+     [{"Name": "main", "Command": ["x"], "Environment": []}]),
+])
+def test_the_dag_input_sets_the_command_and_environment_only(execution_input, overrides):
+    """The Overrides expression evaluated by a JSONata engine, as Step Functions evaluates it for each execution."""
+    import jsonata
+
+    stack, _, _, compute = build()
+    _, definition, _, _ = launcher(stack, compute)
+    (state,) = definition["States"].values()
+    source = state["Arguments"]["Overrides"]
+    assert source.startswith("{%") and source.endswith("%}")
+    expression = jsonata.Jsonata(source[2:-2].strip())
+    expression.assign("states", {"input": execution_input})
+    assert expression.evaluate(None) == {"ContainerOverrides": overrides}
+
+
+def test_the_launcher_role_runs_only_this_family_and_trusts_only_this_state_machine():
+    stack, _, _, compute = build()
+    _, _, role, policy = launcher(stack, compute)
+    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "states.amazonaws.com"}
+    assert trust["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": f"arn:aws:states:{TEST_REGION}:{TEST_ACCOUNT}:stateMachine:team-a-etl"},
+        "StringEquals": {"aws:SourceAccount": TEST_ACCOUNT}}
+    by_sid = {s.get("Sid"): s for s in policy}
+    cluster = stack.get_logical_id(compute.cluster.node.default_child)
+    assert by_sid["RunTaskFamily"]["Resource"] == f"arn:aws:ecs:{TEST_REGION}:{TEST_ACCOUNT}:task-definition/team-a-etl:*"
+    assert by_sid["RunTaskFamily"]["Condition"] == {"ArnEquals": {"ecs:cluster": f"{cluster}.Arn"}}
+    assert by_sid["WatchAndStopTasks"]["Resource"] == f"arn:aws:ecs:{TEST_REGION}:{TEST_ACCOUNT}:task/ref:{cluster}/*"
+    assert by_sid["PassTaskRoles"]["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
+    assert sorted(by_sid["PassTaskRoles"]["Resource"]) == sorted(
+        f"arn:aws:iam::{TEST_ACCOUNT}:role/{stack.get_logical_id(r.node.default_child)}"
+        for r in (compute.task_role, compute.execution_role))
+    assert by_sid["SyncRule"]["Resource"] == (
+        f"arn:aws:events:{TEST_REGION}:{TEST_ACCOUNT}:rule/StepFunctionsGetEventsForECSTaskRule")
+    wildcards = [s for s in policy if s["Resource"] == "*"]
+    assert {a for s in wildcards for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])} <= {
+        "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+        "xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"}
+
+
+def test_the_launcher_logs_under_vendedlogs_with_a_name_a_new_stack_does_not_collide_with():
+    stack, _, _, compute = build()
+    template = Template.from_stack(stack).to_json()
+    group = template["Resources"][stack.get_logical_id(compute.launcher.log_group.node.default_child)]
+    name = json.dumps(group["Properties"]["LogGroupName"])
+    assert "/aws/vendedlogs/states/team-a-etl-" in name and "AWS::StackId" in name
+    assert "KmsKeyId" in group["Properties"]
 
 
 def test_the_task_runs_privately_with_no_ingress_and_a_role_without_permissions():
@@ -122,13 +212,19 @@ def test_bad_options_fail_before_anything_is_created():
     with pytest.raises(MwaaPlatformError, match=r"family must be 1-255 letters, digits, '-' and '_', got 'a b'"):
         EcsTaskCompute(stack, "C", network=network, family="a b", image=TaskImage.from_uri("x"))
     no_ecs = AirflowNetwork(stack, "Plain")
-    with pytest.raises(MwaaPlatformError, match=r"EcsTaskCompute needs the 'ecs' VPC endpoint"):
+    with pytest.raises(MwaaPlatformError, match=r"EcsTaskCompute \(its DAGs start a Step Functions execution\) needs "
+                                                r"the 'states' VPC endpoint"):
         EcsTaskCompute(stack, "D", network=no_ecs, family="d", image=TaskImage.from_uri("x"))
-    assert all(not stack.node.find_child(name).node.children for name in "ABCD")
+    with pytest.raises(MwaaPlatformError, match=r"family 'f{81}' is 81 characters, longer than a state machine name "
+                                                r"may be \(80\); pass state_machine_name"):
+        EcsTaskCompute(stack, "E", network=network, family="f" * 81, image=TaskImage.from_uri("x"))
+    with pytest.raises(MwaaPlatformError, match=r"state_machine_name must be 1-80 letters, digits, '-' and '_', got 'a:b'"):
+        EcsTaskCompute(stack, "F", network=network, family="f", image=TaskImage.from_uri("x"), state_machine_name="a:b")
+    assert all(not stack.node.find_child(name).node.children for name in "ABCDEF")
 
 
 def test_ecs_compute_and_its_grant_pass_all_packs_and_cfn_lint(tmp_path):
-    stack, *_ = build(grant={"reattach": True}, environment={"MODE": "batch"})
+    stack, *_ = build(grant={"redrive": True}, environment={"MODE": "batch"})
     assert_nag_clean(stack)
     assert_stack_cfn_lint_clean(stack, tmp_path)
 

@@ -16,7 +16,7 @@ REQUIRED = {"sqs", "logs", "monitoring", "kms", "ecr.api", "ecr.dkr", "airflow.a
 SETS = {
     "secretsmanager": {"secretsmanager"},
     "sts": {"sts"},
-    "ecs": {"ecs"},
+    "ecs": {"states"},
     "batch": {"batch"},
     "eks": {"eks", "eks-auth", "ec2", "sts"},
 }

@@ -294,8 +294,9 @@ def granted():
 def test_grants_record_their_paths_in_the_template(granted):
     stack, template = granted
     paths = {path.operator.rsplit(".", 1)[-1]: path for path in recorded_paths(stack)}
-    assert set(paths) == {"SecretsManagerBackend", "EcsRunTaskOperator", "BatchOperator"}
-    assert paths["EcsRunTaskOperator"].services == ("ecs", "logs") and paths["BatchOperator"].services == ("batch", "logs")
+    assert set(paths) == {"SecretsManagerBackend", "StepFunctionStartExecutionOperator", "BatchOperator"}
+    assert paths["StepFunctionStartExecutionOperator"].services == ("states",)
+    assert paths["BatchOperator"].services == ("batch", "logs")
     assert all(path.environment == "payments-prod" and path.principal_arn is None for path in paths.values())
     assert [DagPath.from_metadata(p) for p in template["Metadata"][PATHS_METADATA_KEY]] == list(recorded_paths(stack))
     (env,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::MWAA::Environment"]

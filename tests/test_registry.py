@@ -129,6 +129,18 @@ CASES = [
                  r"team 'analytics' stage 'prod': compute.eks.namespace 'analytics' is already used by team 'payments' in "
                  r"stage 'prod' on the same cluster \(account 222222222222, eu-west-1\); set another namespace, e.g. "
                  r"analytics-prod", id="namespace-taken"),
+    # ECS families and Batch job definition names are account- and Region-wide: two stacks sharing one would
+    # share its revisions, and one stage's DAGs could run the other's task, with the other's role (issue 24)
+    pytest.param(lambda d: env(d, 0, "prod")["compute"]["ecs_tasks"][0].update(family="payments-settlement"),
+                 r"compute.ecs_tasks family 'payments-settlement' is already used by team '(analytics|payments)' in "
+                 r"stage 'prod' in the same account and Region \(222222222222, eu-west-1\); names there are shared",
+                 id="ecs-family-taken"),
+    pytest.param(lambda d: env(d, 0, "prod")["compute"].update(
+                     batch_jobs=[{"name": "payments-reconciliation", "image": {"uri": "public.ecr.aws/x/y:1"}}]),
+                 r"compute.batch_jobs name 'payments-reconciliation' is already used by team", id="batch-name-taken"),
+    pytest.param(lambda d: env(d, 1, "prod")["compute"]["ecs_tasks"][0].update(family="f" * 81),
+                 PAYMENTS_PROD + r"compute.ecs_tasks\[0\].family must be 1-80 letters, digits, .-. and ._. \(it names the "
+                 r"task definition family and its launcher state machine\), got .f{30}", id="ecs-family-too-long"),
     pytest.param(lambda d: d["platform"].update(eks={"kubernetes_version": "1.29"}),
                  r"platform.eks: kubernetes_version must be one of 1.30, ", id="old-kubernetes"),
     pytest.param(lambda d: team(d, 0).update(alerts={"email": "a@b.c"}),

@@ -193,7 +193,10 @@ def test_a_teams_compute_on_a_shared_environment_is_granted_to_the_shared_role_f
         assert policy["Roles"] == [team.environment.execution_role_name]
         actions = {s["Action"] if isinstance(s["Action"], str) else tuple(s["Action"])
                    for s in policy["PolicyDocument"]["Statement"]}
-        assert "ecs:RunTask" in actions and "iam:PassRole" in actions
+        # the launcher's StartExecution, never RunTask or PassRole: the DAG cannot pick the task's network
+        assert "states:StartExecution" in actions
+        assert not any(a.startswith(("ecs:", "iam:")) for action in actions
+                       for a in ([action] if isinstance(action, str) else action))
         environment = _template(platform, team.environment.stack_name)["Resources"]
         (role,) = [r for r in environment.values() if r["Type"] == "AWS::IAM::Role"
                    and r["Properties"].get("RoleName") == team.environment.execution_role_name]

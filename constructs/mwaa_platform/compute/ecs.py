@@ -1,4 +1,5 @@
-"""EcsTaskCompute: a team's Fargate task that DAGs start with the Amazon provider's EcsRunTaskOperator."""
+"""EcsTaskCompute: a team's Fargate task that DAGs start through its Step Functions launcher, with the
+Amazon provider's StepFunctionStartExecutionOperator; the launcher fixes the task's network."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from mwaa_platform.paths.model import DagPath, environment_name_of, record_path
 from mwaa_platform._internal.managed_policy_role import ManagedPolicyRole, managed_policy_of
 from mwaa_platform.compliance.nag import acknowledge, wildcard_resource_finding
 from mwaa_platform.compute._images import check_image, container_image, team_repository
+from mwaa_platform.compute._task_launcher import STATE_MACHINE_NAME_MAX, TaskLauncher
 from mwaa_platform.compute.fargate import check_fargate_size
 from mwaa_platform.compute.image import TaskImage
 from mwaa_platform.environment.key import AirflowKey
@@ -35,13 +37,19 @@ _FAMILY = re.compile(r"^[a-zA-Z0-9_-]{1,255}$")
 
 
 class EcsTaskCompute(Construct):
-    """A Fargate task definition on an ECS cluster in the platform network, for ``EcsRunTaskOperator``.
+    """A Fargate task definition on an ECS cluster in the platform network, started through a Step
+    Functions state machine (``StepFunctionStartExecutionOperator``).
 
     The task runs in the network's private subnets with a security group that admits nothing and
     the network's endpoint clients group (HTTPS to the VPC endpoints: ECR, logs, S3, Secrets
     Manager). Its role has no permissions until you grant some; its execution role may pull its
-    image, write its log group and read the secrets it names. ``grant_run`` gives an environment
-    exactly what the operator calls.
+    image, write its log group and read the secrets it names.
+
+    DAGs never call ``ecs:RunTask``: IAM cannot limit the security groups or subnets a RunTask caller
+    chooses, so a caller could attach another team's group to its task. The state machine
+    ``state_machine_name`` runs the task with the cluster, subnets and security groups fixed in its
+    definition; the DAG's input may set the container's command and environment variables, nothing
+    else. ``grant_run`` gives an environment exactly what the operator calls.
     """
 
     def __init__(
@@ -60,6 +68,7 @@ class EcsTaskCompute(Construct):
         key: Optional[kms.IKey] = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+        state_machine_name: Optional[str] = None,
     ) -> None:
         """
         :param network: the platform network; its private subnets run the task.
@@ -73,17 +82,27 @@ class EcsTaskCompute(Construct):
             Container Insights.
         :param key: encrypts the log group (and a team repository). Default: a new rotating key.
         :param log_retention: retention of the task log group. Default: three months.
-        :param removal_policy: of the log group, key and repository. Default: ``RETAIN_ON_UPDATE_OR_DELETE``.
+        :param removal_policy: of the log groups, key and repository. Default: ``RETAIN_ON_UPDATE_OR_DELETE``.
+        :param state_machine_name: the launcher's name, which DAGs put in its ARN (1-80 letters, digits,
+            '-', '_'; unique in the account and Region). Default: ``family``.
         """
         super().__init__(scope, construct_id)
         with validating(self):
             if not isinstance(family, str) or not _FAMILY.match(family):
                 raise MwaaPlatformError(f"family must be 1-255 letters, digits, '-' and '_', got {shorten(family)}")
+            if state_machine_name is None and len(family) > STATE_MACHINE_NAME_MAX:
+                raise MwaaPlatformError(
+                    f"family {shorten(family)} is {len(family)} characters, longer than a state machine name may be "
+                    f"({STATE_MACHINE_NAME_MAX}); pass state_machine_name")
+            if state_machine_name is not None and (not isinstance(state_machine_name, str) or not _FAMILY.match(
+                    state_machine_name) or len(state_machine_name) > STATE_MACHINE_NAME_MAX):
+                raise MwaaPlatformError(f"state_machine_name must be 1-{STATE_MACHINE_NAME_MAX} letters, digits, '-' "
+                                        f"and '_', got {shorten(state_machine_name)}")
             check_fargate_size(cpu, memory_mib)
             check_image(image)
             if secrets:
                 network.check_endpoint("secretsmanager", "secrets")
-            network.check_endpoint("ecs", "EcsTaskCompute")
+            network.check_endpoint("states", "EcsTaskCompute (its DAGs start a Step Functions execution)")
 
         self.family = family
         self.container_name = CONTAINER_NAME
@@ -132,6 +151,13 @@ class EcsTaskCompute(Construct):
         )
         self.security_groups: list[ec2.ISecurityGroup] = [self.security_group, network.endpoint_clients_security_group]
         self.subnets = list(network.subnets)
+        self.launcher = TaskLauncher(
+            self, "Launcher", name=state_machine_name or family, family=family, container_name=CONTAINER_NAME,
+            cluster=self.cluster, subnets=self.subnets, security_groups=self.security_groups,
+            pass_roles=[self.task_role, self.execution_role], key=self.key, log_retention=log_retention,
+            removal_policy=removal_policy,
+        )
+        self.state_machine = self.launcher.state_machine
         self._acknowledge(environment)
 
     # --- what the operator needs ------------------------------------------------------------
@@ -141,79 +167,56 @@ class EcsTaskCompute(Construct):
         return self.cluster.cluster_name
 
     @property
+    def state_machine_arn(self) -> str:
+        """The operator's ``state_machine_arn``: ``arn:PARTITION:states:REGION:ACCOUNT:stateMachine:NAME``."""
+        return self.launcher.state_machine_arn
+
+    @property
     def network_configuration(self) -> dict:
-        """The operator's ``network_configuration`` argument."""
+        """The network every task of this family runs with, fixed in the launcher's definition."""
         return {"awsvpcConfiguration": {
             "subnets": [subnet.subnet_id for subnet in self.subnets],
             "securityGroups": [group.security_group_id for group in self.security_groups],
             "assignPublicIp": "DISABLED",
         }}
 
-    def grant_run(self, grantee: iam.IGrantable, *, reattach: bool = False, propagate_tags: bool = False) -> iam.Grant:
-        """Exactly what ``EcsRunTaskOperator`` calls (and its deferrable trigger, with the same credentials).
+    def grant_run(self, grantee: iam.IGrantable, *, redrive: bool = False) -> iam.Grant:
+        """Exactly what ``StepFunctionStartExecutionOperator`` calls (and its deferrable trigger, with the
+        same credentials): start the launcher and describe its executions. No ECS action: the launcher's
+        own role runs the task.
 
-        :param reattach: also ``ecs:ListTasks`` in this cluster, for ``reattach=True``. Default: False.
-        :param propagate_tags: also ``ecs:TagResource`` on RunTask, for ``propagate_tags``. Default: False.
+        :param redrive: also ``states:RedriveExecution`` of this launcher's executions, for the operator's
+            ``is_redrive_execution=True``. Default: False.
         """
-        stack = Stack.of(self)
-        cluster_arn = self.cluster.cluster_arn
-        tasks = stack.format_arn(service="ecs", resource="task", arn_format=ArnFormat.SLASH_RESOURCE_NAME,
-                                 resource_name=f"{self.cluster.cluster_name}/*")
-        family = stack.format_arn(service="ecs", resource="task-definition", arn_format=ArnFormat.SLASH_RESOURCE_NAME,
-                                  resource_name=f"{self.family}:*")
         statements = [
-            iam.PolicyStatement(sid="RunTaskFamily", actions=["ecs:RunTask"], resources=[family],
-                                conditions={"ArnEquals": {"ecs:cluster": cluster_arn}}),
-            iam.PolicyStatement(sid="WatchAndStopTasks", actions=["ecs:DescribeTasks", "ecs:StopTask"],
-                                resources=[tasks]),
-            iam.PolicyStatement(sid="PassTaskRoles", actions=["iam:PassRole"],
-                                resources=[self.task_role.role_arn, self.execution_role.role_arn],
-                                conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}),
-            iam.PolicyStatement(sid="ReadTaskLogs", actions=["logs:GetLogEvents"],
-                                resources=[f"{self.log_group.log_group_arn}:log-stream:{self.stream_prefix}/*"]),
+            iam.PolicyStatement(sid="StartLauncher", actions=["states:StartExecution"],
+                                resources=[self.launcher.state_machine_arn]),
+            iam.PolicyStatement(sid="WatchLauncherExecutions", actions=["states:DescribeExecution"],
+                                resources=[self.launcher.executions_arn]),
         ]
-        if reattach:
-            statements.append(iam.PolicyStatement(
-                sid="ListTasksForReattach", actions=["ecs:ListTasks"], resources=["*"],
-                conditions={"ArnEquals": {"ecs:cluster": cluster_arn}}))
-        if propagate_tags:
-            statements.append(iam.PolicyStatement(
-                sid="TagTasksOnRun", actions=["ecs:TagResource"], resources=[tasks],
-                conditions={"StringEquals": {"ecs:CreateAction": "RunTask"}}))
-        grant = iam.Grant.drop(grantee, "ecs run-task")
+        if redrive:
+            statements.append(iam.PolicyStatement(sid="RedriveLauncherExecutions", actions=["states:RedriveExecution"],
+                                                  resources=[self.launcher.executions_arn]))
+        grant = iam.Grant.drop(grantee, "ecs task launcher")
         for statement in statements:
             grant = grant.combine(iam.Grant.add_to_principal(
-                grantee=grantee, actions=statement.actions, resource_arns=statement.resources,
-                conditions=statement.conditions or None))
+                grantee=grantee, actions=statement.actions, resource_arns=statement.resources))
         policy = managed_policy_of(grantee.grant_principal)
         if policy is not None:
-            self._acknowledge_run_grant(policy, family, tasks, reattach)
+            acknowledge(
+                policy, wildcard_resource_finding(self, self.launcher.executions_arn),
+                f"Execution names are chosen at StartExecution; the operator describes executions of the launcher "
+                f"of ECS task family {self.family} only.",
+            )
         environment = environment_name_of(grantee)
         if environment is not None:
             record_path(self, DagPath(
                 environment=environment, capability=f"ECS task family {self.family}",
-                operator="airflow.providers.amazon.aws.operators.ecs.EcsRunTaskOperator", services=("ecs", "logs")))
+                operator="airflow.providers.amazon.aws.operators.step_function.StepFunctionStartExecutionOperator",
+                services=("states",),
+                actions=tuple(action for statement in statements for action in statement.actions),
+                resources=(self.launcher.state_machine_arn, self.launcher.executions_arn)))
         return grant
-
-    def _acknowledge_run_grant(self, policy: iam.ManagedPolicy, family: str, tasks: str, reattach: bool) -> None:
-        acknowledge(
-            policy, wildcard_resource_finding(self, family),
-            f"EcsRunTaskOperator starts any revision of task family {self.family} (task-definition/FAMILY:*), and only "
-            "in this cluster (ecs:cluster condition).",
-        )
-        acknowledge(
-            policy, wildcard_resource_finding(self, tasks),
-            "Task ids are assigned when a task starts; the operator describes and stops tasks of this cluster only.",
-        )
-        acknowledge(
-            policy, wildcard_resource_finding(self, f"{self.log_group.log_group_arn}:log-stream:{self.stream_prefix}/*"),
-            "The awslogs driver names streams PREFIX/CONTAINER/TASK_ID; the operator reads this family's streams only.",
-        )
-        if reattach:
-            acknowledge(
-                policy, "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-                "ecs:ListTasks accepts no resource narrower than '*'; the ecs:cluster condition limits it to this cluster.",
-            )
 
     # --- create steps -------------------------------------------------------------------------
 

@@ -73,8 +73,10 @@ ENDPOINT_SETS: dict[str, tuple[EndpointService, ...]] = {
         _service("codeartifact.api", _Aws.CODEARTIFACT_API, True),
         _service("codeartifact.repositories", _Aws.CODEARTIFACT_REPOSITORIES, True),
     ),
-    # task compute: ECS RunTask, Batch SubmitJob, EKS (API, Pod Identity, and the VPC CNI's EC2 calls)
-    "ecs": (_service("ecs", _Aws.ECS, False),),
+    # task compute: ECS tasks (DAGs start their Step Functions launcher; Step Functions calls ECS from
+    # AWS's side, and Fargate tasks need no ECS endpoint), Batch SubmitJob, EKS (API, Pod Identity, and
+    # the VPC CNI's EC2 calls)
+    "ecs": (_service("states", _Aws.STEP_FUNCTIONS, True),),
     "batch": (_service("batch", _Aws.BATCH, False),),
     # EC2 container instances (Batch on EC2/Spot): the ECS agent registers and reports through these
     "ecs-agent": (

@@ -4,21 +4,17 @@ nodes; its DAGs live under dags/analytics/ of central's bucket."""
 from datetime import datetime
 
 from airflow import DAG
-from airflow.providers.amazon.aws.operators.ecs import EcsRunTaskOperator
 from airflow.providers.amazon.aws.operators.eks import EksPodOperator
+from airflow.providers.amazon.aws.operators.step_function import StepFunctionStartExecutionOperator
 from kubernetes.client import models as k8s
 
 with DAG(dag_id="analytics_features", start_date=datetime(2026, 1, 1), schedule="@daily", catchup=False,
-         render_template_as_native_obj=True, tags=["analytics"]) as dag:
-    extract = EcsRunTaskOperator(
+         tags=["analytics"]) as dag:
+    extract = StepFunctionStartExecutionOperator(     # the task family's launcher (docs/compute.md)
         task_id="extract",
-        cluster="{{ var.json.analytics_features.cluster }}",      # output EcsAnalyticsFeaturesCluster
-        task_definition="analytics-features",
-        launch_type="FARGATE",
-        overrides={"containerOverrides": [{"name": "main", "command": ["extract", "{{ ds }}"]}]},
-        network_configuration="{{ var.json.analytics_features.network_configuration }}",
-        awslogs_group="{{ var.json.analytics_features.log_group }}",
-        awslogs_stream_prefix="analytics-features/main",
+        state_machine_arn="arn:aws:states:eu-west-1:222222222222:stateMachine:analytics-features",
+        state_machine_input={"command": ["extract", "{{ ds }}"]},
+        deferrable=True,
     )
     train = EksPodOperator(
         task_id="train",

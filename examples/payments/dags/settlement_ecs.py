@@ -1,25 +1,25 @@
 """payments-prod: the settlement runs in its own ECS Fargate task (docs/compute.md, EcsTaskCompute).
 
-The operator's arguments are the payments-prod stack's outputs (EcsPaymentsSettlementCluster,
-...NetworkConfiguration, ...LogGroup), kept in the Airflow variable ``payments_settlement`` (a
-Secrets Manager secret under the environment's variables prefix) and rendered at run time: the
-DAG file itself reads nothing when it is parsed.
+The DAG starts the task family's Step Functions launcher, named after the family (stack output
+EcsPaymentsSettlementStateMachine). The launcher runs the task in the team's cluster, subnets and
+security groups, which the DAG cannot change; the input sets only the container's command and
+environment. ``deferrable=True`` waits for the task to stop in the triggerer (without it the
+operator returns once the execution has started).
 """
 
 from datetime import datetime
 
 from airflow import DAG
-from airflow.providers.amazon.aws.operators.ecs import EcsRunTaskOperator
+from airflow.providers.amazon.aws.operators.step_function import StepFunctionStartExecutionOperator
 
 with DAG(dag_id="payments_settlement_ecs", start_date=datetime(2026, 1, 1), schedule="@daily", catchup=False,
-         render_template_as_native_obj=True, tags=["payments", "ecs"]) as dag:
-    EcsRunTaskOperator(
+         tags=["payments", "ecs"]) as dag:
+    StepFunctionStartExecutionOperator(
         task_id="settle",
-        cluster="{{ var.json.payments_settlement.cluster }}",
-        task_definition="payments-settlement",
-        launch_type="FARGATE",
-        overrides={"containerOverrides": [{"name": "main", "command": ["settle", "{{ ds }}"]}]},
-        network_configuration="{{ var.json.payments_settlement.network_configuration }}",
-        awslogs_group="{{ var.json.payments_settlement.log_group }}",
-        awslogs_stream_prefix="payments-settlement/main",
+        state_machine_arn="arn:aws:states:eu-west-1:222222222222:stateMachine:payments-settlement",
+        name="settle-{{ ds_nodash }}-{{ ti.try_number }}",
+        state_machine_input={"command": ["settle", "{{ ds }}"], "environment": {"RUN_DATE": "{{ ds }}"}},
+        deferrable=True,
+        waiter_delay=30,
+        waiter_max_attempts=240,   # two hours
     )

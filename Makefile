@@ -15,7 +15,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 18,20,22
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION ?= 1
 export CDK_DISABLE_CLI_TELEMETRY ?= true
 
-.PHONY: synth test setup package-check bench clean registry-docs airflow-venvs dags-check
+.PHONY: synth test setup package-check bench clean registry-docs airflow-venvs dags-check snapshots library-snapshots ls diff roundtrips
 
 ## synth: set up, then synthesize the example platform into cdk.out/ (no AWS credentials needed)
 synth: setup
@@ -23,6 +23,28 @@ synth: setup
 	@echo "Templates: $(CURDIR)/cdk.out/*.template.json"
 	@echo "cdk-nag validation report: $(CURDIR)/cdk.out/validation-report.json"
 	@echo "DAG paths, per environment: $(CURDIR)/cdk.out/dag-paths.md"
+
+## ls, diff: list the stacks, or diff them against the deployed ones, without the nag packs and preflight checks
+## (-c checks=off: they only read the stacks; synth and deploy always run every check)
+ls: setup
+	cdk ls -c checks=off
+diff: setup
+	cdk diff -c checks=off
+
+## snapshots: after changing platform.yaml, check it and update its template snapshots (tests/test_your_platform.py,
+## on two workers); review the diff before committing it (docs/testing.md)
+snapshots: setup
+	$(BIN)/pytest -n 2 --dist load -q -p no:cacheprovider tests/test_your_platform.py --snapshot-update
+
+## library-snapshots: after changing the library or the app, update the example platform's snapshots
+## (tests/test_platform_app.py, the fixture registry; on two workers)
+library-snapshots: setup
+	$(BIN)/pytest -n 2 --dist load -q -p no:cacheprovider tests/test_platform_app.py --snapshot-update
+
+## roundtrips: onboarding a team, a stage in a new account, compute/alerting/cross-account, each from a fresh
+## clone of the committed change to green checks (tests/test_roundtrips.py; several minutes)
+roundtrips: setup
+	$(BIN)/pytest -q -p no:cacheprovider -m roundtrip tests/test_roundtrips.py
 
 ## test: set up, type-check the library, the app and scripts/ (mypy), then run the whole test suite on two workers
 ## (whole modules per worker, started in the order tests/conftest.py gives: xdist would otherwise
@@ -49,10 +71,11 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-## airflow-venvs: a virtualenv of real Airflow per version platform.yaml uses (.venv-airflow-<version>/), installed
-## as MWAA's image installs it; a marker keyed on the inputs makes reruns instant (docs/testing.md)
+## airflow-venvs: a virtualenv of real Airflow per version platform.yaml and the tests' registry use
+## (.venv-airflow-<version>/), installed as MWAA's image installs it; a marker keyed on the inputs makes reruns
+## instant (docs/testing.md)
 airflow-venvs: setup
-	$(BIN)/python scripts/airflow_venv.py --from-registry platform.yaml
+	$(BIN)/python scripts/airflow_venv.py --from-registry platform.yaml --from-registry tests/fixtures/platform/platform.yaml
 
 ## dags-check: import every environment's DAGs with its Airflow version; ruff's AIR rules for Airflow 3 (README)
 dags-check: airflow-venvs

@@ -2,6 +2,11 @@
 """The platform team's CDK app: `cdk synth` / `cdk deploy` build the platform in the team registry.
 
 The registry is platform.yaml unless `-c registry=<path>` or MWAA_PLATFORM_REGISTRY names another.
+
+`-c checks=off` builds the stacks without the cdk-nag packs and the preflight checks: for `cdk ls`
+and `cdk diff` (`make ls`, `make diff`), which only read the stacks. The CDK CLI does not tell the
+app which command runs it, so the app cannot tell by itself; `cdk synth` and `cdk deploy` run every
+check unless told otherwise, and a value other than on or off is an error.
 """
 
 import json
@@ -43,7 +48,13 @@ if __name__ == "__main__":
         build(app)  # the registry is validated before any construct is built
     except (RegistryError, MwaaPlatformError) as error:  # a user's mistake: a message, never a traceback
         sys.exit(f"error: {error}")
-    attach_nag_packs(app)
-    attach_preflight_checks(app)
+    checks = str(app.node.try_get_context("checks") or "on").lower()
+    if checks not in ("on", "off"):
+        sys.exit(f"error: context checks must be on or off, got {checks!r}")
+    if checks == "on":
+        attach_nag_packs(app)
+        attach_preflight_checks(app)
+    else:
+        print("checks=off: no cdk-nag packs, no preflight checks (for cdk ls and cdk diff only)", file=sys.stderr)
     assembly = app.synth()
     print(f"Templates and validation-report.json written to {assembly.directory}", file=sys.stderr)

@@ -150,8 +150,9 @@ def build(version: str, extra: list[str], quiet: bool = True) -> bool:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("versions", nargs="*", help="Airflow versions, e.g. 2.11.0 3.0.6")
-    parser.add_argument("--from-registry", type=Path, help="also every version this registry file uses, "
-                        "with the packages its requirements files name")
+    parser.add_argument("--from-registry", type=Path, action="append", default=[],
+                        help="also every version this registry file uses, with the packages its requirements files "
+                             "name (repeatable)")
     parser.add_argument("--list", type=Path, metavar="REGISTRY", help="print the versions a registry uses and exit")
     parser.add_argument("--verbose", action="store_true", help="show pip's output")
     args = parser.parse_args(argv)
@@ -160,8 +161,8 @@ def main(argv: list[str]) -> int:
         return 0
     # per version: the packages the requirements of the environments on that version name
     extra: dict[str, set[str]] = {version: set() for version in args.versions}
-    if args.from_registry:
-        for env in registry_environments(args.from_registry):
+    for registry in args.from_registry:
+        for env in registry_environments(registry):
             names = extra.setdefault(env.airflow_version, set())
             if env.requirements is not None and env.requirements.is_file():
                 names.update(requirement_lines(env.requirements))

@@ -3,7 +3,8 @@
 The models say what a registry may contain: keys, types, defaults and what each key means. The
 library's own checks (``mwaa_platform.validation``) run inside them, so a registry error reads
 exactly as the construct's would. ``stacks/registry.py`` loads a file through them and turns
-every error into ``<file>: <where>: <field> ..., got <value>``.
+every error into ``<file>:<line>: <where>: <field> ..., got <value>``. A validator that can find
+several problems raises ``Problems`` with all of them, so that one run reports every one.
 
 Regenerate the published schema and the reference part of ``docs/registry.md`` with
 ``make registry-docs``; a test fails when the committed copies are stale.
@@ -12,13 +13,16 @@ Regenerate the published schema and the reference part of ``docs/registry.md`` w
 from __future__ import annotations
 
 import re
-from typing import Any, Literal, Optional
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from mwaa_platform.errors import shorten
+from mwaa_platform.compliance import MIN_REASON_LENGTH
+from mwaa_platform.errors import MwaaPlatformError, shorten
 from mwaa_platform.alerting import AlarmThresholds, AlertSubscriptions, SlackChannel
-from mwaa_platform.cross_account import check_conn_id, check_role_name
+from mwaa_platform.cross_account import check_actions, check_conn_id, check_role_name
 from mwaa_platform.paths import endpoints_of_action
 from mwaa_platform.compute import (
     DEFAULT_KUBERNETES_VERSION,
@@ -27,6 +31,7 @@ from mwaa_platform.compute import (
     check_fargate_size,
     check_repository_names,
 )
+from mwaa_platform.environment import EnvironmentClass, EnvironmentClassName
 from mwaa_platform.validation import (
     AIRFLOW_ROLES,
     NAT_GATEWAY_CHOICES,
@@ -60,12 +65,63 @@ CAPACITY_FIELDS = ("schedulers", "min_workers", "max_workers", "min_webservers",
 NAME_PATTERN = r"^[a-z][a-z0-9-]*[a-z0-9]$"
 NAME_MAX = 40
 _ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
-_TAG_KEY = re.compile(r"^[\w .:/=+@-]{1,128}$")
-_ZONE = r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$"
+#: AWS's tagging rules (the same for every service that tags): keys 1-128 and values up to 256 Unicode
+#: letters, digits, spaces and _.:/=+-@; ``aws:`` in any case is reserved as a prefix of keys and values.
+#: The registry also refuses an empty value: several CloudFormation resource types refuse one, and an
+#: empty cost-center says nothing.
+TAG_CHARACTERS = "letters, digits, spaces and _.:/=+-@"
+TAG_KEY_MAX, TAG_VALUE_MAX = 128, 256
+#: AWS allows 50 tags per resource (its own aws: tags aside).
+TAGS_PER_RESOURCE_MAX = 50
+_TAG_TEXT = re.compile(r"^[\w .:/=+@-]*$")
+_RESERVED_TAG_PREFIX = re.compile(r"^aws:", re.IGNORECASE)
+#: Zone names are the Region's name and one letter. No Region has a zone past f (us-east-1 has six,
+#: us-east-1a to us-east-1f), so a later letter is a typo; which of a-f an account has, only AWS knows.
+ZONE_LETTERS = "abcdef"
+_ZONE = re.compile(rf"^[a-z]{{2}}(-[a-z]+)+-\d[{ZONE_LETTERS}]$")
+
+Loc = tuple[Union[str, int], ...]
 
 
 # A library check raises MwaaPlatformError, a ValueError: inside a validator pydantic records it as
-# that field's error with the library's own message, and goes on to the next field.
+# that field's error with the library's own message, and goes on to the next field. A check that can
+# find several problems collects them all and raises Problems, which the loader lists one by one.
+
+
+class Problems(ValueError):
+    """Every problem one validator found, each with its key below the validated value (for its line).
+
+    Each message reads as a validator's single ``ValueError`` would: it names its field (relative to
+    the validated model), the value and what is allowed.
+    """
+
+    def __init__(self, found: Sequence[tuple[Loc, str]]) -> None:
+        self.found = list(found)
+        super().__init__("; ".join(message for _, message in self.found))
+
+
+class _Findings:
+    """Collects the problems of one validator, so that one run reports every one of them."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[Loc, str]] = []
+
+    def add(self, loc: Loc, message: str) -> None:
+        self.found.append((loc, message))
+
+    @contextmanager
+    def check(self, *loc: Union[str, int]) -> Iterator[None]:
+        """Record a ``ValueError`` raised in the block (a library check's) at ``loc``, and go on."""
+        try:
+            yield
+        except Problems as problems:
+            self.found += [((*loc, *sub), message) for sub, message in problems.found]
+        except ValueError as error:
+            self.add(loc, error.message if isinstance(error, MwaaPlatformError) else str(error))
+
+    def done(self) -> None:
+        if self.found:
+            raise Problems(self.found)
 
 
 class _Model(BaseModel):
@@ -81,13 +137,37 @@ def _name(value: str) -> str:
     return value
 
 
+def tag_value_problem(value: str) -> Optional[str]:
+    """What AWS tagging (or CloudFormation) would refuse in a tag value, or None."""
+    if not value:
+        return f"must be 1-{TAG_VALUE_MAX} {TAG_CHARACTERS} (several CloudFormation resource types refuse an empty tag value)"
+    if len(value) > TAG_VALUE_MAX or not _TAG_TEXT.match(value):
+        return f"must be 1-{TAG_VALUE_MAX} {TAG_CHARACTERS}"
+    if _RESERVED_TAG_PREFIX.match(value):
+        return "must not start with 'aws:' (in any case), which AWS reserves for its own tags"
+    return None
+
+
 def _tags(value: dict[str, str]) -> dict[str, str]:
+    findings = _Findings()
     for key, tag_value in value.items():
-        if not _TAG_KEY.match(key) or key.startswith("aws:"):
-            raise ValueError(f"key {key!r} must be 1-128 characters of letters, digits, spaces and _.:/=+-@, and not "
-                             "start with 'aws:'")
-        if len(tag_value) > 256:
-            raise ValueError(f"value of {key!r} must have at most 256 characters")
+        if not key or len(key) > TAG_KEY_MAX or not _TAG_TEXT.match(key):
+            findings.add((key,), f"tags key {shorten(key)} must be 1-{TAG_KEY_MAX} {TAG_CHARACTERS}"
+                                 + (f" (it has {len(key)} characters)" if len(key) > TAG_KEY_MAX else ""))
+        elif _RESERVED_TAG_PREFIX.match(key):
+            findings.add((key,), f"tags key {shorten(key)} starts with 'aws:' (in any case), which AWS reserves for its "
+                                 "own tags; use another prefix")
+        problem = tag_value_problem(tag_value)
+        if problem is not None:
+            findings.add((key,), f"tags value of {shorten(key)} {problem}, got {shorten(tag_value)}")
+    findings.done()
+    return value
+
+
+def _cost_center(value: str) -> str:
+    problem = tag_value_problem(value)
+    if problem is not None:
+        raise ValueError(f"cost_center becomes the cost-center tag of every resource: it {problem}, got {shorten(value)}")
     return value
 
 
@@ -182,7 +262,9 @@ class Platform(_Model):
     name: str = Field("mwaa-platform", description="Prefix of stack names and of the SSM parameter path; "
                                                    "2-40 lowercase letters, digits, '-'.")
     network: Network = Field(default_factory=lambda: Network(), description="The network of every account and Region.")
-    tags: dict[str, str] = Field(default_factory=dict, description="Tags on every taggable resource of every stack.")
+    tags: dict[str, str] = Field(default_factory=dict, description=(
+        "Tags on every taggable resource of every stack. Keys 1-128, values 1-256 letters, digits, spaces and "
+        "_.:/=+-@, not starting with aws:."))
     eks: EksClusterSettings = Field(default_factory=lambda: EksClusterSettings(), description=(
         "The EKS cluster of each account and Region where a team runs pods; created only there."))
 
@@ -198,8 +280,9 @@ class Stage(_Model):
     region: Optional[str] = Field(None, description=(
         "An AWS Region where botocore knows MWAA. Default: CDK_DEPLOY_REGION, else eu-west-1."))
     availability_zones: Optional[list[str]] = Field(None, description=(
-        "At least two zones of the Region, so synthesis makes no AWS call. Default: cdk.json's context must "
-        "name them."))
+        "At least two zones of the Region, each the Region's name and a letter a-f (eu-west-1a), so synthesis "
+        "makes no AWS call. Stages in one account and Region declare the same zones (they share its network). "
+        "Default: cdk.json's context must name them."))
     production: Optional[bool] = Field(None, description=(
         "Termination protection on every stack of the stage. Default: true for a stage named prod."))
 
@@ -213,9 +296,17 @@ class Stage(_Model):
     @field_validator("availability_zones")
     @classmethod
     def _zones(cls, value: Optional[list[str]]) -> Optional[list[str]]:
-        if value is not None and (len(value) < 2 or len(set(value)) != len(value)
-                                  or not all(re.match(_ZONE, zone) for zone in value)):
-            raise ValueError("must list at least two different zone names such as eu-west-1a")
+        if value is None:
+            return value
+        findings = _Findings()
+        if len(set(value)) < 2 or len(set(value)) != len(value):
+            findings.add((), f"availability_zones must list at least two different zone names such as eu-west-1a, "
+                             f"got {shorten(value)}")
+        for index, zone in enumerate(value):
+            if not _ZONE.match(zone):
+                findings.add((index,), f"availability_zones entries must be a Region's name and one letter "
+                                       f"{ZONE_LETTERS[0]}-{ZONE_LETTERS[-1]}, such as eu-west-1a, got {shorten(zone)}")
+        findings.done()
         return value
 
 
@@ -234,18 +325,22 @@ class WebAccess(_Model):
 
     @model_validator(mode="after")
     def _one(self) -> "WebAccess":
-        if (self.role_name is None) == (self.policy_name is None):
-            raise ValueError("needs exactly one of role_name (a plain IAM role to attach to) or policy_name (a policy "
-                             "an IAM Identity Center permission set references)")
+        findings = _Findings()
+        given = [name for name in ("role_name", "policy_name") if getattr(self, name) is not None]
+        if len(given) != 1:
+            findings.add((), "needs exactly one of role_name (a plain IAM role to attach to) or policy_name (a policy "
+                             f"an IAM Identity Center permission set references), got {' and '.join(given) or 'neither'}")
         if self.role_name is not None:
             if not _ROLE_NAME.match(self.role_name):
-                raise ValueError("role_name must be the name of an IAM role in the platform account (1-64 letters, "
-                                 f"digits and +=,.@_-; no path or ARN), got {self.role_name!r}")
-            if self.role_name.startswith("AWSReservedSSO_"):
-                raise ValueError(f"role_name {self.role_name!r} is an IAM Identity Center role, which IAM cannot "
-                                 "change; use policy_name and reference it from the permission set")
+                findings.add(("role_name",), "role_name must be the name of an IAM role in the platform account (1-64 "
+                                             f"letters, digits and +=,.@_-; no path or ARN), got {shorten(self.role_name)}")
+            elif self.role_name.startswith("AWSReservedSSO_"):
+                findings.add(("role_name",), f"role_name {shorten(self.role_name)} is an IAM Identity Center role, which "
+                                             "IAM cannot change; use policy_name and reference it from the permission set")
         if self.policy_name is not None:
-            check_policy_name("policy_name", self.policy_name)
+            with findings.check("policy_name"):
+                check_policy_name("policy_name", self.policy_name)
+        findings.done()
         return self
 
 
@@ -259,9 +354,14 @@ class WebIngress(_Model):
 
     @model_validator(mode="after")
     def _one(self) -> "WebIngress":
-        if sum(value is not None for value in (self.security_group_id, self.prefix_list_id, self.cidr)) != 1:
-            raise ValueError("needs exactly one of security_group_id, prefix_list_id, cidr")
-        check_web_ingress(self.cidr, self.description, "the environment")
+        findings = _Findings()
+        given = [name for name in ("security_group_id", "prefix_list_id", "cidr") if getattr(self, name) is not None]
+        if len(given) != 1:
+            findings.add((), f"needs exactly one of security_group_id, prefix_list_id, cidr, got "
+                             f"{' and '.join(given) or 'none'}")
+        with findings.check("cidr"):
+            check_web_ingress(self.cidr, self.description, "the environment")
+        findings.done()
         return self
 
 
@@ -296,7 +396,8 @@ class PackageIndexSettings(_Model):
 class EnvironmentSettings(_Model):
     """Settings of one MWAA environment (a team's in one stage, or a shared one)."""
 
-    environment_class: Optional[str] = Field(None, description="mw1.micro ... mw1.2xlarge. Default: mw1.small.")
+    environment_class: Optional[EnvironmentClassName] = Field(None, description="mw1.micro ... mw1.2xlarge. "
+                                                                               "Default: mw1.small.")
     airflow_version: Optional[str] = Field(None, description=(
         "Quote it (\"2.11.0\"). Versions older than MWAA runs are refused; newer well-formed ones pass with a "
         "warning. Default: the newest version botocore knows."))
@@ -355,9 +456,32 @@ class EnvironmentSettings(_Model):
 
     @model_validator(mode="after")
     def _capacity(self) -> "EnvironmentSettings":
-        env_class = lookup_environment_class(self.environment_class or "mw1.small")
-        resolve_capacity(env_class, **{name: getattr(self, name) for name in CAPACITY_FIELDS})
+        findings = _Findings()
+        with findings.check("environment_class"):
+            env_class = lookup_environment_class(self.environment_class or "mw1.small")
+        findings.done()
+        # each field against the class first, so that every one out of range is reported
+        for name in CAPACITY_FIELDS:
+            value, (low, high) = getattr(self, name), capacity_bounds(env_class, name)
+            if value is not None and not low <= value <= high:
+                findings.add((name,), f"{name} must be {capacity_range(env_class, name)}, got {shorten(value)}")
+        if not findings.found:
+            with findings.check():
+                resolve_capacity(env_class, **{name: getattr(self, name) for name in CAPACITY_FIELDS})
+        findings.done()
         return self
+
+
+def capacity_bounds(env_class: EnvironmentClass, name: str) -> tuple[int, int]:
+    """(lowest, highest) of a capacity field (``CAPACITY_FIELDS``) for ``env_class``."""
+    return {"schedulers": env_class.schedulers, "min_workers": env_class.workers, "max_workers": env_class.workers,
+            "min_webservers": env_class.webservers, "max_webservers": env_class.webservers}[name]
+
+
+def capacity_range(env_class: EnvironmentClass, name: str) -> str:
+    """What a capacity field may be for ``env_class``, as the library's own check says it."""
+    low, high = capacity_bounds(env_class, name)
+    return f"exactly {low} (fixed capacity) for {env_class}" if low == high else f"between {low} and {high} for {env_class}"
 
 
 class Image(_Model):
@@ -370,8 +494,9 @@ class Image(_Model):
 
     @model_validator(mode="after")
     def _one(self) -> "Image":
-        if sum(value is not None for value in (self.uri, self.directory, self.team_repository_tag)) != 1:
-            raise ValueError("needs exactly one of uri, directory, team_repository_tag")
+        given = [name for name in ("uri", "directory", "team_repository_tag") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(f"needs exactly one of uri, directory, team_repository_tag, got {' and '.join(given) or 'none'}")
         return self
 
 
@@ -422,10 +547,12 @@ class BatchJobSettings(_Model):
     @model_validator(mode="after")
     def _options(self) -> "BatchJobSettings":
         # vCPU and memory are checked against the queue's capacity by Compute (Fargate's table or instances)
+        findings = _Findings()
         if not 1 <= self.retry_attempts <= 10:
-            raise ValueError(f"retry_attempts must be between 1 and 10, got {self.retry_attempts}")
+            findings.add(("retry_attempts",), f"retry_attempts must be between 1 and 10, got {self.retry_attempts}")
         if self.timeout_minutes < 1:
-            raise ValueError(f"timeout_minutes must be at least 1, got {self.timeout_minutes}")
+            findings.add(("timeout_minutes",), f"timeout_minutes must be at least 1, got {self.timeout_minutes}")
+        findings.done()
         return self
 
 
@@ -447,12 +574,19 @@ class EksPods(_Model):
 
     @model_validator(mode="after")
     def _nodes(self) -> "EksPods":
+        findings = _Findings()
         if self.namespace is not None:
-            check_namespace(self.namespace)
-        check_repository_names("image_repositories", self.image_repositories)
-        check_instance_types("instance_types", self.instance_types)
-        check_node_counts("", self.min_nodes, self.max_nodes)
-        check_root_volume("root_volume_gib", self.root_volume_gib)
+            with findings.check("namespace"):
+                check_namespace(self.namespace)
+        with findings.check("image_repositories"):
+            check_repository_names("image_repositories", self.image_repositories)
+        with findings.check("instance_types"):
+            check_instance_types("instance_types", self.instance_types)
+        with findings.check("max_nodes"):
+            check_node_counts("", self.min_nodes, self.max_nodes)
+        with findings.check("root_volume_gib"):
+            check_root_volume("root_volume_gib", self.root_volume_gib)
+        findings.done()
         return self
 
 
@@ -486,11 +620,16 @@ class Alerts(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> "Alerts":
-        subscriptions(self).check()
-        AlarmThresholds.for_class("mw1.small").with_overrides(thresholds(self))
+        findings = _Findings()
+        with findings.check():
+            subscriptions(self).check()
+        with findings.check("thresholds"):
+            AlarmThresholds.for_class("mw1.small").with_overrides(thresholds(self))
         for stage, amount in self.monthly_budget_usd.items():
             if amount <= 0:
-                raise ValueError(f"monthly_budget_usd.{stage} must be a positive amount, got {amount}")
+                findings.add(("monthly_budget_usd", stage), f"monthly_budget_usd.{stage} must be a positive amount, "
+                                                            f"got {amount}")
+        findings.done()
         return self
 
 
@@ -515,21 +654,48 @@ def thresholds(alerts: Optional["Alerts"]) -> dict[str, dict[str, Any]]:
 class PolicyStatementSettings(_Model):
     """One IAM statement of a target role: what the central environment may do in the target account."""
 
-    actions: list[str] = Field(description="IAM actions, e.g. glue:StartJobRun.")
+    actions: list[str] = Field(description="IAM actions, e.g. glue:StartJobRun; a wildcard (s3:Get*) needs "
+                                           "wildcard_action_reason.")
     resources: list[str] = Field(description="Resource ARNs in the target account; a wildcard needs wildcard_reason.")
     wildcard_reason: Optional[str] = Field(None, description=(
-        "Why the wildcards in resources are acceptable; it becomes the cdk-nag acknowledgment a reviewer reads."))
+        f"Why the wildcards in resources are acceptable (at least {MIN_REASON_LENGTH} characters); it becomes the "
+        "cdk-nag acknowledgment a reviewer reads."))
+    wildcard_action_reason: Optional[str] = Field(None, description=(
+        f"Why the wildcards in actions are acceptable (at least {MIN_REASON_LENGTH} characters); it becomes the "
+        "cdk-nag acknowledgment (AwsSolutions-IAM5) a reviewer reads."))
+
+    @field_validator("actions")
+    @classmethod
+    def _actions(cls, value: list[str]) -> list[str]:
+        findings = _Findings()
+        if not value:
+            findings.add((), "actions must name at least one IAM action, got []")
+        for index, action in enumerate(value):
+            with findings.check(index):
+                check_actions("actions", [action])  # the rule CrossAccountRole holds its statements to
+        findings.done()
+        return value
+
+    @field_validator("resources")
+    @classmethod
+    def _resources(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("resources must name at least one resource ARN, got []")
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> "PolicyStatementSettings":
-        for action in self.actions:
-            if not re.match(r"^[a-z0-9-]+:[A-Za-z0-9*]+$", action) or action.endswith(":*"):
-                raise ValueError(f"actions must be service:Action (no service:*), got {action!r}")
-        if not self.actions or not self.resources:
-            raise ValueError("needs at least one action and one resource")
-        wildcards = [resource for resource in self.resources if "*" in resource]
-        if wildcards and (self.wildcard_reason is None or len(self.wildcard_reason) < 20):
-            raise ValueError(f"resources {wildcards} hold a wildcard: say why in wildcard_reason (at least 20 characters)")
+        findings = _Findings()
+        for field, items, reason in (("resources", self.resources, "wildcard_reason"),
+                                     ("actions", self.actions, "wildcard_action_reason")):
+            wildcards = [item for item in items if "*" in item]
+            given = getattr(self, reason)
+            if wildcards and (given is None or len(given.strip()) < MIN_REASON_LENGTH):
+                findings.add((reason,) if given is not None else (field,),
+                             f"{field} {shorten(wildcards)} hold a wildcard, which cdk-nag reports (AwsSolutions-IAM5): "
+                             f"say why it is acceptable in {reason} (at least {MIN_REASON_LENGTH} characters)"
+                             + (f", got {shorten(given)}" if given is not None else ""))
+        findings.done()
         return self
 
 
@@ -558,28 +724,59 @@ class CrossAccountTarget(_Model):
     trust_account_root_reason: Optional[str] = Field(None, description=(
         "Trust the central account root narrowed by aws:PrincipalArn (deployable before the central role); why."))
 
+    @field_validator("conn_id")
+    @classmethod
+    def _conn_id(cls, value: str) -> str:
+        check_conn_id(value)
+        return value
+
+    @field_validator("account")
+    @classmethod
+    def _account(cls, value: str) -> str:
+        check_account_ids("account", [value])
+        return value
+
+    @field_validator("role_name")
+    @classmethod
+    def _role_name(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None:
+            check_role_name("role_name", value)
+        return value
+
+    @field_validator("max_session_hours")
+    @classmethod
+    def _hours(cls, value: int) -> int:
+        if not 1 <= value <= 12:
+            raise ValueError(f"max_session_hours must be 1-12, got {value}")
+        return value
+
+    @field_validator("services")
+    @classmethod
+    def _services(cls, value: list[str]) -> list[str]:
+        findings = _Findings()
+        for index, service in enumerate(value):
+            if not re.match(r"^[a-z0-9-]{2,40}$", service):
+                findings.add((index,), f"services entries are endpoint names such as glue or s3, got {shorten(service)}")
+        findings.done()
+        return value
+
+    @field_validator("route_reason")
+    @classmethod
+    def _route_reason(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and len(value.strip()) < 30:
+            raise ValueError(f"route_reason must say how the calls are routed (at least 30 characters), got "
+                             f"{shorten(value)}")
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> "CrossAccountTarget":
-        check_conn_id(self.conn_id)
-        check_account_ids("account", [self.account])
-        if self.role_name is not None:
-            check_role_name("role_name", self.role_name)
-        if not 1 <= self.max_session_hours <= 12:
-            raise ValueError(f"max_session_hours must be 1-12, got {self.max_session_hours}")
-        for service in self.services:
-            if not re.match(r"^[a-z0-9-]{2,40}$", service):
-                raise ValueError(f"services entries are endpoint names such as glue or s3, got {service!r}")
         called = sorted({service for statement in self.statements for action in statement.actions
                          for service in endpoints_of_action(action)})
         missing = [service for service in called if service not in self.services]
         if missing:
-            raise ValueError(f"services must list every service the statements call, so the network gets its "
-                             f"endpoint: add {', '.join(missing)} (services: {self.services})")
-        if self.route_reason is not None and len(self.route_reason.strip()) < 30:
-            raise ValueError(f"route_reason must say how the calls are routed (at least 30 characters), got "
-                             f"{self.route_reason!r}")
+            raise Problems([(("services",), f"services must list every service the statements call, so the network "
+                                            f"gets its endpoint: add {', '.join(missing)}, got {shorten(self.services)}")])
         return self
-
 
 
 class Compute(_Model):
@@ -601,15 +798,23 @@ class Compute(_Model):
 
 
 def _check_batch_sizes(compute: "Compute") -> None:
-    for job in compute.batch_jobs:
+    findings = _Findings()
+    for index, job in enumerate(compute.batch_jobs):
         if compute.batch_capacity in ("FARGATE", "FARGATE_SPOT"):
             if job.vcpus not in FARGATE_VCPUS:
-                raise ValueError(f"batch_jobs {job.name!r}: vcpus must be one of {', '.join(map(str, FARGATE_VCPUS))} "
-                                 f"on Fargate, got {job.vcpus!r}")
-            check_fargate_size(int(job.vcpus * 1024), job.memory_mib, what="job")
+                findings.add(("batch_jobs", index, "vcpus"), f"batch_jobs {job.name!r}: vcpus must be one of "
+                             f"{', '.join(map(str, FARGATE_VCPUS))} on Fargate, got {job.vcpus!r}")
+                continue
+            with findings.check("batch_jobs", index, "memory_mib"):
+                try:
+                    check_fargate_size(int(job.vcpus * 1024), job.memory_mib, what="job")
+                except MwaaPlatformError as error:
+                    raise ValueError(f"batch_jobs {job.name!r}: {error.message}") from None
         elif job.vcpus != int(job.vcpus) or not 1 <= job.vcpus <= compute.batch_max_vcpus:
-            raise ValueError(f"batch_jobs {job.name!r}: vcpus must be a whole number from 1 to batch_max_vcpus "
-                             f"({compute.batch_max_vcpus}) on {compute.batch_capacity} instances, got {job.vcpus!r}")
+            findings.add(("batch_jobs", index, "vcpus"), f"batch_jobs {job.name!r}: vcpus must be a whole number from 1 "
+                         f"to batch_max_vcpus ({compute.batch_max_vcpus}) on {compute.batch_capacity} instances, got "
+                         f"{job.vcpus!r}")
+    findings.done()
 
 
 Compute.model_rebuild()
@@ -642,17 +847,20 @@ class SharedEnvironment(EnvironmentSettings):
 
     name: str = Field(description="Unique among teams and shared environments; environment <name>-<stage>.")
     stage: str = Field(description="The stage it runs in.")
-    cost_center: str = Field(description="The cost-center tag of the shared environment itself.")
+    cost_center: str = Field(description="The cost-center tag of the shared environment itself (a tag value: "
+                                         "1-256 letters, digits, spaces and _.:/=+-@).")
     alerts: Optional[Alerts] = Field(None, description="Subscriptions and thresholds of the shared environment's alarms.")
 
     _check_name = field_validator("name")(classmethod(lambda cls, value: _name(value)))
+    _check_cost_center = field_validator("cost_center")(classmethod(lambda cls, value: _cost_center(value)))
 
 
 class Team(_Model):
     """A team and its environment in each stage."""
 
     name: str = Field(description="Unique; 2-40 lowercase letters, digits, '-'.")
-    cost_center: str = Field(description="The cost-center tag of everything the team owns.")
+    cost_center: str = Field(description="The cost-center tag of everything the team owns (a tag value: 1-256 "
+                                         "letters, digits, spaces and _.:/=+-@).")
     tags: dict[str, str] = Field(default_factory=dict, description="Further tags on all the team's resources.")
     environments: dict[str, TeamEnvironment] = Field(description=(
         "Stage name -> the team's environment in that stage (or its place on a shared one)."))
@@ -664,6 +872,7 @@ class Team(_Model):
 
     _check_name = field_validator("name")(classmethod(lambda cls, value: _name(value)))
     _check_tags = field_validator("tags")(classmethod(lambda cls, value: _tags(value)))
+    _check_cost_center = field_validator("cost_center")(classmethod(lambda cls, value: _cost_center(value)))
 
     @field_validator("environments")
     @classmethod
@@ -695,9 +904,12 @@ class Registry(_Model):
     def _stages(cls, value: dict[str, Stage]) -> dict[str, Stage]:
         if not value:
             raise ValueError("must declare at least one stage")
+        findings = _Findings()
         for name in value:
             if not re.match(NAME_PATTERN, name) or len(name) > 20:
-                raise ValueError(f"stage names must be 2-20 lowercase letters, digits and '-', got {name!r}")
+                findings.add((name,), f"stages: stage name {shorten(name)} must be 2-20 lowercase letters, digits and "
+                                      "'-', starting with a letter and not ending with '-'")
+        findings.done()
         return value
 
     @field_validator("teams")
@@ -738,7 +950,8 @@ def reference_markdown() -> str:
 
 
 __all__ = [
-    "CAPACITY_FIELDS", "LOG_RETENTION_DAYS", "NOT_YET_SUPPORTED", "NAT_GATEWAY_CHOICES", "EnvironmentSettings",
+    "CAPACITY_FIELDS", "LOG_RETENTION_DAYS", "NOT_YET_SUPPORTED", "NAT_GATEWAY_CHOICES", "TAGS_PER_RESOURCE_MAX",
+    "ZONE_LETTERS", "Loc", "Problems", "capacity_bounds", "capacity_range", "tag_value_problem", "EnvironmentSettings",
     "Network", "Platform", "Registry", "SecretsBackend", "SharedEnvironment", "Stage", "Team", "TeamEnvironment",
     "BatchJobSettings", "Compute", "EcsTask", "Image", "PackageIndexSettings", "WebAccess", "WebIngress", "WheelhouseSettings", "json_schema", "reference_markdown",
 ]

@@ -41,4 +41,9 @@ class TargetAccessStack(Stack):
                 if wildcards and statement.wildcard_reason:
                     acknowledge(role.role.policy, [wildcard_resource_finding(self, resource) for resource in wildcards],
                                 statement.wildcard_reason)
+                # the registry refuses a wildcard action without its reason (wildcard_action_reason)
+                actions = [action for action in statement.actions if "*" in action]
+                if actions and statement.wildcard_action_reason:
+                    acknowledge(role.role.policy, [f"AwsSolutions::AwsSolutions-IAM5[Action::{action}]" for action in actions],
+                                statement.wildcard_action_reason)
             self.roles[spec.role_name] = role

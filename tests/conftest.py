@@ -1,6 +1,8 @@
 """Shared fixtures. The harness itself lives in tests/harness.py so test modules can import it."""
 
+import importlib
 import os
+from pathlib import Path
 
 # jsii prints a Node end-of-life banner on every run under Node 20; keep test output readable.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -22,17 +24,15 @@ def stack(app):
     return new_stack(app)
 
 
-@pytest.fixture(scope="session")
-def platform(tmp_path_factory):
-    """The example platform, synthesized once per run exactly as `cdk synth` does: nag packs attached.
+def _synthesized(tmp_path_factory, name: str, registry: Path):
+    """``registry`` synthesized once per run exactly as `cdk synth` does (nag packs and preflight attached),
+    into a directory every xdist worker shares.
 
-    Synthesis raises on any unacknowledged finding. The first xdist worker to need it synthesizes
-    into a directory all workers share (under a file lock); the others load that cloud assembly,
-    so the platform is synthesized once per run, not once per worker. ``acknowledgments`` are the
-    construct tree's, recorded at synthesis.
+    Synthesis raises on any unacknowledged finding. The first worker to need it synthesizes under a
+    file lock; the others load that cloud assembly. ``acknowledgments`` are the construct tree's,
+    recorded at synthesis.
     """
     import fcntl
-    import importlib
     import json
     from types import SimpleNamespace
 
@@ -46,17 +46,46 @@ def platform(tmp_path_factory):
     shared = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         shared = shared.parent
-    out, done = shared / "platform.cdk.out", shared / "platform.acknowledgments.json"
-    with open(shared / "platform.lock", "w") as lock:
+    out, done = shared / f"{name}.cdk.out", shared / f"{name}.acknowledgments.json"
+    with open(shared / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not done.exists():
-            app = cdk.App(outdir=str(out), context=cdk_json_context())
+            app = cdk.App(outdir=str(out), context={**cdk_json_context(), "registry": str(registry)})
             attach_nag_packs(app)
             attach_preflight_checks(app)
             importlib.import_module("app").build(app)
             app.synth()
             done.write_text(json.dumps(acknowledgments(app)))
-    return SimpleNamespace(assembly=cx_api.CloudAssembly(str(out)), acknowledgments=json.loads(done.read_text()))
+    return SimpleNamespace(assembly=cx_api.CloudAssembly(str(out)), acknowledgments=json.loads(done.read_text()),
+                           registry=registry)
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory):
+    """The library's and the app's example platform (``tests/fixtures/platform/platform.yaml``, never the
+    user's platform.yaml), synthesized once per run."""
+    from harness import FIXTURE_REGISTRY
+
+    return _synthesized(tmp_path_factory, "platform", FIXTURE_REGISTRY)
+
+
+@pytest.fixture(scope="session")
+def user_platform(platform, tmp_path_factory):
+    """The platform team's own platform.yaml, synthesized once per run (tests/test_your_platform.py).
+
+    When it builds exactly what the fixture registry builds (a fresh clone: the same settings once
+    paths are resolved), the fixture's synthesis is reused: synthesis is deterministic, so a second
+    one would produce the same templates.
+    """
+    import dataclasses
+
+    from harness import FIXTURE_REGISTRY, USER_REGISTRY
+    from stacks.registry import load_registry
+
+    user, fixture = load_registry(USER_REGISTRY, environ={}), load_registry(FIXTURE_REGISTRY, environ={})
+    if dataclasses.replace(user, source=fixture.source) == fixture:
+        return platform
+    return _synthesized(tmp_path_factory, "user-platform", USER_REGISTRY)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -70,7 +99,7 @@ def wheelhouse_cache(tmp_path_factory):
 #: is synthesized first, on one worker, while the other runs the longest modules that do not need
 #: it; the other users of the ``platform`` fixture come after about 15 s of work, so no worker waits
 #: on the lock. Long modules go early so both workers stay busy to the end.
-MODULE_ORDER = ("test_platform_app", "test_registry", "test_network", "test_checkov", "test_airflow_real",
+MODULE_ORDER = ("test_platform_app", "test_your_platform", "test_registry", "test_network", "test_checkov", "test_airflow_real",
                 "test_environment",
                 "test_compute_batch", "test_compute_ecs", "test_team_stacks", "test_package_index",
                 "test_wheelhouse", "test_registry_schema", "test_compute_eks")

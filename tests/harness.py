@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,11 @@ from constructs import IConstruct
 from mwaa_platform.compliance.nag import nag_packs
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+#: The registry the library's and the app's tests build: a copy of the shipped example, so they pass
+#: whatever the platform team writes in platform.yaml.
+FIXTURE_REGISTRY = REPO_ROOT / "tests" / "fixtures" / "platform" / "platform.yaml"
+#: The platform team's own registry, checked by tests/test_your_platform.py only.
+USER_REGISTRY = REPO_ROOT / "platform.yaml"
 
 #: Fixed environment for test stacks; cdk.json carries the matching AZ context.
 TEST_ACCOUNT = "123456789012"
@@ -127,6 +132,69 @@ def assert_cfn_lint_clean(templates: Iterable[Path]) -> None:
     findings = cfn_lint_findings(templates)
     if findings:
         raise AssertionError(f"{len(findings)} cfn-lint finding(s):\n" + "\n".join(findings))
+
+
+def once_per_assembly(directory: str | Path, name: str, compute: Callable[[], Any]) -> Any:
+    """``compute()``'s JSON result for a synthesized assembly, computed once per run and shared by the
+    xdist workers (stored in the assembly's directory, under a lock): the example platform and the
+    user's platform.yaml are one assembly when they build the same thing, and are linted once."""
+    import fcntl
+
+    result = Path(directory) / f".{name}.json"
+    with open(Path(directory) / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not result.exists():
+            result.write_text(json.dumps(compute()))
+    return json.loads(result.read_text())
+
+
+def assembly_templates(assembly: Any) -> dict[str, Path]:
+    """Stack name -> template file of a cloud assembly."""
+    return {stack.stack_name: Path(assembly.directory) / stack.template_file for stack in assembly.stacks}
+
+
+def assert_assembly_cfn_lint_clean(assembly: Any) -> None:
+    """cfn-lint on every template of a synthesized assembly (once per assembly and run)."""
+    templates = sorted(assembly_templates(assembly).values())
+    assert templates, "no templates to lint"
+    findings = once_per_assembly(assembly.directory, "cfn-lint", lambda: cfn_lint_findings(templates))
+    if findings:
+        raise AssertionError(f"{len(findings)} cfn-lint finding(s):\n" + "\n".join(findings))
+
+
+def checkov_reports(assembly: Any) -> list[dict]:
+    """checkov's JSON reports on every template of a synthesized assembly (once per assembly and run).
+
+    checkov lives in its own virtualenv (``.venv-checkov``, made by ``make setup``) because it pins its
+    own boto3; the Makefile exports its path as CHECKOV.
+    """
+    import os
+    import subprocess
+
+    checkov = os.environ.get("CHECKOV", str(REPO_ROOT / ".venv-checkov" / "bin" / "checkov"))
+    if not Path(checkov).exists():
+        raise AssertionError(f"checkov is not installed at {checkov}: run `make setup` (or `make test`), which "
+                             "creates .venv-checkov from requirements-checkov.txt")
+
+    def run() -> list[dict]:
+        # the templates by name: with --directory, checkov also parses tree.json and the manifest (1.5 s)
+        templates = sorted(assembly_templates(assembly).values())
+        assert templates
+        result = subprocess.run(
+            [checkov, *(arg for path in templates for arg in ("--file", str(path))), "--framework", "cloudformation",
+             "--output", "json", "--compact", "--skip-download"],
+            capture_output=True, text=True, timeout=300,
+        )
+        assert result.returncode in (0, 1), result.stderr[-2000:]  # 1: failed checks, reported by the tests
+        reports = json.loads(result.stdout)
+        return reports if isinstance(reports, list) else [reports]
+
+    return once_per_assembly(assembly.directory, "checkov", run)
+
+
+def checkov_failures(reports: list[dict]) -> list[str]:
+    return [f"{c['check_id']} {c['resource']} ({c['file_path']}): {c['check_name']}"
+            for report in reports for c in report["results"]["failed_checks"]]
 
 
 def assert_stack_cfn_lint_clean(stack: cdk.Stack, directory: Path) -> None:

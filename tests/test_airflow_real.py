@@ -25,10 +25,11 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 from airflow_venv import SKIPPED, registry_environments, venv_dir  # noqa: E402
 import dags_check  # noqa: E402
+from harness import FIXTURE_REGISTRY  # noqa: E402
 from dags_check import hidden_distributions, probe  # noqa: E402
 
 DATA = REPO / "constructs" / "mwaa_platform" / "environment" / "_mwaa_images"
-REGISTRY = REPO / "platform.yaml"
+REGISTRY = FIXTURE_REGISTRY
 ENVIRONMENTS = registry_environments(REGISTRY)
 VERSIONS = sorted({env.airflow_version for env in ENVIRONMENTS})
 #: MWAA_FACTS.md: the Amazon provider in each image's constraints

@@ -7,33 +7,16 @@ Makefile exports its path as CHECKOV. Every accepted check is skipped on its res
 """
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from harness import REPO_ROOT
-
-CHECKOV = os.environ.get("CHECKOV", str(REPO_ROOT / ".venv-checkov" / "bin" / "checkov"))
+from harness import checkov_failures, checkov_reports
 
 
 @pytest.fixture(scope="session")
 def checkov_report(platform):
-    if not Path(CHECKOV).exists():
-        pytest.fail(f"checkov is not installed at {CHECKOV}: run `make setup` (or `make test`), which creates "
-                    ".venv-checkov from requirements-checkov.txt")
-    # the templates by name: with --directory, checkov also parses tree.json and the manifest (1.5 s)
-    templates = sorted(Path(platform.assembly.directory).glob("*.template.json"))
-    assert templates
-    result = subprocess.run(
-        [CHECKOV, *(arg for path in templates for arg in ("--file", str(path))), "--framework", "cloudformation",
-         "--output", "json", "--compact", "--skip-download"],
-        capture_output=True, text=True, timeout=300,
-    )
-    assert result.returncode in (0, 1), result.stderr[-2000:]  # 1: failed checks, reported below
-    reports = json.loads(result.stdout)
-    return reports if isinstance(reports, list) else [reports]
+    return checkov_reports(platform.assembly)
 
 
 def _results(reports, kind):
@@ -41,9 +24,7 @@ def _results(reports, kind):
 
 
 def test_checkov_reports_no_failed_check(checkov_report):
-    failed = [f"{c['check_id']} {c['resource']} ({c['file_path']}): {c['check_name']}"
-              for c in _results(checkov_report, "failed_checks")]
-    assert failed == []
+    assert checkov_failures(checkov_report) == []
     assert len(_results(checkov_report, "passed_checks")) > 100  # it really scanned the templates
 
 

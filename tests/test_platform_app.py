@@ -1,12 +1,14 @@
-"""The example platform as `cdk synth` produces it: nag-clean, cfn-lint-clean, snapshotted."""
+"""The library's example platform (tests/fixtures/platform/platform.yaml) as `cdk synth` produces it: nag-clean,
+cfn-lint-clean, snapshotted. The user's own platform.yaml is checked by tests/test_your_platform.py."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from harness import assert_cfn_lint_clean, scrub
+from harness import REPO_ROOT, assembly_templates, assert_assembly_cfn_lint_clean, scrub
 from mwaa_platform.compliance.nag import known_pack_names
 
 
@@ -15,12 +17,11 @@ def snapshot_json(snapshot):
     return snapshot.use_extension(JSONSnapshotExtension)
 
 
-def _templates(assembly):
-    return {stack.stack_name: Path(assembly.directory) / stack.template_file for stack in assembly.stacks}
+_templates = assembly_templates
 
 
 def test_every_stack_passes_cfn_lint(platform):
-    assert_cfn_lint_clean(_templates(platform.assembly).values())
+    assert_assembly_cfn_lint_clean(platform.assembly)
 
 
 def test_every_stack_matches_its_snapshot(platform, snapshot_json):
@@ -56,3 +57,11 @@ def test_every_acknowledgment_suppresses_a_real_finding(platform):
                 if ack_id.startswith(ours)}
     assert suppressed and recorded
     assert sorted(recorded - suppressed) == []
+
+
+def test_the_readme_names_every_template_of_the_example(platform):
+    """README's template table lists exactly the templates `make synth` writes for the example."""
+    text = (REPO_ROOT / "README.md").read_text()
+    table = text.split("| template in `cdk.out/` | what |")[1].split("\n\n")[0]
+    named = set(re.findall(r"`([\w.-]+)\.template\.json`", table))
+    assert named == set(_templates(platform.assembly)), "update the table in README.md, 'What `make synth` produces'"

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 import test_team_stacks
-from harness import REPO_ROOT, assert_cfn_lint_clean, cdk_json_context
+from harness import FIXTURE_REGISTRY, REPO_ROOT, assert_cfn_lint_clean, cdk_json_context
 from stacks.registry_schema import json_schema, reference_markdown
 
 SCHEMA = REPO_ROOT / "docs" / "registry.schema.json"
@@ -29,15 +29,15 @@ def test_the_reference_in_the_docs_is_the_generated_one():
     assert block.strip() == reference_markdown().strip(), "run `make registry-docs` and commit the result"
 
 
-def test_platform_yaml_points_editors_at_the_schema():
-    first = (REPO_ROOT / "platform.yaml").read_text().splitlines()[0]
-    assert first == "# yaml-language-server: $schema=docs/registry.schema.json"
-    assert (REPO_ROOT / first.split("$schema=")[1]).resolve() == SCHEMA
+def test_the_fixture_registry_points_editors_at_the_schema():
+    first = FIXTURE_REGISTRY.read_text().splitlines()[0]
+    assert first.startswith("# yaml-language-server: $schema=")
+    assert (FIXTURE_REGISTRY.parent / first.split("$schema=")[1]).resolve() == SCHEMA
 
 
-def test_the_schema_validates_the_shipped_registry_and_rejects_a_mistake():
+def test_the_schema_validates_the_fixture_registry_and_rejects_a_mistake():
     schema = json.loads(SCHEMA.read_text())
-    document = yaml.safe_load((REPO_ROOT / "platform.yaml").read_text())
+    document = yaml.safe_load(FIXTURE_REGISTRY.read_text())
     jsonschema.validate(document, schema)
     document["teams"][0]["environments"]["dev"]["max_worker"] = 3
     with pytest.raises(jsonschema.ValidationError, match="'max_worker' was unexpected"):
@@ -100,16 +100,18 @@ def test_onboarding_a_team_as_the_readme_says_keeps_the_checks_green(tmp_path):
     from stacks.registry import load_registry
 
     folder, entries = readme_snippet()
-    (tmp_path / folder).mkdir(parents=True)
-    (tmp_path / folder / "hello.py").write_text("# a DAG\n")
+    # the fixture registry's place in a copy of the repository: its ../../../examples are the repository's
+    base = tmp_path / FIXTURE_REGISTRY.relative_to(REPO_ROOT).parent
+    (base / folder).mkdir(parents=True)
+    (base / folder / "hello.py").write_text("# a DAG\n")
     (tmp_path / "examples").symlink_to(REPO_ROOT / "examples")
-    document = yaml.safe_load((REPO_ROOT / "platform.yaml").read_text())
+    document = yaml.safe_load(FIXTURE_REGISTRY.read_text())
     # the example's teams that share an environment with the new one stay: their stacks change when
     # it joins. The others' stacks do not, and the platform fixture already holds them to every check.
     joined = {stage["shared"] for entry in entries for stage in entry["environments"].values() if "shared" in stage}
     document["teams"] = [team for team in document["teams"]
                          if joined & {stage.get("shared") for stage in team["environments"].values()}] + entries
-    registry_path = tmp_path / "platform.yaml"
+    registry_path = base / "platform.yaml"
     registry_path.write_text(yaml.safe_dump(document, sort_keys=False))
 
     # CDK's own template validation is left to the platform fixture: cfn-lint holds the new stack below

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
-from harness import REPO_ROOT, TEST_REGION
+from harness import FIXTURE_REGISTRY, REPO_ROOT, TEST_REGION
 
 
 def _template(platform, stack_name):
@@ -33,7 +33,7 @@ def registry():
     """The example registry the platform fixture was built from: tests read it, never hard-code its teams."""
     from stacks.registry import load_registry
 
-    return load_registry(REPO_ROOT / "platform.yaml", environ={})
+    return load_registry(FIXTURE_REGISTRY, environ={})
 
 
 def test_stack_names_come_from_the_registry(platform, registry):

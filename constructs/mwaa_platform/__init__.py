@@ -33,7 +33,7 @@ from mwaa_platform.environment import (
     SecretsManagerBackend,
 )
 from mwaa_platform._internal.managed_policy_role import ManagedPolicyGrants
-from mwaa_platform.errors import MwaaPlatformError
+from mwaa_platform.errors import MwaaPlatformError, MwaaPlatformTypeError
 from mwaa_platform.network import (
     ENDPOINT_SETS,
     AirflowNetwork,
@@ -65,6 +65,7 @@ __all__ = [
     "IAirflowEnvironment",
     "ManagedPolicyGrants",
     "MwaaPlatformError",
+    "MwaaPlatformTypeError",
     "NetworkAttributes",
     "SecretsManagerBackend",
     "SharedAirflowNetwork",

@@ -14,7 +14,7 @@ from typing import Optional
 
 from constructs import IConstruct
 
-__all__ = ["MwaaPlatformError", "construct_path", "shorten", "validating"]
+__all__ = ["MwaaPlatformError", "MwaaPlatformTypeError", "construct_path", "shorten", "validating"]
 
 #: Longest value echoed in a message: a user's 3 GB YAML alias bomb must not become a 3 GB message.
 MAX_VALUE_CHARS = 200
@@ -41,7 +41,16 @@ class MwaaPlatformError(ValueError):
         """This error located at ``construct_path`` (unless it already names a construct)."""
         if self.construct_path:
             return self
-        return MwaaPlatformError(self.message, construct_path)
+        return type(self)(self.message, construct_path)
+
+
+class MwaaPlatformTypeError(MwaaPlatformError, TypeError):
+    """An argument of the wrong kind: a string where a network construct belongs, say.
+
+    It is a ``MwaaPlatformError`` (so ``except MwaaPlatformError`` and ``except ValueError`` still
+    catch every mistake the library reports) and a ``TypeError``, as Python reports a wrong type.
+    The message names the parameter, the expected type and what was given.
+    """
 
 
 def construct_path(scope: IConstruct, construct_id: Optional[str] = None) -> str:

@@ -6,6 +6,7 @@ naming the field, the bad value and what is allowed. This module is the stable h
 checks: import them from here, not from the modules that define them.
 """
 
+from mwaa_platform._internal.regions import check_mwaa_region, check_target_region, mwaa_regions, target_regions
 from mwaa_platform.compute._node_group import check_instance_types, check_node_counts, check_root_volume
 from mwaa_platform.compute.eks import check_namespace
 from mwaa_platform.compute.eks_cluster import check_kubernetes_version, check_system_nodes
@@ -24,7 +25,8 @@ from mwaa_platform.environment.validation import (
 )
 from mwaa_platform.environment.requirements import check_requirements
 from mwaa_platform.environment.wheelhouse import needs_packages
-from mwaa_platform.errors import MwaaPlatformError, shorten
+from mwaa_platform.cross_account.role import check_actions
+from mwaa_platform.errors import MwaaPlatformError, MwaaPlatformTypeError, shorten
 from mwaa_platform.network._placement import check_web_ingress
 from mwaa_platform.network.dns_firewall import check_domains
 from mwaa_platform.network.network import NAT_GATEWAY_CHOICES, check_cidr
@@ -34,7 +36,9 @@ __all__ = [
     "AIRFLOW_ROLES",
     "NAT_GATEWAY_CHOICES",
     "MwaaPlatformError",
+    "MwaaPlatformTypeError",
     "check_account_ids",
+    "check_actions",
     "check_artifact_paths",
     "check_choice",
     "check_cidr",
@@ -48,16 +52,20 @@ __all__ = [
     "check_node_counts",
     "check_root_volume",
     "check_maintenance_window",
+    "check_mwaa_region",
     "check_policy_name",
     "check_principal_arns",
     "check_security_groups",
     "check_system_nodes",
+    "check_target_region",
     "check_supported_airflow_version",
     "check_web_ingress",
     "default_airflow_version",
     "lookup_environment_class",
+    "mwaa_regions",
     "needs_packages",
     "parse_airflow_version",
     "resolve_capacity",
     "shorten",
+    "target_regions",
 ]

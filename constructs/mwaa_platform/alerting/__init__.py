@@ -3,6 +3,8 @@ environment and task compute, dashboards, and a cost budget on its tag (``docs/a
 
 from mwaa_platform.alerting.alarms import (
     ALARMS,
+    AlarmOverride,
+    AlarmOverrides,
     AlarmSettings,
     AlarmThresholds,
     EnvironmentAlarms,
@@ -18,10 +20,18 @@ from mwaa_platform.alerting.events import (
     ecs_task_failed_pattern,
     environment_status_pattern,
 )
-from mwaa_platform.alerting.topic import AlertSubscriptions, AlertTopic, SlackChannel
+from mwaa_platform.alerting.topic import (
+    AlertSubscriptions,
+    AlertTopic,
+    AlertTopicBase,
+    AnyTopic,
+    SlackChannel,
+    alert_topic_of,
+)
 
 __all__ = [
-    "ALARMS", "FAILED_ENVIRONMENT_STATUSES", "AlarmSettings", "AlarmThresholds", "AlertSubscriptions", "AlertTopic",
+    "ALARMS", "FAILED_ENVIRONMENT_STATUSES", "AlarmOverride", "AlarmOverrides", "AlarmSettings", "AlarmThresholds",
+    "AlertSubscriptions", "AlertTopic", "AlertTopicBase", "AnyTopic", "alert_topic_of",
     "EnvironmentAlarms", "FailureEvents", "PlatformDashboard", "SlackChannel", "TeamBudget", "TeamDashboard",
     "alarms_markdown", "batch_job_failed_pattern", "check_statsd_filters", "ecs_task_failed_pattern", "environment_status_pattern",
 ]

@@ -14,28 +14,40 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from functools import cache
-from typing import Any, Optional
+from typing import Any, Literal, Optional, TypedDict, Union
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
+from typing_extensions import Unpack
 
-from mwaa_platform.alerting.topic import AlertTopic
+from mwaa_platform._internal.kinds import check_kind
+from mwaa_platform.alerting.topic import AnyTopic, alert_topic_of, check_topic
 from mwaa_platform.environment import airflow_version as versions
-from mwaa_platform.environment.base import AirflowEnvironmentBase
+from mwaa_platform.environment.base import AirflowEnvironmentBase, IAirflowEnvironment, check_environment
 from mwaa_platform.environment.configuration import MetricsFilter
-from mwaa_platform.environment.environment_class import EnvironmentClass, lookup_environment_class
-from mwaa_platform.errors import MwaaPlatformError, shorten, validating
+from mwaa_platform.environment.environment_class import (
+    ENVIRONMENT_CLASSES,
+    EnvironmentClass,
+    lookup_environment_class,
+)
+from mwaa_platform.environment.options import EnvironmentClassName, MwaaCluster
+from mwaa_platform.errors import MwaaPlatformError, MwaaPlatformTypeError, shorten, validating
 
 __all__ = [
-    "ALARMS", "AlarmSettings", "AlarmSpec", "AlarmThresholds", "EnvironmentAlarms", "alarms_markdown",
-    "check_metrics_filters", "check_statsd_filters",
+    "ALARMS", "PERIOD_MINUTES", "AlarmOverride", "AlarmOverrides", "AlarmSettings", "AlarmSpec", "AlarmThresholds",
+    "EnvironmentAlarms", "PeriodMinutes", "ThresholdOverrides", "alarms_markdown", "check_metrics_filters",
+    "check_statsd_filters",
 ]
 
 _Compare = cloudwatch.ComparisonOperator
 _Missing = cloudwatch.TreatMissingData
 #: The container clusters MWAA reports CPU and memory for.
-CLUSTERS = ("Scheduler", "BaseWorker", "AdditionalWorker", "WebServer")
+CLUSTERS: tuple[MwaaCluster, ...] = ("Scheduler", "BaseWorker", "AdditionalWorker", "WebServer")
+
+#: The periods CloudWatch alarms on these metrics use, in minutes.
+PeriodMinutes = Literal[1, 5, 10, 15, 30, 60]
+PERIOD_MINUTES: tuple[int, ...] = (1, 5, 10, 15, 30, 60)
 
 
 @dataclass(frozen=True)
@@ -49,7 +61,7 @@ class AlarmSettings:
 
     threshold: float
     evaluation_periods: int = 3
-    period_minutes: int = 5
+    period_minutes: PeriodMinutes = 5
 
     def check(self, name: str) -> None:
         if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) or self.threshold < 0:
@@ -57,9 +69,39 @@ class AlarmSettings:
         if isinstance(self.evaluation_periods, bool) or not isinstance(self.evaluation_periods, int) or not (
                 1 <= self.evaluation_periods <= 24):
             raise MwaaPlatformError(f"thresholds.{name}.evaluation_periods must be 1-24, got {shorten(self.evaluation_periods)}")
-        if self.period_minutes not in (1, 5, 10, 15, 30, 60):
+        if isinstance(self.period_minutes, bool) or self.period_minutes not in PERIOD_MINUTES:
             raise MwaaPlatformError(
-                f"thresholds.{name}.period_minutes must be one of 1, 5, 10, 15, 30, 60, got {shorten(self.period_minutes)}")
+                f"thresholds.{name}.period_minutes must be one of {', '.join(map(str, PERIOD_MINUTES))}, got "
+                f"{shorten(self.period_minutes)}")
+
+
+class AlarmOverride(TypedDict, total=False):
+    """Some settings of one alarm; those left out keep ``AlarmThresholds.for_class``'s."""
+
+    threshold: float
+    evaluation_periods: int
+    period_minutes: PeriodMinutes
+
+
+class AlarmOverrides(TypedDict, total=False):
+    """Overrides by alarm setting, typed: ``AlarmOverrides(queued_tasks=AlarmOverride(threshold=40))``
+    lets mypy check every name and value. Each one left out keeps ``AlarmThresholds.for_class``'s."""
+
+    scheduler_heartbeat: AlarmOverride
+    queued_tasks: AlarmOverride
+    queue_age_seconds: AlarmOverride
+    import_errors: AlarmOverride
+    cpu_percent: AlarmOverride
+    memory_percent: AlarmOverride
+    database_cpu_percent: AlarmOverride
+    database_freeable_memory_mib: AlarmOverride
+    database_connections: AlarmOverride
+
+
+#: What ``with_overrides`` and ``EnvironmentAlarms(thresholds=...)`` take: ``AlarmOverrides`` (which mypy
+#: checks), or a plain mapping of alarm setting to ``AlarmOverride``-like dict or ``AlarmSettings`` (the
+#: registry's form, checked when it is applied).
+ThresholdOverrides = Union[AlarmOverrides, Mapping[str, Union[AlarmSettings, Mapping[str, Any]]]]
 
 
 @dataclass(frozen=True)
@@ -77,7 +119,7 @@ class AlarmThresholds:
     database_connections: AlarmSettings
 
     @classmethod
-    def for_class(cls, environment_class: "EnvironmentClass | str") -> "AlarmThresholds":
+    def for_class(cls, environment_class: Union[EnvironmentClassName, EnvironmentClass]) -> "AlarmThresholds":
         env_class = lookup_environment_class(environment_class)
         scale = env_class.concurrent_tasks_per_worker / 5  # mw1.small = 1, doubling with each class
         return cls(
@@ -92,22 +134,47 @@ class AlarmThresholds:
             database_connections=AlarmSettings(max(50, 100 * scale)),
         )
 
-    def with_overrides(self, overrides: Mapping[str, Mapping[str, Any]]) -> "AlarmThresholds":
-        """These thresholds with some settings replaced, e.g. ``{"queued_tasks": {"threshold": 40}}``."""
+    def with_overrides(self, overrides: ThresholdOverrides) -> "AlarmThresholds":
+        """These thresholds with some settings replaced, e.g. ``{"queued_tasks": {"threshold": 40}}``.
+
+        Each value is an ``AlarmOverride`` (some settings) or a whole ``AlarmSettings``. A plain
+        dict (the registry's form) is checked here; ``AlarmOverrides`` is checked by mypy too, and
+        so is the keyword form ``overridden``.
+        """
+        if not isinstance(overrides, Mapping):
+            raise MwaaPlatformTypeError(f"thresholds must be a mapping of alarm settings (AlarmOverrides), got "
+                                        f"{type(overrides).__name__} {shorten(overrides)}")
         known = [f.name for f in fields(self)]
         changed = {}
         for name, values in overrides.items():
             if name not in known:
                 raise MwaaPlatformError(f"thresholds: unknown alarm {shorten(name)}; allowed: {', '.join(known)}")
+            if isinstance(values, AlarmSettings):
+                changed[name] = values
+                continue
+            if not isinstance(values, Mapping):
+                raise MwaaPlatformTypeError(
+                    f"thresholds.{name} must be an AlarmOverride (threshold, evaluation_periods, period_minutes) or "
+                    f"AlarmSettings, got {shorten(values)}")
             unknown = sorted(set(values) - {"threshold", "evaluation_periods", "period_minutes"})
             if unknown:
                 raise MwaaPlatformError(f"thresholds.{name}: unknown setting {shorten(unknown[0])}; allowed: "
                                         "threshold, evaluation_periods, period_minutes")
             changed[name] = replace(getattr(self, name), **values)
         result = replace(self, **changed)
-        for name in known:
-            getattr(result, name).check(name)
+        result.check()
         return result
+
+    def overridden(self, **overrides: Unpack[AlarmOverrides]) -> "AlarmThresholds":
+        """``with_overrides`` with keywords, which mypy checks: ``overridden(queued_tasks={"threshold": 40})``."""
+        return self.with_overrides(overrides)
+
+    def check(self) -> None:
+        """Raise naming the first setting out of range."""
+        for item in fields(self):
+            settings = getattr(self, item.name)
+            check_kind(f"thresholds.{item.name}", settings, AlarmSettings)
+            settings.check(item.name)
 
 
 @dataclass(frozen=True)
@@ -129,7 +196,9 @@ class AlarmSpec:
     scaling_only: bool = False
 
 
-def _cluster_metric(metric_name: str, cluster: str) -> Callable[[AirflowEnvironmentBase, Duration], cloudwatch.Metric]:
+def _cluster_metric(
+    metric_name: str, cluster: MwaaCluster
+) -> Callable[[AirflowEnvironmentBase, Duration], cloudwatch.Metric]:
     def metric(env: AirflowEnvironmentBase, period: Duration) -> cloudwatch.Metric:
         return env.metric_service(metric_name, dimensions={"Cluster": cluster}, period=period)
     return metric
@@ -188,7 +257,8 @@ ALARMS: tuple[AlarmSpec, ...] = (
 def alarms_markdown() -> str:
     """The table of every alarm for ``docs/alerting.md`` (``make registry-docs`` writes it)."""
     environment = _docs_environment()
-    defaults = {name: AlarmThresholds.for_class(name) for name in ("mw1.micro", "mw1.small", "mw1.2xlarge")}
+    defaults = {name: AlarmThresholds.for_class(ENVIRONMENT_CLASSES[name]) for name in ("mw1.micro", "mw1.small",
+                                                                                          "mw1.2xlarge")}
     rows = ["| alarm | metric | fires when (threshold on mw1.micro / mw1.small / mw1.2xlarge where they differ) "
             "| what it means | first check |", "|---|---|---|---|---|"]
     for spec in ALARMS:
@@ -274,26 +344,33 @@ class EnvironmentAlarms(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        environment: AirflowEnvironmentBase,
-        topic: AlertTopic,
-        environment_class: "EnvironmentClass | str" = "mw1.small",
-        thresholds: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        environment: IAirflowEnvironment,
+        topic: AnyTopic,
+        environment_class: Union[EnvironmentClassName, EnvironmentClass] = "mw1.small",
+        thresholds: Union[ThresholdOverrides, AlarmThresholds, None] = None,
         airflow_configuration_options: Optional[Mapping[str, str]] = None,
         airflow_version: Optional[str] = None,
     ) -> None:
         """
         :param environment: an ``AirflowEnvironment``, or one imported by name.
-        :param topic: where alarm and OK notifications go.
+        :param topic: where alarm and OK notifications go: an ``AlertTopic`` (or ``AlertTopic.from_topic_arn``)
+            or any ``sns.ITopic``; CloudWatch is allowed to publish there for these alarms (an imported
+            topic's owner must allow it).
         :param environment_class: scales the default thresholds. Default: the environment's class
             when it is an ``AirflowEnvironment``, else mw1.small.
-        :param thresholds: overrides by alarm setting, e.g. ``{"queued_tasks": {"threshold": 40,
-            "evaluation_periods": 2}}``. Default: ``AlarmThresholds.for_class``.
+        :param thresholds: overrides by alarm setting: ``AlarmOverrides(queued_tasks=AlarmOverride(threshold=40,
+            evaluation_periods=2))`` (the same as a dict, which is checked when the construct is built),
+            or a whole ``AlarmThresholds``, used as it is. Default: ``AlarmThresholds.for_class``.
         :param airflow_configuration_options: the environment's Airflow options, to check the metrics
             filters against. Default: the environment's own when it is an ``AirflowEnvironment``.
         :param airflow_version: the environment's Airflow version, which decides how the filters are
             read. Default: the environment's own when it is an ``AirflowEnvironment``, else unknown
             (the filters must keep the alarms' metrics as both Airflow 2 and Airflow 3 read them).
         """
+        with validating(scope, construct_id):
+            check_environment("environment", environment)
+            check_topic("topic", topic)
+            check_kind("environment_class", environment_class, (str, EnvironmentClass), hint="a name such as mw1.small")
         own_class = getattr(environment, "environment_class", None)
         own_version: Optional[str] = getattr(environment, "airflow_version", None)
         configuration = getattr(environment, "configuration", None)
@@ -301,7 +378,12 @@ class EnvironmentAlarms(Construct):
                        (configuration.to_dict() if configuration is not None else {}))
         with validating(scope, construct_id):
             env_class = lookup_environment_class(own_class or environment_class)
-            settings = AlarmThresholds.for_class(env_class).with_overrides(thresholds or {})
+            if isinstance(thresholds, AlarmThresholds):
+                thresholds.check()
+                settings = thresholds
+            else:
+                overrides: ThresholdOverrides = {} if thresholds is None else thresholds
+                settings = AlarmThresholds.for_class(env_class).with_overrides(overrides)
             if airflow_version is not None and own_version is not None and airflow_version != own_version:
                 raise MwaaPlatformError(f"airflow_version {shorten(airflow_version)} is not the environment's own "
                                         f"({own_version}): leave it out for an AirflowEnvironment")
@@ -311,7 +393,8 @@ class EnvironmentAlarms(Construct):
         #: alarm slug -> its CloudFormation alarm (an L1: the same template as ``cloudwatch.Alarm``
         #: with about a fifth of the jsii calls, which decide synthesis time at platform scale).
         self.alarms: dict[str, cloudwatch.CfnAlarm] = {}
-        topic_arn = topic.topic_arn
+        alert_topic = alert_topic_of(topic, self)
+        topic_arn = alert_topic.topic_arn
         for spec in ALARMS:
             if spec.scaling_only and env_class.fixed_capacity:
                 continue
@@ -328,5 +411,5 @@ class EnvironmentAlarms(Construct):
                 treat_missing_data=_camel(spec.missing.value, upper_first=False), alarm_actions=[topic_arn],
                 ok_actions=[topic_arn],
             )
-            topic.allow_alarm(alarm.attr_arn)
+            alert_topic.allow_alarm(alarm.attr_arn)
             self.alarms[spec.slug] = alarm

@@ -9,7 +9,7 @@ from aws_cdk import Stack
 from aws_cdk import aws_budgets as budgets
 from constructs import Construct
 
-from mwaa_platform.alerting.topic import AlertTopic
+from mwaa_platform.alerting.topic import AnyTopic, alert_topic_of, check_topic
 from mwaa_platform.errors import MwaaPlatformError, shorten, validating
 
 __all__ = ["TeamBudget"]
@@ -34,7 +34,7 @@ class TeamBudget(Construct):
         budget_name: str,
         team: str,
         monthly_limit_usd: float,
-        topic: AlertTopic,
+        topic: AnyTopic,
         tag_key: str = "team",
         actual_percent: Sequence[float] = (80, 100),
         forecast_percent: Sequence[float] = (100,),
@@ -43,12 +43,15 @@ class TeamBudget(Construct):
         :param budget_name: unique in the account; no ':' or '\\'. E.g. ``payments-prod``.
         :param team: the value of the team's cost-allocation tag.
         :param monthly_limit_usd: the monthly budget in US dollars.
-        :param topic: where notifications go; the budget is allowed to publish there.
+        :param topic: where notifications go: an ``AlertTopic`` (or ``AlertTopic.from_topic_arn``) or any
+            ``sns.ITopic``; the budget is allowed to publish there (an imported topic's owner must allow
+            it before this deploys: AWS Budgets checks when the notification is created).
         :param tag_key: the cost-allocation tag. Default: ``team`` (the tag every team resource carries).
         :param actual_percent: notify when actual cost passes these percentages. Default: 80 and 100.
         :param forecast_percent: notify when forecast cost passes these. Default: 100.
         """
         with validating(scope, construct_id):
+            check_topic("topic", topic)
             if not isinstance(budget_name, str) or not _BUDGET_NAME.match(budget_name):
                 raise MwaaPlatformError(f"budget_name must be 1-100 characters without ':' or '\\', got {shorten(budget_name)}")
             if isinstance(monthly_limit_usd, bool) or not isinstance(monthly_limit_usd, (int, float)) or monthly_limit_usd <= 0:
@@ -60,9 +63,10 @@ class TeamBudget(Construct):
                 raise MwaaPlatformError(f"a budget has at most {MAX_NOTIFICATIONS} notifications (AWS Budgets), got "
                                         f"{len(actual_percent) + len(forecast_percent)}")
         super().__init__(scope, construct_id)
+        alert_topic = alert_topic_of(topic, self)
         self.budget_name = budget_name
         self.cost_filter = {"TagKeyValue": [f"user:{tag_key}${team}"]}
-        subscriber = budgets.CfnBudget.SubscriberProperty(subscription_type="SNS", address=topic.topic_arn)
+        subscriber = budgets.CfnBudget.SubscriberProperty(subscription_type="SNS", address=alert_topic.topic_arn)
         notifications = [
             budgets.CfnBudget.NotificationWithSubscribersProperty(
                 notification=budgets.CfnBudget.NotificationProperty(
@@ -79,8 +83,8 @@ class TeamBudget(Construct):
             notifications_with_subscribers=notifications,
         )
         stack = Stack.of(self)
-        topic.allow_budget(f"arn:{stack.partition}:budgets::{stack.account}:budget/{budget_name}")
+        alert_topic.allow_budget(f"arn:{stack.partition}:budgets::{stack.account}:budget/{budget_name}")
         # AWS Budgets checks that it may publish when the notification is created: after the topic policy
-        policy = topic.topic.node.try_find_child("Policy")
+        policy = alert_topic.policy
         if policy is not None:
             self.budget.node.add_dependency(policy)

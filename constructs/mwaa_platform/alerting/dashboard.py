@@ -17,7 +17,8 @@ from constructs import Construct
 
 from mwaa_platform.alerting.alarms import EnvironmentAlarms
 from mwaa_platform.alerting.events import FailureEvents
-from mwaa_platform.environment.base import AIRFLOW_NAMESPACE, SERVICE_NAMESPACE, AirflowEnvironmentBase
+from mwaa_platform._internal.kinds import check_kind
+from mwaa_platform.environment.base import AIRFLOW_NAMESPACE, SERVICE_NAMESPACE, IAirflowEnvironment, check_environment
 from mwaa_platform.errors import MwaaPlatformError, shorten, validating
 
 __all__ = ["PlatformDashboard", "TeamDashboard", "check_dashboard_name"]
@@ -77,7 +78,7 @@ class TeamDashboard(Construct):
         construct_id: str,
         *,
         dashboard_name: str,
-        environment: Optional[AirflowEnvironmentBase] = None,
+        environment: Optional[IAirflowEnvironment] = None,
         alarms: Optional[EnvironmentAlarms] = None,
         failure_events: Optional[FailureEvents] = None,
     ) -> None:
@@ -90,6 +91,9 @@ class TeamDashboard(Construct):
         """
         with validating(scope, construct_id):
             check_dashboard_name(dashboard_name)
+            check_environment("environment", environment, optional=True)
+            check_kind("alarms", alarms, EnvironmentAlarms, optional=True)
+            check_kind("failure_events", failure_events, FailureEvents, optional=True)
         super().__init__(scope, construct_id)
         layout = _Layout(Stack.of(self).region)
         if alarms is not None:

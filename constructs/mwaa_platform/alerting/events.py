@@ -16,7 +16,7 @@ from aws_cdk import aws_events as events
 from aws_cdk.interfaces import aws_events as events_refs
 from constructs import Construct
 
-from mwaa_platform.alerting.topic import AlertTopic
+from mwaa_platform.alerting.topic import AlertTopicBase, AnyTopic, alert_topic_of, check_topic
 from mwaa_platform.errors import MwaaPlatformError, shorten, validating
 
 __all__ = [
@@ -68,34 +68,37 @@ class FailureEvents(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        topic: AlertTopic,
+        topic: AnyTopic,
         environment_name: Optional[str] = None,
         ecs_cluster_arns: Sequence[str] = (),
         batch_job_queue_arns: Sequence[str] = (),
     ) -> None:
         """
-        :param topic: where the messages go; each rule is allowed to publish there.
+        :param topic: where the messages go: an ``AlertTopic`` (or ``AlertTopic.from_topic_arn``) or any
+            ``sns.ITopic``; each rule is allowed to publish there (an imported topic's owner must allow it).
         :param environment_name: an MWAA environment of this account and Region. Default: none.
         :param ecs_cluster_arns: the team's ECS clusters. Default: none.
         :param batch_job_queue_arns: the team's Batch job queues. Default: none.
         """
         with validating(scope, construct_id):
+            check_topic("topic", topic)
             if environment_name is None and not ecs_cluster_arns and not batch_job_queue_arns:
                 raise MwaaPlatformError("FailureEvents needs environment_name, ecs_cluster_arns or batch_job_queue_arns, "
                                         f"got none of them ({shorten(construct_id)})")
         super().__init__(scope, construct_id)
+        alert_topic = alert_topic_of(topic, self)
         stack = Stack.of(self)
         console = f"https://{stack.region}.console.aws.amazon.com"
         self.rules: dict[str, events.Rule] = {}
         if environment_name is not None:
             arn = stack.format_arn(service="airflow", resource="environment", resource_name=environment_name)
-            self._rule(topic, "EnvironmentStatus", f"MWAA environment {environment_name} failed",
+            self._rule(alert_topic, "EnvironmentStatus", f"MWAA environment {environment_name} failed",
                        environment_status_pattern(arn), events.RuleTargetInput.from_text(
                            f"MWAA environment {environment_name} ({stack.region}) changed to a failed state. Event "
                            f"detail: {events.EventField.from_path('$.detail')}. Console: "
                            f"{console}/mwaa/home?region={stack.region}#environments/{environment_name}"))
         if ecs_cluster_arns:
-            self._rule(topic, "EcsTaskFailed", "ECS tasks of the team stopped with an error",
+            self._rule(alert_topic, "EcsTaskFailed", "ECS tasks of the team stopped with an error",
                        ecs_task_failed_pattern(ecs_cluster_arns), events.RuleTargetInput.from_text(
                            f"ECS task {events.EventField.from_path('$.detail.taskArn')} of "
                            f"{events.EventField.from_path('$.detail.group')} (started by "
@@ -103,7 +106,7 @@ class FailureEvents(Construct):
                            f"{events.EventField.from_path('$.detail.stoppedReason')}. Console: "
                            f"{console}/ecs/v2/clusters?region={stack.region}"))
         if batch_job_queue_arns:
-            self._rule(topic, "BatchJobFailed", "Batch jobs of the team failed",
+            self._rule(alert_topic, "BatchJobFailed", "Batch jobs of the team failed",
                        batch_job_failed_pattern(batch_job_queue_arns), events.RuleTargetInput.from_text(
                            f"Batch job {events.EventField.from_path('$.detail.jobName')} "
                            f"({events.EventField.from_path('$.detail.jobId')}) failed: "
@@ -111,7 +114,7 @@ class FailureEvents(Construct):
                            f"{console}/batch/home?region={stack.region}#jobs/detail/"
                            f"{events.EventField.from_path('$.detail.jobId')}"))
 
-    def _rule(self, topic: AlertTopic, construct_id: str, description: str, pattern: dict[str, Any],
+    def _rule(self, topic: AlertTopicBase, construct_id: str, description: str, pattern: dict[str, Any],
               message: events.RuleTargetInput) -> None:
         rule = events.Rule(self, construct_id, description=description, event_pattern=_event_pattern(pattern))
         rule.add_target(_TopicTarget(topic, message))
@@ -122,9 +125,9 @@ class FailureEvents(Construct):
 @jsii.implements(events.IRuleTarget)
 class _TopicTarget:
     """The topic as a rule target, without the unconditioned ``events.amazonaws.com`` publish grant
-    that ``aws_events_targets.SnsTopic`` adds: ``AlertTopic.allow_rule`` admits this rule only."""
+    that ``aws_events_targets.SnsTopic`` adds: ``AlertTopicBase.allow_rule`` admits this rule only."""
 
-    def __init__(self, topic: AlertTopic, message: events.RuleTargetInput) -> None:
+    def __init__(self, topic: AlertTopicBase, message: events.RuleTargetInput) -> None:
         self.topic, self.message = topic, message
 
     def bind(self, rule: "events_refs.IRuleRef", id: Optional[str] = None) -> events.RuleTargetConfig:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Optional
+from typing import Literal, Optional, get_args
 
+import jsii
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_batch as batch
 from aws_cdk import aws_ec2 as ec2
@@ -18,6 +19,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from mwaa_platform._internal.kinds import check_each, check_kind
 from mwaa_platform.compute._trust import ecs_tasks_principal
 from mwaa_platform.paths.model import DagPath, environment_name_of, record_path
 from mwaa_platform._internal.managed_policy_role import ManagedPolicyRole, managed_policy_of
@@ -27,9 +29,13 @@ from mwaa_platform.compute.fargate import check_fargate_size
 from mwaa_platform.compute.image import TaskImage
 from mwaa_platform.environment.key import AirflowKey
 from mwaa_platform.errors import MwaaPlatformError, shorten, validating
-from mwaa_platform.network.network import AirflowNetworkBase
+from mwaa_platform.network.network import AirflowNetworkBase, check_network
 
-__all__ = ["BatchCompute", "BatchJob", "FARGATE_VCPUS"]
+__all__ = ["BATCH_CAPACITIES", "BatchCapacity", "BatchCompute", "BatchJob", "FARGATE_VCPUS"]
+
+#: Where a Batch queue's jobs run: Fargate, Fargate Spot, or EC2 (On-Demand or Spot) instances.
+BatchCapacity = Literal["FARGATE", "FARGATE_SPOT", "EC2", "SPOT"]
+BATCH_CAPACITIES: tuple[str, ...] = get_args(BatchCapacity)
 
 #: vCPU values a Fargate job takes (each x 1024 CPU units in Fargate's table).
 FARGATE_VCPUS = (0.25, 0.5, 1, 2, 4, 8, 16)
@@ -60,12 +66,16 @@ class BatchJob:
     timeout: Duration = Duration.hours(1)
 
 
+@jsii.implements(ec2.IConnectable)
 class BatchCompute(Construct):
     """A job queue on a Fargate (or Fargate Spot) compute environment in the platform network, its job
     definitions, one job role for all of them, and exactly the grants the BatchOperator needs.
 
     Jobs run in the network's private subnets with a security group that admits nothing and the
     network's endpoint clients group. The job role has no permissions until granted.
+
+    It is an ``ec2.IConnectable``: ``connections`` holds the jobs' own security group (not the
+    network's shared endpoint clients group).
     """
 
     def __init__(
@@ -75,7 +85,7 @@ class BatchCompute(Construct):
         *,
         network: AirflowNetworkBase,
         jobs: Sequence[BatchJob],
-        capacity: Literal["FARGATE", "FARGATE_SPOT", "EC2", "SPOT"] = "FARGATE",
+        capacity: BatchCapacity = "FARGATE",
         max_vcpus: int = 16,
         priority: int = 1,
         key: Optional[kms.IKey] = None,
@@ -94,6 +104,16 @@ class BatchCompute(Construct):
         :param log_retention: retention of the job log group. Default: three months.
         :param removal_policy: of the log group, key and repository. Default: ``RETAIN_ON_UPDATE_OR_DELETE``.
         """
+        with validating(scope, construct_id):
+            check_network("network", network)
+            check_each("jobs", jobs, BatchJob)
+            for index, job in enumerate(jobs):
+                check_kind(f"jobs[{index}].image", job.image, TaskImage)
+                check_each(f"jobs[{index}].secrets", job.secrets, secretsmanager.ISecret)
+                check_kind(f"jobs[{index}].timeout", job.timeout, Duration)
+            check_kind("key", key, kms.IKey, optional=True)
+            check_kind("log_retention", log_retention, logs.RetentionDays)
+            check_kind("removal_policy", removal_policy, RemovalPolicy)
         super().__init__(scope, construct_id)
         with validating(self):
             _check_options(jobs, capacity, max_vcpus, priority)
@@ -142,6 +162,17 @@ class BatchCompute(Construct):
                 "ecr:GetAuthorizationToken accepts no resource narrower than '*'; image pulls are limited to the "
                 "jobs' repositories.",
             )
+
+    @property
+    def connections(self) -> ec2.Connections:
+        """The jobs' own security group, for ``allow_to`` / ``allow_from`` rules (none is added here).
+
+        The network's endpoint clients group, which the jobs also have, is left out: a rule through
+        it would open the port for everything in the network.
+        """
+        if getattr(self, "_connections", None) is None:
+            self._connections = ec2.Connections(security_groups=[self.security_group])
+        return self._connections
 
     @property
     def job_queue_name(self) -> str:
@@ -239,7 +270,7 @@ def _pascal(name: str) -> str:
 def _check_options(jobs: Sequence[BatchJob], capacity: str, max_vcpus: int, priority: int) -> None:
     if not jobs:
         raise MwaaPlatformError("jobs must name at least one BatchJob, got none")
-    if capacity not in ("FARGATE", "FARGATE_SPOT", "EC2", "SPOT"):
+    if capacity not in BATCH_CAPACITIES:
         raise MwaaPlatformError(f"capacity must be FARGATE, FARGATE_SPOT, EC2 or SPOT, got {shorten(capacity)}")
     fargate = capacity in ("FARGATE", "FARGATE_SPOT")
     if isinstance(max_vcpus, bool) or not isinstance(max_vcpus, int) or not 1 <= max_vcpus <= 10000:

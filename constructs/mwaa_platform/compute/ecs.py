@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Optional
 
+import jsii
 from aws_cdk import ArnFormat, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
@@ -17,6 +18,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from mwaa_platform._internal.kinds import check_each, check_kind
 from mwaa_platform.compute._trust import ecs_tasks_principal
 from mwaa_platform.paths.model import DagPath, environment_name_of, record_path
 from mwaa_platform._internal.managed_policy_role import ManagedPolicyRole, managed_policy_of
@@ -27,7 +29,7 @@ from mwaa_platform.compute.fargate import check_fargate_size
 from mwaa_platform.compute.image import TaskImage
 from mwaa_platform.environment.key import AirflowKey
 from mwaa_platform.errors import MwaaPlatformError, shorten, validating
-from mwaa_platform.network.network import AirflowNetworkBase
+from mwaa_platform.network.network import AirflowNetworkBase, check_network
 
 __all__ = ["CONTAINER_NAME", "EcsTaskCompute"]
 
@@ -36,6 +38,7 @@ CONTAINER_NAME = "main"
 _FAMILY = re.compile(r"^[a-zA-Z0-9_-]{1,255}$")
 
 
+@jsii.implements(ec2.IConnectable)
 class EcsTaskCompute(Construct):
     """A Fargate task definition on an ECS cluster in the platform network, started through a Step
     Functions state machine (``StepFunctionStartExecutionOperator``).
@@ -50,6 +53,10 @@ class EcsTaskCompute(Construct):
     ``state_machine_name`` runs the task with the cluster, subnets and security groups fixed in its
     definition; the DAG's input may set the container's command and environment variables, nothing
     else. ``grant_run`` gives an environment exactly what the operator calls.
+
+    It is an ``ec2.IConnectable``: ``connections`` holds the task's own security group (not the
+    network's shared endpoint clients group), so ``db.connections.allow_from(task, port)`` opens
+    a port to this task family only.
     """
 
     def __init__(
@@ -86,6 +93,14 @@ class EcsTaskCompute(Construct):
         :param state_machine_name: the launcher's name, which DAGs put in its ARN (1-80 letters, digits,
             '-', '_'; unique in the account and Region). Default: ``family``.
         """
+        with validating(scope, construct_id):
+            check_network("network", network)
+            check_kind("image", image, TaskImage, hint="TaskImage.from_uri, from_directory, ...")
+            check_kind("cluster", cluster, ecs.ICluster, optional=True)
+            check_kind("key", key, kms.IKey, optional=True)
+            check_each("secrets", secrets or {}, secretsmanager.ISecret)
+            check_kind("log_retention", log_retention, logs.RetentionDays)
+            check_kind("removal_policy", removal_policy, RemovalPolicy)
         super().__init__(scope, construct_id)
         with validating(self):
             if not isinstance(family, str) or not _FAMILY.match(family):
@@ -161,6 +176,17 @@ class EcsTaskCompute(Construct):
         self._acknowledge(environment)
 
     # --- what the operator needs ------------------------------------------------------------
+
+    @property
+    def connections(self) -> ec2.Connections:
+        """The task's own security group, for ``allow_to`` / ``allow_from`` rules (none is added here).
+
+        The network's endpoint clients group, which the task also has, is left out: a rule through
+        it would open the port for everything in the network.
+        """
+        if getattr(self, "_connections", None) is None:
+            self._connections = ec2.Connections(security_groups=[self.security_group])
+        return self._connections
 
     @property
     def cluster_name(self) -> str:

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Literal, Optional
+from typing import Literal, Optional, get_args
 
 from aws_cdk import CustomResource, Duration, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from mwaa_platform._internal.kinds import check_kind
 from mwaa_platform.paths.model import AMAZON_PROVIDER, KUBERNETES_PROVIDER, DagPath, environment_name_of, record_path
 from mwaa_platform.compute._node_group import (
     Taint,
@@ -29,11 +30,20 @@ from mwaa_platform.compute._node_group import (
 )
 from mwaa_platform.compute.eks_cluster import EksCluster, EksClusterBase, access_entry
 from mwaa_platform.errors import MwaaPlatformError, shorten, validating
-from mwaa_platform.network.network import AirflowNetworkBase
+from mwaa_platform.network.network import AirflowNetworkBase, check_network
 from mwaa_platform._internal.tokens import is_unresolved
 
-__all__ = ["NAMESPACE_LABEL", "TEAM_LABEL", "EksCompute", "EksNamespace", "EksNamespaceAccess", "check_namespace",
-           "check_repository_names"]
+__all__ = ["CAPACITY_TYPES", "NAMESPACE_LABEL", "POD_SECURITY_LEVELS", "TEAM_LABEL", "EksCompute", "EksNamespace",
+           "EksNamespaceAccess", "NodeCapacityType", "PodSecurityLevel", "check_namespace", "check_repository_names"]
+
+_CLUSTER_HINT = "an EksCluster, or one from EksClusterBase.from_parameters"
+
+#: The Pod Security Admission level enforced in a team's namespace.
+PodSecurityLevel = Literal["baseline", "restricted"]
+POD_SECURITY_LEVELS: tuple[str, ...] = get_args(PodSecurityLevel)
+#: How a team's nodes are bought.
+NodeCapacityType = Literal["ON_DEMAND", "SPOT"]
+CAPACITY_TYPES: tuple[str, ...] = get_args(NodeCapacityType)
 
 #: Node labels: the team (for people and cost reports) and the namespace, which pins pods to nodes.
 TEAM_LABEL = "mwaa-platform/team"
@@ -72,7 +82,7 @@ class EksNamespace(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, cluster: EksCluster, team: str,
                  namespace: Optional[str] = None,
-                 pod_security: Literal["baseline", "restricted"] = "baseline") -> None:
+                 pod_security: PodSecurityLevel = "baseline") -> None:
         """
         :param cluster: the ``EksCluster`` of this stack.
         :param team: the team; labels the namespace (a Kubernetes label value).
@@ -99,7 +109,7 @@ class EksNamespace(Construct):
 
     @classmethod
     def of(cls, cluster: EksCluster, *, team: str, namespace: Optional[str] = None,
-           pod_security: Literal["baseline", "restricted"] = "baseline") -> "EksNamespace":
+           pod_security: PodSecurityLevel = "baseline") -> "EksNamespace":
         """The cluster's namespace ``namespace`` (default: the team's name), created in the cluster's scope
         the first time; asking again for the same team returns it, another team's claim fails."""
         namespace = team if namespace is None else namespace
@@ -131,8 +141,9 @@ def _check_namespace_settings(team: str, namespace: str, pod_security: str) -> N
     if not isinstance(team, str) or not _LABEL_VALUE.match(team):
         raise MwaaPlatformError(f"team must be a Kubernetes label value (1-63 letters, digits, '-_.'), got {shorten(team)}")
     check_namespace(namespace)
-    if pod_security not in ("baseline", "restricted"):
-        raise MwaaPlatformError(f"pod_security must be one of baseline, restricted, got {shorten(pod_security)}")
+    if pod_security not in POD_SECURITY_LEVELS:
+        raise MwaaPlatformError(
+            f"pod_security must be one of {', '.join(POD_SECURITY_LEVELS)}, got {shorten(pod_security)}")
 
 
 class EksNamespaceAccess(Construct):
@@ -145,6 +156,7 @@ class EksNamespaceAccess(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, cluster: EksClusterBase, principal_arn: str,
                  namespaces: Sequence[str]) -> None:
         with validating(scope, construct_id):
+            check_kind("cluster", cluster, EksClusterBase, hint=_CLUSTER_HINT)
             if isinstance(namespaces, str) or not namespaces:
                 raise MwaaPlatformError(f"namespaces must be a non-empty list, got {shorten(namespaces)}")
             for namespace in namespaces:
@@ -172,11 +184,11 @@ class EksCompute(Construct):
         team: str,
         namespace: Optional[str] = None,
         instance_types: Sequence[str] = ("m6i.large",),
-        capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND",
+        capacity_type: NodeCapacityType = "ON_DEMAND",
         min_nodes: int = 1,
         max_nodes: int = 3,
         root_volume_gib: int = 50,
-        pod_security: Literal["baseline", "restricted"] = "baseline",
+        pod_security: PodSecurityLevel = "baseline",
         image_repositories: Sequence[str] = (),
     ) -> None:
         """
@@ -197,6 +209,9 @@ class EksCompute(Construct):
             from; the nodes may pull these and other accounts' images (EKS's add-ons, public images
             mirrored elsewhere), and no other repository of this account. Default: none of this account's.
         """
+        with validating(scope, construct_id):
+            check_kind("cluster", cluster, EksClusterBase, hint=_CLUSTER_HINT)
+            check_network("network", network)
         super().__init__(scope, construct_id)
         namespace = team if namespace is None else namespace
         with validating(self):
@@ -204,8 +219,9 @@ class EksCompute(Construct):
             ami_type = check_instance_types("instance_types", instance_types)
             check_node_counts("", min_nodes, max_nodes)
             check_root_volume("root_volume_gib", root_volume_gib)
-            if capacity_type not in ("ON_DEMAND", "SPOT"):
-                raise MwaaPlatformError(f"capacity_type must be one of ON_DEMAND, SPOT, got {shorten(capacity_type)}")
+            if capacity_type not in CAPACITY_TYPES:
+                raise MwaaPlatformError(
+                    f"capacity_type must be one of {', '.join(CAPACITY_TYPES)}, got {shorten(capacity_type)}")
             check_repository_names("image_repositories", image_repositories)
             _check_same_network(cluster, network)
             network.check_endpoint("eks", "EksCompute (the operator's DescribeCluster)")

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Optional
 
+import jsii
 from aws_cdk import ArnFormat, Names, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks as eks
@@ -24,12 +25,13 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from mwaa_platform._internal.deploy_function import deploy_function
+from mwaa_platform._internal.kinds import check_kind
 from mwaa_platform._internal.managed_policy_role import ManagedPolicyRole
 from mwaa_platform.compliance.nag import acknowledge
 from mwaa_platform.compute._node_group import Taint, check_instance_types, node_group
 from mwaa_platform.environment.key import AirflowKey
 from mwaa_platform.errors import MwaaPlatformError, shorten, validating
-from mwaa_platform.network.network import AirflowNetworkBase
+from mwaa_platform.network.network import AirflowNetworkBase, check_network
 
 __all__ = [
     "CLUSTER_LOG_TYPES", "DEFAULT_KUBERNETES_VERSION", "MIN_KUBERNETES_VERSION", "EksCluster", "EksClusterBase",
@@ -88,6 +90,7 @@ def access_entry(scope: Construct, construct_id: str, *, cluster_name: str, prin
     )
 
 
+@jsii.implements(ec2.IConnectable)
 class EksClusterBase(Construct):
     """What a team's ``EksCompute`` needs from a cluster, whether created here or in another stack.
 
@@ -95,6 +98,10 @@ class EksClusterBase(Construct):
     only what ``allow_pod_launch_from`` adds. ``cluster_security_group_id`` is the group EKS creates
     for control plane and nodes to talk. Namespaces are the cluster owner's (``EksNamespace``, in the
     cluster's own stack): an imported cluster offers no way to create them.
+
+    It is an ``ec2.IConnectable`` whose ``connections`` are the API endpoint's
+    (``control_plane_security_group``, default port 443): ``cluster.connections.allow_default_port_from(peer)``
+    is ``allow_pod_launch_from`` without the description.
     """
 
     cluster_name: str
@@ -115,6 +122,14 @@ class EksClusterBase(Construct):
     def cluster_arn(self) -> str:
         return Stack.of(self).format_arn(service="eks", resource="cluster", arn_format=ArnFormat.SLASH_RESOURCE_NAME,
                                          resource_name=self.cluster_name)
+
+    @property
+    def connections(self) -> ec2.Connections:
+        """The API endpoint's security group, default port HTTPS (no rule is added here)."""
+        if getattr(self, "_connections", None) is None:
+            self._connections = ec2.Connections(security_groups=[self.control_plane_security_group],
+                                                default_port=ec2.Port.tcp(443))
+        return self._connections
 
     def allow_pod_launch_from(self, environment: ec2.IConnectable, *, description: str) -> None:
         """Admit HTTPS to the API endpoint from ``environment``'s security groups (and only those)."""
@@ -230,6 +245,11 @@ class EksCluster(EksClusterBase):
             does not collide, but re-creating a deleted cluster of the same name needs the old log
             group deleted or renamed first).
         """
+        with validating(scope, construct_id):
+            check_network("network", network)
+            check_kind("key", key, kms.IKey, optional=True)
+            check_kind("log_retention", log_retention, logs.RetentionDays)
+            check_kind("removal_policy", removal_policy, RemovalPolicy)
         super().__init__(scope, construct_id)
         with validating(self):
             check_kubernetes_version(kubernetes_version)

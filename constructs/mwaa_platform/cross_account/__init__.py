@@ -9,10 +9,16 @@ from mwaa_platform.cross_account.connection import (
     grant_assume_roles,
     services_without_cross_region_endpoints,
 )
-from mwaa_platform.cross_account.role import MAX_SESSION_HOURS, CrossAccountRole, check_role_arn, check_role_name
+from mwaa_platform.cross_account.role import (
+    MAX_SESSION_HOURS,
+    CrossAccountRole,
+    check_actions,
+    check_role_arn,
+    check_role_name,
+)
 
 __all__ = [
-    "CROSS_REGION_SERVICES", "MAX_SESSION_HOURS", "AirflowAwsConnection", "CrossAccountRole", "check_conn_id",
-    "check_role_arn", "check_role_name", "connection_document", "grant_assume_roles",
+    "CROSS_REGION_SERVICES", "MAX_SESSION_HOURS", "AirflowAwsConnection", "CrossAccountRole", "check_actions",
+    "check_conn_id", "check_role_arn", "check_role_name", "connection_document", "grant_assume_roles",
     "services_without_cross_region_endpoints",
 ]

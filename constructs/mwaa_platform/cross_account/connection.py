@@ -19,8 +19,10 @@ from constructs import Construct
 
 from mwaa_platform.compliance.nag import MIN_REASON_LENGTH, acknowledge_across_packs
 from mwaa_platform.cross_account.role import check_role_arn
-from mwaa_platform.environment.environment import AirflowEnvironment
+from mwaa_platform.environment.base import IAirflowEnvironment, check_environment
 from mwaa_platform.errors import MwaaPlatformError, shorten, validating
+from mwaa_platform._internal.kinds import check_kind
+from mwaa_platform._internal.regions import check_target_region, partition_of_arn
 from mwaa_platform._internal.tokens import is_unresolved
 from mwaa_platform.paths.checks import CROSS_REGION_SERVICES, lookup_pattern_admits
 from mwaa_platform.paths.model import DagPath, record_path
@@ -92,7 +94,7 @@ class AirflowAwsConnection(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        environment: AirflowEnvironment,
+        environment: IAirflowEnvironment,
         conn_id: str,
         role_arn: str,
         region_name: str,
@@ -105,10 +107,13 @@ class AirflowAwsConnection(Construct):
         removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
     ) -> None:
         """
-        :param environment: the central environment (with ``secrets_backend``).
+        :param environment: the central environment (with ``secrets_backend``): an ``AirflowEnvironment``,
+            or one imported with ``from_environment_name`` given its ``execution_role``, ``key`` and
+            ``secrets_backend``.
         :param conn_id: the id DAGs pass as ``aws_conn_id``.
         :param role_arn: the target role (a ``CrossAccountRole``).
-        :param region_name: the Region the connection's clients call.
+        :param region_name: the Region the connection's clients call: one botocore knows for STS, in
+            the partition of ``role_arn``.
         :param external_id: passed as ``assume_role_kwargs.ExternalId``. Default: none.
         :param services: AWS services (endpoint names such as ``glue``, ``s3``) the DAGs call through
             it: the preflight checks that the network reaches each in ``region_name``. Default: none declared.
@@ -122,13 +127,24 @@ class AirflowAwsConnection(Construct):
             the report shows the reason. Default: none (every service must be reachable).
         :param removal_policy: of the secret (it holds no credential). Default: ``DESTROY``.
         """
-        backend = environment.secrets_backend
         with validating(scope, construct_id):
+            check_environment("environment", environment)
             check_conn_id(conn_id)
-            check_role_arn("role_arn", role_arn)
+            account = check_role_arn("role_arn", role_arn)
+            check_target_region("region_name", region_name, partition=partition_of_arn(role_arn))
+            check_kind("removal_policy", removal_policy, RemovalPolicy)
+            backend, key, execution_role = environment.secrets_backend, environment.key, environment.execution_role
             if backend is None:
                 raise MwaaPlatformError(f"connection {conn_id} needs the environment's Secrets Manager backend: create "
-                                        f"AirflowEnvironment {environment.environment_name} with secrets_backend")
+                                        f"AirflowEnvironment {environment.environment_name} with secrets_backend (an "
+                                        "imported environment: pass the same secrets_backend to from_environment_name)")
+            if key is None or execution_role is None:
+                missing = " and ".join(name for name, value in (("key", key), ("execution_role", execution_role))
+                                       if value is None)
+                raise MwaaPlatformError(
+                    f"connection {conn_id} needs the environment's {missing}: the secret is encrypted with the key and "
+                    f"only the execution role may read it; import environment {environment.environment_name} with "
+                    f"{missing}")
             for service in services:
                 if not isinstance(service, str) or not _SERVICE.match(service):
                     raise MwaaPlatformError(f"services entries are endpoint names such as glue or s3, got {shorten(service)}")
@@ -147,7 +163,7 @@ class AirflowAwsConnection(Construct):
         self.conn_id = conn_id
         self.document = connection_document(role_arn, region_name, external_id=external_id)
         self.secret = secretsmanager.Secret(
-            self, "Secret", secret_name=f"{connections}/{conn_id}", encryption_key=environment.key,
+            self, "Secret", secret_name=f"{connections}/{conn_id}", encryption_key=key,
             description=f"Airflow connection {conn_id}: assume {role_arn} in {region_name} (no credentials)",
             secret_string_value=SecretValue.unsafe_plain_text(json.dumps(self.document, separators=(",", ":"))),
             removal_policy=removal_policy,
@@ -155,17 +171,16 @@ class AirflowAwsConnection(Construct):
         self.secret.add_to_resource_policy(iam.PolicyStatement(
             sid="OnlyTheExecutionRoleReadsIt", effect=iam.Effect.DENY, principals=[iam.AnyPrincipal()],
             actions=["secretsmanager:GetSecretValue"], resources=["*"],
-            conditions={"ArnNotEquals": {"aws:PrincipalArn": environment.execution_role.role_arn}},
+            conditions={"ArnNotEquals": {"aws:PrincipalArn": execution_role.role_arn}},
         ))
         # the execution role reads the prefix already (secrets_backend); the key only through Secrets Manager
-        environment.execution_role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["kms:Decrypt"], resources=[environment.key.key_arn],
+        execution_role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["kms:Decrypt"], resources=[key.key_arn],
             conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{stack.region}.amazonaws.com"}},
         ))
         other_region = not is_unresolved(region_name) and region_name != stack.region
         #: Services this connection's DAGs call in another Region without cross-Region PrivateLink.
         self.needs_nat = services_without_cross_region_endpoints(services) if other_region else []
-        account = check_role_arn("role_arn", role_arn)
         region = None if is_unresolved(region_name) else region_name
         # assuming the role: the execution role calls STS; what it reaches is the role, in the target account
         record_path(self, DagPath(

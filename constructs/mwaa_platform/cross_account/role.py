@@ -10,10 +10,12 @@ from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from mwaa_platform._internal.kinds import check_each, check_kind
 from mwaa_platform._internal.managed_policy_role import ManagedPolicyRole
+from mwaa_platform._internal.tokens import is_unresolved
 from mwaa_platform.errors import MwaaPlatformError, shorten, validating
 
-__all__ = ["MAX_SESSION_HOURS", "CrossAccountRole", "check_role_arn", "check_role_name"]
+__all__ = ["MAX_SESSION_HOURS", "CrossAccountRole", "check_actions", "check_role_arn", "check_role_name"]
 
 #: IAM's upper bound on a role's MaxSessionDuration.
 MAX_SESSION_HOURS = 12
@@ -21,6 +23,8 @@ _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/(?:[\w+=,.@-]+/)*([\
 _ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 _ORG_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
 _EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+#: service:Action; a wildcard may complete a name (glue:Get*), never stand for the service's every action.
+_ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9*]+$")
 MIN_REASON_LENGTH = 20
 
 
@@ -33,9 +37,37 @@ def check_role_arn(field: str, arn: str) -> str:
     return match.group(1)
 
 
+def check_actions(field: str, actions: Sequence[str]) -> None:
+    """Raise unless each of ``actions`` is ``service:Action``: no ``*``, no service-wide ``service:*``.
+
+    A wildcard inside a name (``glue:Get*``) is allowed; tokens pass. The registry's cross-account
+    statements and ``CrossAccountRole``'s ``statements`` are held to this one rule.
+    """
+    if isinstance(actions, str) or not isinstance(actions, (list, tuple)):
+        raise MwaaPlatformError(f"{field} must be a list of IAM actions (service:Action), got {shorten(actions)}")
+    for action in actions:
+        if is_unresolved(action):
+            continue
+        if not isinstance(action, str) or not _ACTION.match(action) or action.endswith(":*"):
+            raise MwaaPlatformError(f"{field} must be service:Action (no service:*), got {shorten(action)}")
+
+
 def check_role_name(field: str, name: str) -> None:
     if not isinstance(name, str) or not _ROLE_NAME.match(name):
         raise MwaaPlatformError(f"{field} must be 1-64 letters, digits and +=,.@_-, got {shorten(name)}")
+
+
+def check_statements(field: str, statements: Sequence[iam.PolicyStatement]) -> None:
+    """Raise unless ``statements`` are ``iam.PolicyStatement`` whose Allow actions pass ``check_actions``."""
+    check_each(field, statements, iam.PolicyStatement)
+    for index, statement in enumerate(statements):
+        if statement.effect != iam.Effect.ALLOW:
+            continue  # a Deny narrows: a wildcard there takes away, never gives
+        if statement.not_actions:
+            raise MwaaPlatformError(
+                f"{field}[{index}] allows not_actions {shorten(list(statement.not_actions))}: an Allow with NotAction "
+                "grants every other action of every service; list the actions (service:Action) instead")
+        check_actions(f"{field}[{index}].actions", list(statement.actions))
 
 
 class CrossAccountRole(Construct):
@@ -72,7 +104,9 @@ class CrossAccountRole(Construct):
         :param central_role_arn: the central environment's execution role (a fixed name, so it is
             known before that stack is deployed).
         :param role_name: this role's fixed name, which the central side's connection names.
-        :param statements: what the central environment may do here. Default: nothing (grant later).
+        :param statements: what the central environment may do here. An Allow statement names its
+            actions as ``service:Action`` (``glue:Get*`` is fine): ``*``, ``service:*`` and
+            ``not_actions`` are refused, as the registry refuses them. Default: nothing (grant later).
         :param external_id: require ``sts:ExternalId``. Default: none.
         :param organization_id: require the caller to be in this AWS Organization (``aws:PrincipalOrgID``). Default: none.
         :param max_session_duration: 1-12 hours. Default: one hour.
@@ -87,6 +121,9 @@ class CrossAccountRole(Construct):
         with validating(scope, construct_id):
             central_account = check_role_arn("central_role_arn", central_role_arn)
             check_role_name("role_name", role_name)
+            check_statements("statements", statements)
+            check_kind("max_session_duration", max_session_duration, Duration)
+            check_kind("permissions_boundary", permissions_boundary, iam.IManagedPolicy, optional=True)
             if external_id is not None and (not isinstance(external_id, str) or not _EXTERNAL_ID.match(external_id)):
                 raise MwaaPlatformError(f"external_id must be 2-1224 letters, digits and +=,.@:/-, got {shorten(external_id)}")
             if organization_id is not None and (not isinstance(organization_id, str)

@@ -14,6 +14,7 @@ from mwaa_platform.environment.base import (
     AirflowEnvironmentBase,
     IAirflowEnvironment,
     MetricOptions,
+    check_environment,
 )
 from mwaa_platform.environment.configuration import AirflowConfiguration, CeleryConcurrency, SecretsManagerBackend
 from mwaa_platform.environment.environment import AirflowEnvironment
@@ -22,10 +23,14 @@ from mwaa_platform.environment.execution_role import AirflowExecutionRole
 from mwaa_platform.environment.key import AirflowKey
 from mwaa_platform.environment.options import (
     AIRFLOW_ROLES,
+    ENVIRONMENT_CLASS_NAMES,
     AirflowRole,
+    DatabaseRole,
     EndpointManagement,
+    EnvironmentClassName,
     LogLevel,
     LogType,
+    MwaaCluster,
     WebserverAccessMode,
     WorkerReplacementStrategy,
 )
@@ -40,6 +45,7 @@ __all__ = [
     "AIRFLOW_ROLES",
     "AIRFLOW_RUNTIMES",
     "ENVIRONMENT_CLASSES",
+    "ENVIRONMENT_CLASS_NAMES",
     "LOG_TYPES",
     "MAX_SECURITY_GROUPS",
     "MAX_WORKERS_QUOTA",
@@ -55,17 +61,21 @@ __all__ = [
     "AirflowRuntime",
     "AirflowSourceBucket",
     "CeleryConcurrency",
+    "DatabaseRole",
     "EndpointManagement",
     "EnvironmentClass",
+    "EnvironmentClassName",
     "IAirflowEnvironment",
     "LogLevel",
     "LogType",
     "MetricOptions",
+    "MwaaCluster",
     "SecretsManagerBackend",
     "WebserverAccessMode",
     "Wheelhouse",
     "WheelhouseBuild",
     "WorkerReplacementStrategy",
+    "check_environment",
     "default_airflow_version",
     "runtime_for",
 ]

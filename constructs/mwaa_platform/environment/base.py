@@ -17,11 +17,14 @@ from aws_cdk import Annotations, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 from typing_extensions import Unpack
 
 from mwaa_platform._internal.arns import airflow_role_arn, environment_arn
-from mwaa_platform.environment.options import AIRFLOW_ROLES, AirflowRole
+from mwaa_platform._internal.kinds import check_kind
+from mwaa_platform.environment.configuration import SecretsManagerBackend
+from mwaa_platform.environment.options import AIRFLOW_ROLES, AirflowRole, DatabaseRole, MwaaCluster
 from mwaa_platform.environment.validation import (
     check_choice,
     check_environment_name,
@@ -37,6 +40,7 @@ __all__ = [
     "AirflowEnvironmentBase",
     "IAirflowEnvironment",
     "MetricOptions",
+    "check_environment",
 ]
 
 #: Airflow's own statsd metrics, by ``Environment`` and ``Function`` (user guide: access-metrics-cw-202).
@@ -100,6 +104,16 @@ class IAirflowEnvironment(Protocol):
     @property
     def connections(self) -> ec2.Connections: ...
 
+    @property
+    def key(self) -> Optional[kms.IKey]:
+        """The environment's customer managed key (None for an import given none)."""
+        ...
+
+    @property
+    def secrets_backend(self) -> Optional[SecretsManagerBackend]:
+        """Its Secrets Manager backend, prefixes resolved (None without one, or an import given none)."""
+        ...
+
     def grant_web_login(self, grantee: iam.IGrantable, airflow_role: AirflowRole = "Viewer") -> iam.Grant: ...
 
     def grant_web_login_policy(
@@ -118,12 +132,17 @@ class IAirflowEnvironment(Protocol):
 class AirflowEnvironmentBase(Construct):
     """ARNs, grants and metrics of an MWAA environment, from its name and its stack's account and Region.
 
-    Subclasses set ``environment_name``, ``execution_role`` and ``security_groups``.
+    Subclasses set ``environment_name``, ``execution_role`` and ``security_groups`` (and, where
+    known, ``key`` and ``secrets_backend``).
     """
 
     environment_name: str
     execution_role: Optional[iam.IRole]
     security_groups: list[ec2.ISecurityGroup]
+    #: The customer managed key of the environment, when known.
+    key: Optional[kms.IKey] = None
+    #: The Secrets Manager backend with its prefixes resolved, when the environment has one (and it is known).
+    secrets_backend: Optional[SecretsManagerBackend] = None
 
     # --- identity -----------------------------------------------------------------------------
 
@@ -323,6 +342,8 @@ class AirflowEnvironmentBase(Construct):
         *,
         execution_role: Optional[iam.IRole] = None,
         security_groups: Optional[Sequence[ec2.ISecurityGroup]] = None,
+        key: Optional[kms.IKey] = None,
+        secrets_backend: Optional[SecretsManagerBackend] = None,
     ) -> "AirflowEnvironmentBase":
         """An environment defined in another stack or app, in this stack's account and Region.
 
@@ -330,15 +351,24 @@ class AirflowEnvironmentBase(Construct):
             Default: unknown; grants are dropped with a warning naming what was dropped.
         :param security_groups: its security groups, so it can be a ``connections`` peer.
             Default: none; rules through ``connections`` open nothing.
+        :param key: its customer managed key, which ``AirflowAwsConnection`` encrypts the
+            connection's secret with. Default: unknown.
+        :param secrets_backend: the Secrets Manager backend it was created with (the same
+            settings), so that ``AirflowAwsConnection`` can add connections under its prefixes.
+            Default: unknown (none).
         """
         try:
             check_environment_name(environment_name)
+            check_kind("execution_role", execution_role, iam.IRole, optional=True)
             groups = check_security_groups(security_groups, allow_empty=True)
+            check_kind("key", key, kms.IKey, optional=True)
+            check_kind("secrets_backend", secrets_backend, SecretsManagerBackend, optional=True)
         except MwaaPlatformError as error:
             raise error.at(construct_path(scope, construct_id)) from None
         imported = _ImportedAirflowEnvironment(
             scope, construct_id, environment_name=environment_name, execution_role=execution_role,
-            security_groups=groups,
+            security_groups=groups, key=key,
+            secrets_backend=secrets_backend.for_environment(environment_name) if secrets_backend else None,
         )
         unknown = [what for what, given in (("execution_role", execution_role), ("security_groups", groups))
                    if not given]
@@ -394,16 +424,16 @@ class AirflowEnvironmentBase(Construct):
         """DAG files that failed to import (maximum)."""
         return self.metric("ImportErrors", function="DAG Processing", **_with_defaults(options, statistic="Maximum"))
 
-    def metric_cpu_utilization(self, cluster: str, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+    def metric_cpu_utilization(self, cluster: MwaaCluster, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
         """CPU of one container cluster (``BaseWorker``, ``AdditionalWorker``, ``Scheduler``, ``WebServer``)."""
         return self.metric_service("CPUUtilization", dimensions={"Cluster": cluster}, **options)
 
-    def metric_memory_utilization(self, cluster: str, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+    def metric_memory_utilization(self, cluster: MwaaCluster, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
         """Memory of one container cluster (``BaseWorker``, ``AdditionalWorker``, ``Scheduler``, ``WebServer``)."""
         return self.metric_service("MemoryUtilization", dimensions={"Cluster": cluster}, **options)
 
     def metric_database(
-        self, metric_name: str, database_role: str = "WRITER", **options: Unpack[MetricOptions]
+        self, metric_name: str, database_role: DatabaseRole = "WRITER", **options: Unpack[MetricOptions]
     ) -> cloudwatch.Metric:
         """A metadata-database metric (``CPUUtilization``, ``FreeableMemory``, ``DatabaseConnections``)."""
         return self.metric_service(metric_name, dimensions={"DatabaseRole": database_role}, **options)
@@ -419,6 +449,14 @@ class AirflowEnvironmentBase(Construct):
             )
         settings: dict = {"period": Duration.minutes(5), "statistic": statistic, **options}
         return cloudwatch.Metric(namespace=namespace, metric_name=metric_name, dimensions_map=dimensions, **settings)
+
+
+def check_environment(field: str, value: object, *, optional: bool = False) -> None:
+    """Raise ``MwaaPlatformTypeError`` unless ``value`` is an ``IAirflowEnvironment`` (or None, when ``optional``)."""
+    if isinstance(value, AirflowEnvironmentBase):
+        return
+    check_kind(field, value, IAirflowEnvironment, optional=optional,
+               hint="an AirflowEnvironment, or one from AirflowEnvironment.from_environment_name")
 
 
 class _RoleNotImported(iam.UnknownPrincipal):
@@ -449,8 +487,12 @@ class _ImportedAirflowEnvironment(AirflowEnvironmentBase):
         environment_name: str,
         execution_role: Optional[iam.IRole],
         security_groups: Sequence[ec2.ISecurityGroup],
+        key: Optional[kms.IKey] = None,
+        secrets_backend: Optional[SecretsManagerBackend] = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.environment_name = environment_name
         self.execution_role = execution_role
         self.security_groups = list(security_groups)
+        self.key = key
+        self.secrets_backend = secrets_backend

@@ -15,6 +15,8 @@ from aws_cdk import aws_mwaa as mwaa
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from mwaa_platform._internal.kinds import check_each, check_kind
+from mwaa_platform._internal.regions import check_mwaa_region
 from mwaa_platform._internal.service_model import enum_values
 from mwaa_platform.compliance.nag import acknowledge, wildcard_resource_finding
 from mwaa_platform.environment import airflow_version as versions
@@ -41,6 +43,8 @@ from mwaa_platform.environment.runtime import runtime_for
 from mwaa_platform.environment.wheelhouse import Wheelhouse, WheelhouseBuild, build_wheelhouse, needs_packages
 from mwaa_platform.environment.options import (
     EndpointManagement,
+    EnvironmentClassName,
+    LogLevel,
     LogType,
     WebserverAccessMode,
     WorkerReplacementStrategy,
@@ -64,7 +68,7 @@ from mwaa_platform.network._placement import (
     environment_security_group,
     environment_subnets,
 )
-from mwaa_platform.network.network import AirflowNetworkBase
+from mwaa_platform.network.network import AirflowNetworkBase, check_network
 from mwaa_platform.paths.checks import configuration_key_problems
 from mwaa_platform.paths.model import ENVIRONMENT_METADATA_KEY, DagPath, record_path
 
@@ -116,7 +120,7 @@ class AirflowEnvironment(AirflowEnvironmentBase):
         vpc: Optional[ec2.IVpc] = None,
         subnets: Optional[ec2.SubnetSelection] = None,
         security_groups: Optional[Sequence[ec2.ISecurityGroup]] = None,
-        environment_class: Union[str, EnvironmentClass] = "mw1.small",
+        environment_class: Union[EnvironmentClassName, EnvironmentClass] = "mw1.small",
         airflow_version: Optional[str] = None,
         schedulers: Optional[int] = None,
         min_workers: Optional[int] = None,
@@ -132,7 +136,7 @@ class AirflowEnvironment(AirflowEnvironmentBase):
         metrics_allow_list: Optional[Sequence[str]] = None,
         statsd_allow_list: Optional[Sequence[str]] = None,
         celery_concurrency: Optional[CeleryConcurrency] = None,
-        log_levels: Optional[Mapping[LogType, str]] = None,
+        log_levels: Optional[Mapping[LogType, LogLevel]] = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
         key: Optional[kms.IKey] = None,
         source_bucket: Optional[s3.IBucket] = None,
@@ -160,7 +164,8 @@ class AirflowEnvironment(AirflowEnvironmentBase):
             two private subnets in different AZs.
         :param security_groups: 1-5 security groups to use instead of creating one. Default: a new
             group admitting only itself on 443 and 5432 (and, with a network, admitted by its endpoints).
-        :param environment_class: ``mw1.micro`` to ``mw1.2xlarge``. Default: ``mw1.small``.
+        :param environment_class: ``mw1.micro`` to ``mw1.2xlarge`` (``EnvironmentClassName``), or an
+            ``EnvironmentClass`` of ``ENVIRONMENT_CLASSES``. Default: ``mw1.small``.
         :param airflow_version: e.g. ``2.11.0``. Default: the newest version the pinned botocore knows.
         :param schedulers: Default: the class's default (1 on mw1.micro, else 2).
         :param min_workers: Default: 1.
@@ -216,6 +221,13 @@ class AirflowEnvironment(AirflowEnvironmentBase):
             so a retry does not collide with a leftover).
         :param tags: tags on every resource of the environment. Default: none.
         """
+        with validating(scope, construct_id):
+            _check_kinds(network=network, vpc=vpc, subnets=subnets, security_groups=security_groups,
+                         environment_class=environment_class, secrets_backend=secrets_backend,
+                         celery_concurrency=celery_concurrency, log_retention=log_retention, key=key,
+                         source_bucket=source_bucket, execution_role=execution_role, wheelhouse=wheelhouse,
+                         package_index=package_index, removal_policy=removal_policy)
+            check_mwaa_region("the stack's region", Stack.of(scope).region, partition=None)
         super().__init__(scope, construct_id)
         # --- validate everything before creating anything -------------------------------
         with validating(self):
@@ -509,6 +521,28 @@ class AirflowEnvironment(AirflowEnvironmentBase):
 # --- resolve steps: validate and derive, create nothing -----------------------------------------
 
 
+def _check_kinds(*, network: object, vpc: object, subnets: object, security_groups: object,
+                 environment_class: object, secrets_backend: object, celery_concurrency: object,
+                 log_retention: object, key: object, source_bucket: object, execution_role: object,
+                 wheelhouse: object, package_index: object, removal_policy: object) -> None:
+    """Each structural argument is of its kind (the number of security_groups is checked later, with the rest)."""
+    check_network("network", network, optional=True)
+    check_kind("vpc", vpc, ec2.IVpc, optional=True)
+    check_kind("subnets", subnets, ec2.SubnetSelection, optional=True)
+    if isinstance(security_groups, (list, tuple)):  # anything else is refused with the count check
+        check_each("security_groups", security_groups, ec2.ISecurityGroup)
+    check_kind("environment_class", environment_class, (str, EnvironmentClass), hint="a name such as mw1.small")
+    check_kind("secrets_backend", secrets_backend, SecretsManagerBackend, optional=True)
+    check_kind("celery_concurrency", celery_concurrency, CeleryConcurrency, optional=True)
+    check_kind("log_retention", log_retention, logs.RetentionDays)
+    check_kind("key", key, kms.IKey, optional=True)
+    check_kind("source_bucket", source_bucket, s3.IBucket, optional=True)
+    check_kind("execution_role", execution_role, iam.IRole, optional=True)
+    check_kind("wheelhouse", wheelhouse, (Wheelhouse, bool), optional=True)
+    check_kind("package_index", package_index, AirflowPackageIndex, optional=True)
+    check_kind("removal_policy", removal_policy, RemovalPolicy)
+
+
 def _resolve_runtime(
     scope: Construct,
     *,
@@ -525,7 +559,7 @@ def _resolve_runtime(
     metrics_allow_list: Optional[Sequence[str]],
     statsd_allow_list: Optional[Sequence[str]],
     celery_concurrency: Optional[CeleryConcurrency],
-    log_levels: Optional[Mapping[LogType, str]],
+    log_levels: Optional[Mapping[LogType, LogLevel]],
     artifacts: Mapping[str, Any],
     internet: bool,
     wheelhouse: Union[Wheelhouse, bool, None],

@@ -11,8 +11,10 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from mwaa_platform._internal.arns import celery_queue_arn, environment_arn, log_group_prefix_arn
+from mwaa_platform._internal.kinds import check_kind
 from mwaa_platform._internal.managed_policy_role import ManagedPolicyRole
 from mwaa_platform.compliance.nag import acknowledge, wildcard_resource_finding
+from mwaa_platform.errors import validating
 
 #: Actions MWAA needs that accept no narrower resource than "*" (IAM service authorization reference).
 ACTIONS_WITHOUT_RESOURCE_SCOPE = ("logs:DescribeLogGroups", "cloudwatch:PutMetricData", "s3:GetAccountPublicAccessBlock")
@@ -65,6 +67,9 @@ class AirflowExecutionRole(Construct):
         :param role_name: a fixed role name (for cross-account trust that must name the role
             before it exists). Default: a name CloudFormation generates.
         """
+        with validating(scope, construct_id):
+            check_kind("source_bucket", source_bucket, s3.IBucket)
+            check_kind("key", key, kms.IKey)
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         env_arn = environment_arn(self, environment_name)

@@ -10,13 +10,22 @@ from typing import Literal, get_args
 
 __all__ = [
     "AIRFLOW_ROLES",
+    "ENVIRONMENT_CLASS_NAMES",
     "AirflowRole",
+    "DatabaseRole",
     "EndpointManagement",
+    "EnvironmentClassName",
     "LogLevel",
     "LogType",
+    "MwaaCluster",
     "WebserverAccessMode",
     "WorkerReplacementStrategy",
 ]
+
+#: MWAA environment classes (``ENVIRONMENT_CLASSES`` holds their limits).
+EnvironmentClassName = Literal["mw1.micro", "mw1.small", "mw1.medium", "mw1.large", "mw1.xlarge", "mw1.2xlarge"]
+
+ENVIRONMENT_CLASS_NAMES: tuple[str, ...] = get_args(EnvironmentClassName)
 
 #: Who may reach the web server: ``PRIVATE_ONLY`` (VPC endpoint), ``PUBLIC_ONLY`` (internet, IAM
 #: login still required) or ``PUBLIC_AND_PRIVATE`` (Airflow 3.2+).
@@ -39,3 +48,9 @@ LogType = Literal["dag_processing", "scheduler", "task", "webserver", "worker"]
 AirflowRole = Literal["Admin", "Op", "User", "Viewer", "Public"]
 
 AIRFLOW_ROLES: tuple[str, ...] = get_args(AirflowRole)
+
+#: The container clusters MWAA reports CPU and memory for (dimension ``Cluster`` of ``AWS/MWAA``).
+MwaaCluster = Literal["Scheduler", "BaseWorker", "AdditionalWorker", "WebServer"]
+
+#: The metadata database's instances (dimension ``DatabaseRole`` of ``AWS/MWAA``).
+DatabaseRole = Literal["WRITER", "READER"]

@@ -11,8 +11,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from mwaa_platform._internal.kinds import check_kind
 from mwaa_platform.compliance.nag import acknowledge, acknowledge_across_packs
-from mwaa_platform.errors import MwaaPlatformError
+from mwaa_platform.errors import MwaaPlatformError, validating
 
 #: Object writes and deletes the source bucket denies to everyone but its deployers.
 OBJECT_WRITE_ACTIONS = (
@@ -57,6 +58,10 @@ class AirflowSourceBucket(Construct):
             ``RETAIN_ON_UPDATE_OR_DELETE`` (kept on update and delete, removed when a first create fails,
             so a retry does not collide with a leftover).
         """
+        with validating(scope, construct_id):
+            check_kind("key", key, kms.IKey)
+            check_kind("access_logs_bucket", access_logs_bucket, s3.IBucket, optional=True)
+            check_kind("removal_policy", removal_policy, RemovalPolicy)
         super().__init__(scope, construct_id)
         if access_logs_bucket is None:
             access_logs_bucket = self._create_access_logs_bucket(removal_policy, access_logs_retention)

@@ -12,6 +12,7 @@ from typing import Optional
 
 from aws_cdk import aws_ec2 as ec2
 
+from mwaa_platform._internal.kinds import check_each
 from mwaa_platform._internal.service_model import log_levels, name_limits
 from mwaa_platform.environment.options import LogType
 from mwaa_platform.errors import MwaaPlatformError, shorten
@@ -105,6 +106,7 @@ def check_security_groups(
             f"security_groups must hold {low} to {MAX_SECURITY_GROUPS} security groups (MWAA's limit per "
             f"environment), got {len(listed)}"
         )
+    check_each("security_groups", listed, ec2.ISecurityGroup)
     return listed
 
 

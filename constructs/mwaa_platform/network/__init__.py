@@ -10,6 +10,7 @@ from mwaa_platform.network.network import (
     NAT_GATEWAY_CHOICES,
     AirflowNetwork,
     AirflowNetworkBase,
+    NatGateways,
     NetworkAttributes,
     SharedAirflowNetwork,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "AirflowNetworkBase",
     "AirflowVpcEndpoints",
     "EndpointService",
+    "NatGateways",
     "NetworkAttributes",
     "PathEndpoint",
     "SharedAirflowNetwork",

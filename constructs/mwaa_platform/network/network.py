@@ -13,7 +13,7 @@ import ipaddress
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional
+from typing import Literal, Optional, Protocol, runtime_checkable
 
 from aws_cdk import Annotations, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
@@ -23,6 +23,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from mwaa_platform._internal.kinds import check_kind, is_kind
 from mwaa_platform.errors import MwaaPlatformError, construct_path, shorten, validating
 from mwaa_platform.compliance.nag import acknowledge, acknowledge_across_packs
 from mwaa_platform._internal.cfn import cfn_resource
@@ -39,7 +40,8 @@ from mwaa_platform.network._placement import (
 from mwaa_platform.network.vpc_endpoints import AirflowVpcEndpoints, PathEndpoint, check_account_ids, check_endpoint_sets
 
 #: NAT gateways a new VPC may have: none, one shared, or one per AZ.
-NAT_GATEWAY_CHOICES = (0, 1, 2)
+NatGateways = Literal[0, 1, 2]
+NAT_GATEWAY_CHOICES: tuple[int, ...] = (0, 1, 2)
 #: Smallest and largest VPC: /16 is the AWS maximum; /22 still leaves /24s for four subnets.
 CIDR_PREFIX_RANGE = (16, 22)
 _PARAMETER_PREFIX = re.compile(r"^/[a-zA-Z0-9_.\-/]*[a-zA-Z0-9_.\-]$")
@@ -117,6 +119,30 @@ class AirflowNetworkBase(Construct):
             )
 
 
+@runtime_checkable
+class _NetworkLike(Protocol):
+    """What the compute constructs read of a network, for stand-ins that are not an ``AirflowNetworkBase``."""
+
+    vpc: ec2.IVpc
+    subnets: list[ec2.ISubnet]
+    endpoint_clients_security_group: ec2.ISecurityGroup
+    internet_egress: bool
+    endpoint_services: frozenset[str]
+
+    def check_endpoint(self, service: str, needed_by: str) -> None: ...
+
+
+def check_network(field: str, value: object, *, optional: bool = False) -> None:
+    """Raise ``MwaaPlatformTypeError`` unless ``value`` is a network: an ``AirflowNetworkBase``, or an
+    object with its attributes (``vpc``, ``subnets``, ``endpoint_clients_security_group``,
+    ``internet_egress``, ``endpoint_services``, ``check_endpoint``)."""
+    if isinstance(value, AirflowNetworkBase) or (value is None and optional):
+        return
+    if not isinstance(value, str) and is_kind(value, _NetworkLike):
+        return
+    check_kind(field, value, AirflowNetworkBase, optional=optional, hint="an AirflowNetwork or SharedAirflowNetwork")
+
+
 class AirflowNetwork(AirflowNetworkBase):
     """A private network for MWAA: two private subnets in two AZs, VPC endpoints, flow logs.
 
@@ -132,7 +158,7 @@ class AirflowNetwork(AirflowNetworkBase):
         vpc: Optional[ec2.IVpc] = None,
         subnets: Optional[ec2.SubnetSelection] = None,
         cidr: str = "10.0.0.0/16",
-        nat_gateways: int = 0,
+        nat_gateways: NatGateways = 0,
         internet_egress: Optional[bool] = None,
         endpoint_sets: Sequence[str] = (),
         endpoint_policies: bool = True,
@@ -184,6 +210,10 @@ class AirflowNetwork(AirflowNetworkBase):
         """
         # --- validate everything before creating anything -------------------------------
         with validating(scope, construct_id):
+            check_kind("vpc", vpc, ec2.IVpc, optional=True)
+            check_kind("subnets", subnets, ec2.SubnetSelection, optional=True)
+            check_kind("key", key, kms.IKey, optional=True)
+            check_kind("flow_logs_retention", flow_logs_retention, logs.RetentionDays)
             sets = check_endpoint_sets(endpoint_sets)
             check_account_ids("perimeter_accounts", perimeter_accounts)
             check_domains("dns_allowed_domains", dns_allowed_domains)
@@ -428,11 +458,11 @@ class SharedAirflowNetwork(AirflowNetworkBase):
         :param attributes: the shared network's ``attributes``: its SSM parameter prefix, its two
             availability zones, whether it has internet egress, and its endpoint services.
         """
-        if len(attributes.availability_zones) != 2 or len(set(attributes.availability_zones)) != 2:
-            raise MwaaPlatformError(
-                f"availability_zones must be two different AZs, got {shorten(list(attributes.availability_zones))}",
-                construct_path(scope, construct_id),
-            )
+        with validating(scope, construct_id):
+            check_kind("attributes", attributes, NetworkAttributes, hint="the network's attributes")
+            if len(attributes.availability_zones) != 2 or len(set(attributes.availability_zones)) != 2:
+                raise MwaaPlatformError(
+                    f"availability_zones must be two different AZs, got {shorten(list(attributes.availability_zones))}")
         super().__init__(scope, construct_id)
         prefix = attributes.parameter_prefix
 

@@ -13,11 +13,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Optional
 
+import jsii
 from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from mwaa_platform._internal.kinds import check_each, check_kind
 from mwaa_platform.errors import MwaaPlatformError, shorten, validating
 from mwaa_platform.paths.checks import CROSS_REGION_SERVICES, iam_prefix_of
 from mwaa_platform.paths.model import is_endpoint_name
@@ -126,9 +128,8 @@ class PathEndpoint:
 
 
 def _check_path_endpoints(path_endpoints: Sequence[PathEndpoint]) -> list[PathEndpoint]:
+    check_each("path_endpoints", path_endpoints, PathEndpoint)
     for item in path_endpoints:
-        if not isinstance(item, PathEndpoint):
-            raise MwaaPlatformError(f"path_endpoints entries must be PathEndpoint, got {shorten(item)}")
         if not is_endpoint_name(item.service):
             raise MwaaPlatformError(f"path_endpoints service must be an endpoint name such as glue, got {shorten(item.service)}")
         if item.region is not None and item.service not in CROSS_REGION_SERVICES:
@@ -163,12 +164,14 @@ def _construct_id(name: str) -> str:
     return "".join(part.capitalize() for part in name.replace("-", ".").split(".")) + "Endpoint"
 
 
+@jsii.implements(ec2.IConnectable)
 class AirflowVpcEndpoints(Construct):
     """The S3 gateway endpoint and the interface endpoints MWAA needs, behind one security group.
 
     Create it once per VPC and share it: add an HTTPS ingress rule to ``security_group`` for each
     security group that must reach the endpoints (``AirflowNetwork.new_environment_security_group``
-    does this for every environment security group).
+    does this for every environment security group). It is an ``ec2.IConnectable`` whose
+    ``connections`` are that group's, default port 443: ``endpoints.connections.allow_default_port_from(peer)``.
     """
 
     def __init__(
@@ -201,6 +204,8 @@ class AirflowVpcEndpoints(Construct):
             the other accounts whose principals call through them. Default: none.
         """
         with validating(scope, construct_id):
+            check_kind("vpc", vpc, ec2.IVpc)
+            check_each("subnets", subnets, ec2.ISubnet)
             services = endpoint_services(endpoint_sets)
             accounts = check_account_ids("perimeter_accounts", perimeter_accounts)
             paths = _check_path_endpoints(path_endpoints)
@@ -275,6 +280,13 @@ class AirflowVpcEndpoints(Construct):
                 endpoint.add_to_policy(_path_statement(f"PathRole{index}", item))
             self.interface_endpoints[f"{service_name}.{region}"] = endpoint
         self.services = frozenset(self.interface_endpoints)
+
+    @property
+    def connections(self) -> ec2.Connections:
+        """The interface endpoints' security group, default port HTTPS (no rule is added here)."""
+        if getattr(self, "_connections", None) is None:
+            self._connections = ec2.Connections(security_groups=[self.security_group], default_port=ec2.Port.tcp(443))
+        return self._connections
 
 
 def _path_statement(sid: str, item: PathEndpoint) -> iam.PolicyStatement:

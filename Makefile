@@ -10,6 +10,9 @@ CHECKOV_VENV := .venv-checkov
 export CHECKOV ?= $(CURDIR)/$(CHECKOV_VENV)/bin/checkov
 
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+# the three set-ups (.venv, .venv-checkov, node_modules) are independent: on a fresh machine make builds
+# them side by side (docs/testing.md, "Set-up time")
+MAKEFLAGS += --jobs=3
 # jsii prints a many-line Node end-of-life banner on every run under Node 20: say we know.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 18,20,22
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION ?= 1

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 import os
 import shutil
 import subprocess
@@ -168,8 +169,12 @@ def main(argv: list[str]) -> int:
                 names.update(requirement_lines(env.requirements))
     if not extra:
         parser.error("name at least one Airflow version, or --from-registry")
-    for version in sorted(extra):
-        if not build(version, sorted(extra[version]), quiet=not args.verbose) and os.environ.get("VERBOSE"):
+    # one pip per version, side by side: a fresh build spends much of its time downloading and unpacking
+    with ThreadPoolExecutor(max_workers=len(extra)) as pool:
+        built = dict(zip(sorted(extra), pool.map(
+            lambda version: build(version, sorted(extra[version]), quiet=not args.verbose), sorted(extra))))
+    for version, fresh in built.items():
+        if not fresh and os.environ.get("VERBOSE"):
             print(f"{venv_dir(version).name}: up to date")
     return 0
 

@@ -1028,6 +1028,17 @@ class _Resolver:
                               f"own, e.g. {name}-{stage.name}",
                               (*self.compute_at(team, stage), field_name.split(".")[1], index, kind))
                 owners.setdefault(key, (team, stage.name))
+        # a node group pulls the repositories its team names: one repository named by two teams would let
+        # each team's pods run the other's images
+        pullers: dict[tuple[str, str, str], str] = {}
+        for team, stage, pods in _pods(environments, access):
+            for index, repository in enumerate(pods.image_repositories):
+                other = pullers.setdefault((stage.account, stage.region, repository), team)
+                if other != team:
+                    self.fail(f"team {team!r} stage {stage.name!r}: ", f"compute.eks.image_repositories repository "
+                              f"{repository!r} is already named by team {other!r} in the same account and Region "
+                              f"({stage.account}, {stage.region}); a team's nodes pull only its own repositories, so "
+                              "give each team its own", (*self.compute_at(team, stage), "eks", "image_repositories", index))
 
     def shared_classifications(self, placements: Mapping[tuple[str, str], list[tuple[Team, TeamEnvironment]]]) -> None:
         """Teams on one environment read each other's connections, variables, DAG code and task logs

@@ -2,6 +2,7 @@
 
 import importlib
 import os
+import shutil
 from pathlib import Path
 
 # jsii prints a Node end-of-life banner on every run under Node 20; keep test output readable.
@@ -9,7 +10,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 import pytest  # noqa: E402
 
-from harness import new_app, new_stack  # noqa: E402
+from harness import REPO_ROOT, new_app, new_stack  # noqa: E402
 
 
 @pytest.fixture
@@ -22,6 +23,29 @@ def app():
 def stack(app):
     """A fresh stack with fixed account, region and AZs."""
     return new_stack(app)
+
+
+def _synthesis_key(registry: Path) -> str:
+    """Every input of a synthesis: the library, the app, the registry and every file it may name (all the
+    repository's files but the tests, docs and CI), the pinned requirements and CLI, the installed CDK,
+    cdk-nag and Python, and the environment the registry reads."""
+    import subprocess
+    import sys
+    from importlib.metadata import version
+
+    from harness import content_key
+
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO_ROOT,
+                            capture_output=True, text=True, check=True).stdout.split("\0")
+    skipped = ("tests/", "docs/", ".ci/")
+    files = [REPO_ROOT / name for name in sorted(filter(None, listed))
+             if (not name.startswith(skipped) or name.startswith("tests/fixtures/")) and not name.endswith(".md")]
+    versions = " ".join(f"{package}=={version(package)}" for package in ("aws-cdk-lib", "constructs", "cdk-nag", "jsii"))
+    # what the app and the registry read of the environment (app.py, stacks/registry.py)
+    environ = " ".join(f"{key}={os.environ.get(key, '')}" for key in (
+        "CDK_DEPLOY_ACCOUNT", "CDK_DEPLOY_REGION", "CDK_DEFAULT_ACCOUNT", "CDK_DEFAULT_REGION", "MWAA_PLATFORM_REGISTRY"))
+    return content_key("synth", sys.version, versions, environ, str(registry.relative_to(REPO_ROOT)),
+                       *[str(path.relative_to(REPO_ROOT)) for path in files], *files)
 
 
 def _synthesized(tmp_path_factory, name: str, registry: Path):
@@ -39,7 +63,7 @@ def _synthesized(tmp_path_factory, name: str, registry: Path):
     import aws_cdk as cdk
     from aws_cdk import cx_api
 
-    from harness import acknowledgments, cdk_json_context
+    from harness import CACHE_DIR, acknowledgments, cache_enabled, cdk_json_context
     from mwaa_platform import attach_nag_packs, attach_preflight_checks
 
     # under xdist each worker's base temp is a child of the run's; without it, the run's own
@@ -50,12 +74,23 @@ def _synthesized(tmp_path_factory, name: str, registry: Path):
     with open(shared / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not done.exists():
-            app = cdk.App(outdir=str(out), context={**cdk_json_context(), "registry": str(registry)})
-            attach_nag_packs(app)
-            attach_preflight_checks(app)
-            importlib.import_module("app").build(app)
-            app.synth()
-            done.write_text(json.dumps(acknowledgments(app)))
+            kept = CACHE_DIR / f"synth-{_synthesis_key(registry)}" if cache_enabled() else None
+            if kept is not None and (kept / "acknowledgments.json").exists():
+                shutil.copytree(kept / "cdk.out", out)  # the same inputs synthesize the same assembly
+                shutil.copy(kept / "acknowledgments.json", done)
+            else:
+                app = cdk.App(outdir=str(out), context={**cdk_json_context(), "registry": str(registry)})
+                attach_nag_packs(app)
+                attach_preflight_checks(app)
+                importlib.import_module("app").build(app)
+                app.synth()
+                done.write_text(json.dumps(acknowledgments(app)))
+                if kept is not None:
+                    staging = kept.with_name(f"{kept.name}.{os.getpid()}.partial")
+                    shutil.copytree(out, staging / "cdk.out")
+                    shutil.copy(done, staging / "acknowledgments.json")
+                    shutil.rmtree(kept, ignore_errors=True)
+                    staging.replace(kept)
     return SimpleNamespace(assembly=cx_api.CloudAssembly(str(out)), acknowledgments=json.loads(done.read_text()),
                            registry=registry)
 
@@ -99,9 +134,9 @@ def wheelhouse_cache(tmp_path_factory):
 #: is synthesized first, on one worker, while the other runs the longest modules that do not need
 #: it; the other users of the ``platform`` fixture come after about 15 s of work, so no worker waits
 #: on the lock. Long modules go early so both workers stay busy to the end.
-MODULE_ORDER = ("test_platform_app", "test_your_platform", "test_registry", "test_network", "test_checkov", "test_airflow_real",
-                "test_environment",
-                "test_compute_batch", "test_compute_ecs", "test_team_stacks", "test_package_index",
+MODULE_ORDER = ("test_platform_app", "test_registry", "test_network", "test_checkov", "test_airflow_real",
+                "test_environment", "test_docs_examples",
+                "test_compute_batch", "test_compute_ecs", "test_team_stacks", "test_your_platform", "test_package_index",
                 "test_wheelhouse", "test_registry_schema", "test_compute_eks")
 
 

@@ -127,11 +127,63 @@ def cfn_lint_findings(templates: Iterable[Path], region: str = TEST_REGION) -> l
 
 
 def assert_cfn_lint_clean(templates: Iterable[Path]) -> None:
-    templates = list(templates)
+    """cfn-lint finds nothing in ``templates`` (the answer cached on their content, ``cached_json``)."""
+    from cfnlint.version import __version__ as cfn_lint_version
+
+    templates = sorted(templates)
     assert templates, "no templates to lint"
-    findings = cfn_lint_findings(templates)
+    key = content_key("cfn-lint", cfn_lint_version, TEST_REGION, Path(__file__), *templates)
+    findings = cached_json("cfn-lint", key, lambda: cfn_lint_findings(templates))
     if findings:
         raise AssertionError(f"{len(findings)} cfn-lint finding(s):\n" + "\n".join(findings))
+
+
+#: Results of deterministic tool runs, kept across runs and keyed on every input (``cached_json``).
+CACHE_DIR = REPO_ROOT / ".pytest_cache" / "mwaa-platform"
+
+
+def content_key(*parts: str | bytes | Path) -> str:
+    """A digest of strings, bytes and files (a directory: every file under it, by relative name and content)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, Path):
+            files = sorted(p for p in part.rglob("*") if p.is_file() and "__pycache__" not in p.parts) \
+                if part.is_dir() else [part]
+            for file in files:
+                digest.update(str(file.relative_to(part) if part.is_dir() else file.name).encode())
+                digest.update(file.read_bytes() if file.exists() else b"<missing>")
+        else:
+            digest.update(part.encode() if isinstance(part, str) else part)
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def cache_enabled() -> bool:
+    """``MWAA_PLATFORM_TEST_CACHE=off`` runs every tool afresh; CI starts from a clean clone, with no cache."""
+    import os
+
+    return os.environ.get("MWAA_PLATFORM_TEST_CACHE", "on") != "off"
+
+
+def cached_json(name: str, key: str, compute: Callable[[], Any]) -> Any:
+    """``compute()``'s JSON result, kept in ``.pytest_cache/mwaa-platform/`` across runs: a deterministic tool
+    given exactly the same inputs (``key`` covers them all, tool version included) gives the same answer,
+    so a warm run does not ask again."""
+    import os
+
+    if not cache_enabled():
+        return compute()
+    path = CACHE_DIR / f"{name}-{key}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    result = compute()
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.partial")
+    partial.write_text(json.dumps(result))
+    partial.replace(path)  # atomic: a concurrent worker reads the whole file or none
+    return result
 
 
 def once_per_assembly(directory: str | Path, name: str, compute: Callable[[], Any]) -> Any:
@@ -156,10 +208,7 @@ def assembly_templates(assembly: Any) -> dict[str, Path]:
 def assert_assembly_cfn_lint_clean(assembly: Any) -> None:
     """cfn-lint on every template of a synthesized assembly (once per assembly and run)."""
     templates = sorted(assembly_templates(assembly).values())
-    assert templates, "no templates to lint"
-    findings = once_per_assembly(assembly.directory, "cfn-lint", lambda: cfn_lint_findings(templates))
-    if findings:
-        raise AssertionError(f"{len(findings)} cfn-lint finding(s):\n" + "\n".join(findings))
+    once_per_assembly(assembly.directory, "cfn-lint", lambda: assert_cfn_lint_clean(templates))
 
 
 def checkov_reports(assembly: Any) -> list[dict]:
@@ -189,7 +238,9 @@ def checkov_reports(assembly: Any) -> list[dict]:
         reports = json.loads(result.stdout)
         return reports if isinstance(reports, list) else [reports]
 
-    return once_per_assembly(assembly.directory, "checkov", run)
+    templates = sorted(assembly_templates(assembly).values())
+    key = content_key("checkov", REPO_ROOT / "requirements-checkov.txt", *templates)
+    return once_per_assembly(assembly.directory, "checkov", lambda: cached_json("checkov", key, run))
 
 
 def checkov_failures(reports: list[dict]) -> list[str]:

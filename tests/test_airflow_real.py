@@ -23,10 +23,10 @@ from mwaa_platform.environment.image_facts import ImageFacts, image_facts, image
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "scripts"))
 
-from airflow_venv import SKIPPED, registry_environments, venv_dir  # noqa: E402
+from airflow_venv import MARKER, SKIPPED, registry_environments, venv_dir  # noqa: E402
 import dags_check  # noqa: E402
-from harness import FIXTURE_REGISTRY  # noqa: E402
-from dags_check import hidden_distributions, probe  # noqa: E402
+from harness import FIXTURE_REGISTRY, cache_enabled, cached_json, content_key  # noqa: E402
+from dags_check import PROBE, hidden_distributions, probe  # noqa: E402
 
 DATA = REPO / "constructs" / "mwaa_platform" / "environment" / "_mwaa_images"
 REGISTRY = FIXTURE_REGISTRY
@@ -138,10 +138,18 @@ BROKEN_DAGS = {
 
 @pytest.fixture(scope="session")
 def broken_dags(tmp_path_factory) -> Path:
-    """A DAG folder that fails to import: a missing module on line 3, a removed argument on line 4."""
-    folder = tmp_path_factory.mktemp("broken_dags")
+    """A DAG folder that fails to import: a missing module on line 3, a removed argument on line 4.
+
+    At one path every run (so a probe's cached answer for it stays valid; not under a dot folder, which
+    ruff skips), unless the test cache is off."""
+    import tempfile
+
+    folder = (Path(tempfile.gettempdir()) / "mwaa-platform-tests" / "broken_dags") if cache_enabled() \
+        else tmp_path_factory.mktemp("broken_dags")
+    folder.mkdir(parents=True, exist_ok=True)
     for name, text in BROKEN_DAGS.items():
-        (folder / name).write_text(text)
+        if not (folder / name).is_file() or (folder / name).read_text() != text:
+            (folder / name).write_text(text)
     return folder
 
 
@@ -173,9 +181,19 @@ def airflow(platform, broken_dags) -> dict[str, Any]:
         # what scripts/dags_check.py --dags <broken_dags> asks (the dags-check tests reuse the answer)
         request["dags"].append({"name": str(broken_dags), "folders": [str(broken_dags)], "hide": []})
         requests[version] = request
+
+    def answer(version: str) -> dict[str, Any]:
+        """The probe's answer, cached on everything it reads: the request, the DAG files, the probe and the
+        virtualenv (its marker keys on Python, constraints and packages)."""
+        request = requests[version]
+        folders = sorted({folder for dags in request["dags"] for folder in dags["folders"]})
+        key = content_key("airflow-probe", version, json.dumps(request, sort_keys=True), PROBE,
+                          venv_dir(version) / MARKER, *map(Path, folders))
+        return cached_json(f"airflow-probe-{version}", key, lambda: probe(version, request))
+
     # one Airflow process per version, side by side: each spends seconds importing Airflow
     with ThreadPoolExecutor(max_workers=len(VERSIONS)) as pool:
-        return dict(zip(VERSIONS, pool.map(lambda version: probe(version, requests[version]), VERSIONS)))
+        return dict(zip(VERSIONS, pool.map(answer, VERSIONS)))
 
 
 @pytest.mark.parametrize("version", VERSIONS)

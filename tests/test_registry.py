@@ -152,6 +152,9 @@ CASES = [
     pytest.param(lambda d: env(d, 0, "prod")["compute"].update(
                      batch_jobs=[{"name": "payments-reconciliation", "image": {"uri": "public.ecr.aws/x/y:1"}}]),
                  r"compute.batch_jobs name 'payments-reconciliation' is already used by team", id="batch-name-taken"),
+    pytest.param(lambda d: env(d, 0, "prod")["compute"]["eks"].update(image_repositories=["payments"]),
+                 r"compute.eks.image_repositories repository 'payments' is already named by team '(analytics|payments)' "
+                 r"in the same account and Region \(222222222222, eu-west-1\)", id="repository-of-another-team"),
     pytest.param(lambda d: env(d, 1, "prod")["compute"]["ecs_tasks"][0].update(family="f" * 81),
                  PAYMENTS_PROD + r"compute.ecs_tasks\[0\].family must be 1-80 letters, digits, .-. and ._. \(it names the "
                  r"task definition family and its launcher state machine\), got .f{30}", id="ecs-family-too-long"),

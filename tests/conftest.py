@@ -10,18 +10,24 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 import pytest  # noqa: E402
 
-from harness import REPO_ROOT, new_app, new_stack  # noqa: E402
+# the harness imports aws_cdk, which starts a Node process: fixtures import it when first used, so the
+# xdist controller, which runs no test, never starts one
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
 def app():
     """A fresh App with cdk.json's context and no validation plugins."""
+    from harness import new_app
+
     return new_app()
 
 
 @pytest.fixture
 def stack(app):
     """A fresh stack with fixed account, region and AZs."""
+    from harness import new_stack
+
     return new_stack(app)
 
 

@@ -277,11 +277,16 @@ _SKIP_DIRS = {".venv", ".venv-checkov", "node_modules", "cdk.out", ".git", "buil
 
 
 def repo_python_files() -> Iterator[Path]:
-    for path in sorted(REPO_ROOT.rglob("*.py")):
-        parts = path.relative_to(REPO_ROOT).parts
-        # every virtualenv: .venv, .venv-checkov and the Airflow ones (.venv-airflow-<version>)
-        if not _SKIP_DIRS.intersection(parts) and not any(part.startswith(".venv") for part in parts):
-            yield path
+    """The repository's own Python files. Skipped folders are pruned, not walked: the virtualenvs
+    (.venv, .venv-checkov, .venv-airflow-<version>) and node_modules hold tens of thousands of files."""
+    import os
+
+    found = []
+    for folder, dirs, files in os.walk(REPO_ROOT):
+        dirs[:] = [name for name in dirs if name not in _SKIP_DIRS and not name.startswith((".venv", ".pytest_cache",
+                                                                                            ".mypy_cache"))]
+        found += [Path(folder) / name for name in files if name.endswith(".py")]
+    yield from sorted(found)
 
 
 # --- custom resource handlers ------------------------------------------------------------------

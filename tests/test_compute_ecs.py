@@ -24,6 +24,12 @@ def build(*, endpoint_sets=("ecs", "secretsmanager"), grant=None, **kwargs):
     return stack, network, env, compute
 
 
+@pytest.fixture(scope="module")
+def built():
+    """The default build, shared by the tests that only read it (each build is a synthesis)."""
+    return build()
+
+
 def env_statements(stack, env):
     template = Template.from_stack(stack).to_json()
     role = {"Ref": stack.get_logical_id(env.execution_role.node.default_child)}
@@ -32,8 +38,8 @@ def env_statements(stack, env):
             for s in p["Properties"]["PolicyDocument"]["Statement"]]
 
 
-def test_grant_run_is_exactly_what_the_operator_calls_and_no_ecs_action():
-    stack, _, env, compute = build()
+def test_grant_run_is_exactly_what_the_operator_calls_and_no_ecs_action(built):
+    stack, _, env, compute = built
     statements = env_statements(stack, env)
     states = {s["Action"]: s for s in statements if "states:" in json.dumps(s["Action"])}
     assert states["states:StartExecution"]["Resource"] == (
@@ -66,11 +72,11 @@ def launcher(stack, compute):
     return machine, definition, role, policy
 
 
-def test_the_launcher_fixes_cluster_family_and_network():
+def test_the_launcher_fixes_cluster_family_and_network(built):
     """Finding (issue 24): a RunTask caller picks awsvpcConfiguration.securityGroups, so a DAG with
     ecs:RunTask could put its task in another team's security group. The launcher's definition fixes
     them; nothing in it reads the input except the overrides expression."""
-    stack, network, _, compute = build()
+    stack, network, _, compute = built
     machine, definition, _, _ = launcher(stack, compute)
     assert machine["Properties"]["StateMachineName"] == "team-a-etl"
     assert machine["Properties"]["StateMachineType"] == "STANDARD"
@@ -103,11 +109,11 @@ def test_the_launcher_fixes_cluster_family_and_network():
       "TaskRoleArn": "arn:aws:iam::111111111111:role/other", "Cpu": "16384", "ContainerOverrides": [{"Name": "side"}]},
      [{"Name": "main", "Command": ["x"], "Environment": []}]),
 ])
-def test_the_dag_input_sets_the_command_and_environment_only(execution_input, overrides):
+def test_the_dag_input_sets_the_command_and_environment_only(execution_input, overrides, built):
     """The Overrides expression evaluated by a JSONata engine, as Step Functions evaluates it for each execution."""
     import jsonata
 
-    stack, _, _, compute = build()
+    stack, _, _, compute = built
     _, definition, _, _ = launcher(stack, compute)
     (state,) = definition["States"].values()
     source = state["Arguments"]["Overrides"]
@@ -117,8 +123,8 @@ def test_the_dag_input_sets_the_command_and_environment_only(execution_input, ov
     assert expression.evaluate(None) == {"ContainerOverrides": overrides}
 
 
-def test_the_launcher_role_runs_only_this_family_and_trusts_only_this_state_machine():
-    stack, _, _, compute = build()
+def test_the_launcher_role_runs_only_this_family_and_trusts_only_this_state_machine(built):
+    stack, _, _, compute = built
     _, _, role, policy = launcher(stack, compute)
     (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "states.amazonaws.com"}
@@ -143,8 +149,8 @@ def test_the_launcher_role_runs_only_this_family_and_trusts_only_this_state_mach
         "xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"}
 
 
-def test_the_launcher_logs_under_vendedlogs_with_a_name_a_new_stack_does_not_collide_with():
-    stack, _, _, compute = build()
+def test_the_launcher_logs_under_vendedlogs_with_a_name_a_new_stack_does_not_collide_with(built):
+    stack, _, _, compute = built
     template = Template.from_stack(stack).to_json()
     group = template["Resources"][stack.get_logical_id(compute.launcher.log_group.node.default_child)]
     name = json.dumps(group["Properties"]["LogGroupName"])
@@ -152,8 +158,8 @@ def test_the_launcher_logs_under_vendedlogs_with_a_name_a_new_stack_does_not_col
     assert "KmsKeyId" in group["Properties"]
 
 
-def test_the_task_runs_privately_with_no_ingress_and_a_role_without_permissions():
-    stack, network, _, compute = build()
+def test_the_task_runs_privately_with_no_ingress_and_a_role_without_permissions(built):
+    stack, network, _, compute = built
     template = Template.from_stack(stack)
     own = template.find_resources("AWS::EC2::SecurityGroup")[stack.get_logical_id(compute.security_group.node.default_child)]
     assert "SecurityGroupIngress" not in own["Properties"]
@@ -229,9 +235,9 @@ def test_ecs_compute_and_its_grant_pass_all_packs_and_cfn_lint(tmp_path):
     assert_stack_cfn_lint_clean(stack, tmp_path)
 
 
-def test_task_roles_trust_ecs_tasks_of_this_account_and_region_only():
+def test_task_roles_trust_ecs_tasks_of_this_account_and_region_only(built):
     """Confused-deputy conditions the ECS developer guide gives for task and task execution roles."""
-    stack, _, _, compute = build()
+    stack, _, _, compute = built
     template = Template.from_stack(stack).to_json()
     for role in (compute.task_role, compute.execution_role):
         trust = template["Resources"][stack.get_logical_id(role.node.default_child)]["Properties"]["AssumeRolePolicyDocument"]

@@ -661,7 +661,8 @@ def test_a_team_stacks_deploy_changes_nothing_of_another_team(platform, registry
 def test_batch_instances_hold_awss_ecs_instance_policy_on_every_resource_of_the_account():
     """Batch on EC2 or Spot instances (not in the example): the instance role is AWS's managed ECS
     instance policy and nothing else, whose image pulls and log writes are on every repository and log
-    group of the account; the launch template requires IMDSv2 but leaves the hop limit to the AMI."""
+    group of the account; the launch template requires IMDSv2 with one hop, so job containers (bridge
+    mode, one hop further) cannot reach the instance metadata and its credentials."""
     from mwaa_platform.compute import BatchCompute, BatchJob, TaskImage
 
     stack = new_stack()
@@ -678,4 +679,5 @@ def test_batch_instances_hold_awss_ecs_instance_policy_on_every_resource_of_the_
     assert not [p for p in template["Resources"].values() if p["Type"] == "AWS::IAM::ManagedPolicy"
                 and {"Ref": role} in p["Properties"].get("Roles", [])]
     (launch,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::EC2::LaunchTemplate"]
-    assert launch["Properties"]["LaunchTemplateData"]["MetadataOptions"] == {"HttpTokens": "required"}
+    assert launch["Properties"]["LaunchTemplateData"]["MetadataOptions"] == {
+        "HttpPutResponseHopLimit": 1, "HttpTokens": "required"}

@@ -1,5 +1,6 @@
 """AirflowNetwork: VPC, endpoints, security groups, ACLs, flow logs and sharing across stacks."""
 
+import functools
 import json
 
 import aws_cdk as cdk
@@ -28,7 +29,16 @@ def new_network(**kwargs):
 
 
 def network_template(**kwargs):
+    """A network in a stack of its own, and its template. The default one is built once: the tests only read it."""
+    if not kwargs:
+        return _default_network()
     stack, network = new_network(**kwargs)
+    return stack, network, Template.from_stack(stack)
+
+
+@functools.cache
+def _default_network():
+    stack, network = new_network()
     return stack, network, Template.from_stack(stack)
 
 

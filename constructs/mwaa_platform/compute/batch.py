@@ -231,8 +231,10 @@ class BatchCompute(Construct):
             "AWS's policy for ECS container instances, kept current by AWS as the agent changes; jobs run with "
             "their own job role, not this one.",
         )
+        # IMDSv2 with one hop: the ECS agent (host network) reaches the instance metadata, job containers in
+        # bridge mode do not, so a job cannot take the instance role's credentials (it has its own job role)
         template = ec2.LaunchTemplate(
-            self, "InstanceTemplate", require_imdsv2=True,
+            self, "InstanceTemplate", require_imdsv2=True, http_put_response_hop_limit=1,
             block_devices=[ec2.BlockDevice(device_name="/dev/xvda", volume=ec2.BlockDeviceVolume.ebs(
                 30, encrypted=True, volume_type=ec2.EbsDeviceVolumeType.GP3))],
         )

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ValidationError
 
 from mwaa_platform import AirflowConfiguration, SecretsManagerBackend
 from mwaa_platform.cross_account import services_without_cross_region_endpoints
-from mwaa_platform.environment import ENVIRONMENT_CLASSES, EnvironmentClassName
+from mwaa_platform.environment import ENVIRONMENT_CLASSES, EnvironmentClassName, check_upgrade
 from mwaa_platform.errors import MwaaPlatformError, shorten
 from mwaa_platform.network import PathEndpoint
 from mwaa_platform.paths import endpoints_of_action, lookup_pattern_admits
@@ -1149,6 +1149,11 @@ class _Resolver:
             check_environment_name(environment_name)
         except MwaaPlatformError as error:
             self.fail(where, error.message, at)
+        if entry.deployed_version is not None:
+            try:
+                check_upgrade(entry.deployed_version, entry.airflow_version or default_airflow_version())
+            except MwaaPlatformError as error:
+                self.fail(where, error.message, (*at, "airflow_version"))
         paths = self.paths(where, at, dags=dags, requirements=entry.requirements, plugins=entry.plugins,
                            startup_script=entry.startup_script)
         backend = self.secrets_backend(where, at, entry.secrets_backend, environment_name, entry)

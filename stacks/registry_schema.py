@@ -401,6 +401,9 @@ class EnvironmentSettings(_Model):
     airflow_version: Optional[str] = Field(None, description=(
         "Quote it (\"2.11.0\"). Versions older than MWAA runs are refused; newer well-formed ones pass with a "
         "warning. Default: the newest version botocore knows."))
+    deployed_version: Optional[str] = Field(None, description=(
+        "The version the deployed environment runs, while airflow_version changes it: the registry refuses a "
+        "change MWAA cannot make in place and names the way that works (docs/airflow-environment.md)."))
     schedulers: Optional[int] = Field(None, description="Default: the class default (1 on mw1.micro, else 2).")
     min_workers: Optional[int] = Field(None, description="Default: 1.")
     max_workers: Optional[int] = Field(None, description="Default: 10 (1 on mw1.micro).")

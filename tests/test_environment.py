@@ -1,5 +1,6 @@
 """AirflowEnvironment: class limits, validation, execution role, key policy, artifacts, grants."""
 
+import functools
 import json
 
 import aws_cdk as cdk
@@ -21,6 +22,12 @@ def vpc_of(stack, azs=("eu-west-1a", "eu-west-1b"), subnets=("subnet-0aaaaaaaaaa
         stack, "Vpc", vpc_id="vpc-0123456789abcdef0", availability_zones=list(azs),
         private_subnet_ids=list(subnets), private_subnet_route_table_ids=[f"rtb-{i}" for i, _ in enumerate(subnets)],
     )
+
+
+@functools.cache
+def shared_env():
+    """The default environment, built once for the tests that only read it (a build is a synthesis)."""
+    return make_env()
 
 
 def make_env(stack=None, construct_id="Env", **kwargs):
@@ -146,7 +153,7 @@ def test_unknown_well_formed_version_warns_instead_of_failing():
 
 
 def test_secure_defaults():
-    env = make_env()
+    env = shared_env()
     props = env_props(env)
     assert props["WebserverAccessMode"] == "PRIVATE_ONLY"
     assert props["EndpointManagement"] == "SERVICE"
@@ -309,7 +316,7 @@ def _statements(template, path_fragment):
 
 
 def test_execution_role_trust_policy_prevents_confused_deputy():
-    env = make_env()
+    env = shared_env()
     template = Template.from_stack(cdk.Stack.of(env))
     role = template.find_resources("AWS::IAM::Role", {"Properties": {"Description": Match.string_like_regexp("MWAA execution role")}})
     (props,) = [r["Properties"] for r in role.values()]
@@ -326,7 +333,7 @@ def test_execution_role_trust_policy_prevents_confused_deputy():
 
 
 def test_execution_role_policy_is_exactly_the_published_shape():
-    env = make_env()
+    env = shared_env()
     stack = cdk.Stack.of(env)
     template = Template.from_stack(stack)
     bucket = {"Fn::GetAtt": [stack.get_logical_id(env.source_bucket.node.default_child), "Arn"]}
@@ -369,7 +376,7 @@ def test_an_existing_execution_role_is_used_as_is():
 
 def test_key_rotates_is_retained_and_lets_logs_use_it_for_the_environments_log_groups_only():
     """Issue 24: the key used to admit CloudWatch Logs for any log group of the account."""
-    env = make_env()
+    env = shared_env()
     stack = cdk.Stack.of(env)
     template = Template.from_stack(stack)
     name = env.environment_name
@@ -394,7 +401,7 @@ def test_key_rotates_is_retained_and_lets_logs_use_it_for_the_environments_log_g
 
 
 def test_source_bucket_is_versioned_private_ssl_only_and_uses_the_environment_key():
-    env = make_env()
+    env = shared_env()
     stack = cdk.Stack.of(env)
     template = Template.from_stack(stack)
     bucket_id = stack.get_logical_id(env.source_bucket.node.default_child)
@@ -508,7 +515,7 @@ def test_metrics_carry_the_environment_dimension():
 
 
 def test_connections_expose_the_self_referencing_security_group():
-    env = make_env()
+    env = shared_env()
     template = Template.from_stack(cdk.Stack.of(env))
     sg_id = cdk.Stack.of(env).get_logical_id(env.security_groups[0].node.default_child)
     ingress = template.find_resources("AWS::EC2::SecurityGroupIngress")

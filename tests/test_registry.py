@@ -155,6 +155,11 @@ CASES = [
     pytest.param(lambda d: env(d, 0, "prod")["compute"]["eks"].update(image_repositories=["payments"]),
                  r"compute.eks.image_repositories repository 'payments' is already named by team '(analytics|payments)' "
                  r"in the same account and Region \(222222222222, eu-west-1\)", id="repository-of-another-team"),
+    # issue 26: a version change MWAA cannot make in place is refused before anything is built
+    pytest.param(lambda d: env(d, 1, "prod").update(deployed_version="2.10.3", airflow_version="3.0.6"),
+                 PAYMENTS_PROD + r"airflow_version 2.10.3 -> 3.0.6: MWAA upgrades to Airflow 3 in place only from "
+                 r"2.11.2; from 2.10.3 create a new environment on 3.0.6 beside this one \(blue/green\)",
+                 id="upgrade-needs-blue-green"),
     pytest.param(lambda d: env(d, 1, "prod")["compute"]["ecs_tasks"][0].update(family="f" * 81),
                  PAYMENTS_PROD + r"compute.ecs_tasks\[0\].family must be 1-80 letters, digits, .-. and ._. \(it names the "
                  r"task definition family and its launcher state machine\), got .f{30}", id="ecs-family-too-long"),
@@ -666,9 +671,12 @@ def synth_without_credentials(path, environ):
     return json.loads(manifest.read_text()).get("missing")
 
 
-def test_a_real_account_synthesizes_without_credentials_once_its_zones_are_declared(tmp_path):
-    # the example declares the zones of both its accounts: nothing is left for the CLI to look up
-    assert not synth_without_credentials(EXAMPLE, REAL)
+def test_a_real_account_synthesizes_without_credentials_once_its_zones_are_declared(tmp_path, platform):
+    # the example declares the zones of both its accounts: nothing is left for the CLI to look up (its
+    # stages name their accounts, so the environment's account and Region play no part: the shared
+    # synthesis of the example says it)
+    assert load_registry(EXAMPLE, environ=REAL) == load_registry(EXAMPLE, environ={})
+    assert not json.loads((Path(platform.assembly.directory) / "manifest.json").read_text()).get("missing")
     path = write(tmp_path, edited(lambda d: d["platform"].update(availability_zones=["eu-central-1a", "eu-central-1b"]),
                                   V1_EXAMPLE))
     assert not synth_without_credentials(path, REAL)

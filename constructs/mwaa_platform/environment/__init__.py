@@ -7,6 +7,7 @@ take, so an environment imported with ``AirflowEnvironment.from_environment_name
 """
 
 from mwaa_platform.environment.airflow_version import default_airflow_version
+from mwaa_platform.environment.upgrade import check_upgrade
 from mwaa_platform.environment.artifacts import AirflowArtifacts
 from mwaa_platform.environment.base import (
     AIRFLOW_NAMESPACE,
@@ -76,6 +77,7 @@ __all__ = [
     "WheelhouseBuild",
     "WorkerReplacementStrategy",
     "check_environment",
+    "check_upgrade",
     "default_airflow_version",
     "runtime_for",
 ]

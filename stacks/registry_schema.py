@@ -27,6 +27,7 @@ from mwaa_platform.paths import endpoints_of_action
 from mwaa_platform.compute import (
     DEFAULT_KUBERNETES_VERSION,
     FARGATE_VCPUS,
+    LAUNCHER_NAME,
     MIN_KUBERNETES_VERSION,
     check_fargate_size,
     check_repository_names,
@@ -503,16 +504,13 @@ class Image(_Model):
         return self
 
 
-_FAMILY = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
-
-
 class EcsTask(_Model):
     """A Fargate task DAGs start through its Step Functions launcher, with StepFunctionStartExecutionOperator
     (``docs/compute.md``)."""
 
     family: str = Field(description="The task definition family, and the name of its launcher state machine "
                                     "(1-80 letters, digits, '-', '_'; unique in the account and Region).",
-                        json_schema_extra={"pattern": _FAMILY.pattern})
+                        json_schema_extra={"pattern": LAUNCHER_NAME.pattern})
     image: Image = Field(description="The container image.")
     cpu: int = Field(256, description="Fargate CPU units.")
     memory_mib: int = Field(512, description="Memory, a size Fargate pairs with cpu.")
@@ -524,7 +522,7 @@ class EcsTask(_Model):
     @field_validator("family")
     @classmethod
     def _family(cls, value: str) -> str:
-        if not _FAMILY.match(value):
+        if not LAUNCHER_NAME.match(value):
             raise ValueError(f"must be 1-80 letters, digits, '-' and '_' (it names the task definition family and "
                              f"its launcher state machine), got {shorten(value)}")
         return value

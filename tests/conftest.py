@@ -35,16 +35,13 @@ def _synthesis_key(registry: Path) -> str:
     """Every input of a synthesis: the library, the app, the registry and every file it may name (all the
     repository's files but the tests, docs and CI), the pinned requirements and CLI, the installed CDK,
     cdk-nag and Python, and the environment the registry reads."""
-    import subprocess
     import sys
     from importlib.metadata import version
 
-    from harness import content_key
+    from harness import content_key, worktree_files
 
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO_ROOT,
-                            capture_output=True, text=True, check=True).stdout.split("\0")
     skipped = ("tests/", "docs/", ".ci/")
-    files = [REPO_ROOT / name for name in sorted(filter(None, listed))
+    files = [REPO_ROOT / name for name in worktree_files()
              if (not name.startswith(skipped) or name.startswith("tests/fixtures/")) and not name.endswith(".md")]
     versions = " ".join(f"{package}=={version(package)}" for package in ("aws-cdk-lib", "constructs", "cdk-nag", "jsii"))
     # what the app and the registry read of the environment (app.py, stacks/registry.py)

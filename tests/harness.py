@@ -138,6 +138,16 @@ def assert_cfn_lint_clean(templates: Iterable[Path]) -> None:
         raise AssertionError(f"{len(findings)} cfn-lint finding(s):\n" + "\n".join(findings))
 
 
+def worktree_files() -> list[str]:
+    """The repository's files as git sees them in the working tree: tracked, plus untracked ones it does not
+    ignore (uncommitted edits and new files included), as paths relative to the repository, sorted."""
+    import subprocess
+
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO_ROOT,
+                            capture_output=True, text=True, check=True).stdout.split("\0")
+    return sorted(filter(None, listed))
+
+
 #: Results of deterministic tool runs, kept across runs and keyed on every input (``cached_json``).
 CACHE_DIR = REPO_ROOT / ".pytest_cache" / "mwaa-platform"
 
@@ -225,10 +235,11 @@ def checkov_reports(assembly: Any) -> list[dict]:
         raise AssertionError(f"checkov is not installed at {checkov}: run `make setup` (or `make test`), which "
                              "creates .venv-checkov from requirements-checkov.txt")
 
+    templates = sorted(assembly_templates(assembly).values())
+    assert templates
+
     def run() -> list[dict]:
         # the templates by name: with --directory, checkov also parses tree.json and the manifest (1.5 s)
-        templates = sorted(assembly_templates(assembly).values())
-        assert templates
         result = subprocess.run(
             [checkov, *(arg for path in templates for arg in ("--file", str(path))), "--framework", "cloudformation",
              "--output", "json", "--compact", "--skip-download"],
@@ -238,7 +249,6 @@ def checkov_reports(assembly: Any) -> list[dict]:
         reports = json.loads(result.stdout)
         return reports if isinstance(reports, list) else [reports]
 
-    templates = sorted(assembly_templates(assembly).values())
     key = content_key("checkov", REPO_ROOT / "requirements-checkov.txt", *templates)
     return once_per_assembly(assembly.directory, "checkov", lambda: cached_json("checkov", key, run))
 

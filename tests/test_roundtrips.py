@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness import REPO_ROOT
+from harness import REPO_ROOT, worktree_files
 
 pytestmark = pytest.mark.roundtrip
 
@@ -57,8 +57,7 @@ def work(tmp_path_factory) -> Path:
     """A repository holding this working tree's tracked files as one commit: the platform team's repo."""
     work = tmp_path_factory.mktemp("roundtrip") / "platform"
     work.mkdir()
-    files = _run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], REPO_ROOT).stdout.split("\0")
-    for name in filter(None, files):
+    for name in worktree_files():
         source = REPO_ROOT / name
         if source.is_file():
             (work / name).parent.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,7 @@ in the platform network and grants an environment exactly what the matching oper
 """
 
 from mwaa_platform.compute.batch import BATCH_CAPACITIES, FARGATE_VCPUS, BatchCapacity, BatchCompute, BatchJob
-from mwaa_platform.compute.ecs import CONTAINER_NAME, EcsTaskCompute
+from mwaa_platform.compute.ecs import CONTAINER_NAME, LAUNCHER_NAME, EcsTaskCompute
 from mwaa_platform.compute.eks import (
     CAPACITY_TYPES,
     NAMESPACE_LABEL,
@@ -31,7 +31,7 @@ from mwaa_platform.compute.image import TaskImage
 
 __all__ = [
     "BATCH_CAPACITIES", "CAPACITY_TYPES", "POD_SECURITY_LEVELS", "BatchCapacity", "NodeCapacityType", "PodSecurityLevel",
-    "CONTAINER_NAME", "DEFAULT_KUBERNETES_VERSION", "FARGATE_MEMORY_BY_CPU", "FARGATE_VCPUS", "MIN_KUBERNETES_VERSION",
+    "CONTAINER_NAME", "LAUNCHER_NAME", "DEFAULT_KUBERNETES_VERSION", "FARGATE_MEMORY_BY_CPU", "FARGATE_VCPUS", "MIN_KUBERNETES_VERSION",
     "NAMESPACE_LABEL", "TEAM_LABEL", "BatchCompute", "BatchJob", "EcsTaskCompute", "EksCluster", "EksClusterBase", "EksCompute",
     "EksNamespace", "EksNamespaceAccess", "TaskImage", "check_fargate_size", "check_kubernetes_version", "check_namespace", "check_repository_names",
 ]

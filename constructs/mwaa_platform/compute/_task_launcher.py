@@ -10,6 +10,7 @@ the definition. The caller chooses only the container's command and environment 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from aws_cdk import ArnFormat, Fn, RemovalPolicy, Stack
@@ -42,6 +43,7 @@ def overrides_expression(container_name: str) -> str:
 _SYNC_RULE = "StepFunctionsGetEventsForECSTaskRule"
 #: State machine names: 1-80 letters, digits, '-' and '_' (a task family is 1-255 of the same).
 STATE_MACHINE_NAME_MAX = 80
+STATE_MACHINE_NAME = re.compile(rf"^[a-zA-Z0-9_-]{{1,{STATE_MACHINE_NAME_MAX}}}$")
 
 
 class TaskLauncher(Construct):

@@ -24,18 +24,21 @@ from mwaa_platform.paths.model import DagPath, environment_name_of, record_path
 from mwaa_platform._internal.managed_policy_role import ManagedPolicyRole, managed_policy_of
 from mwaa_platform.compliance.nag import acknowledge, wildcard_resource_finding
 from mwaa_platform.compute._images import check_image, container_image, team_repository
-from mwaa_platform.compute._task_launcher import STATE_MACHINE_NAME_MAX, TaskLauncher
+from mwaa_platform.compute._task_launcher import STATE_MACHINE_NAME, STATE_MACHINE_NAME_MAX, TaskLauncher
 from mwaa_platform.compute.fargate import check_fargate_size
 from mwaa_platform.compute.image import TaskImage
 from mwaa_platform.environment.key import AirflowKey
 from mwaa_platform.errors import MwaaPlatformError, shorten, validating
 from mwaa_platform.network.network import AirflowNetworkBase, check_network
 
-__all__ = ["CONTAINER_NAME", "EcsTaskCompute"]
+__all__ = ["CONTAINER_NAME", "LAUNCHER_NAME", "EcsTaskCompute"]
 
 #: The container every task definition runs; the operator's ``overrides`` name it.
 CONTAINER_NAME = "main"
 _FAMILY = re.compile(r"^[a-zA-Z0-9_-]{1,255}$")
+#: A launcher's state machine name: the family's by default, so a family that names its launcher too is
+#: 1-80 letters, digits, '-' and '_' (the registry's families are).
+LAUNCHER_NAME = STATE_MACHINE_NAME
 
 
 @jsii.implements(ec2.IConnectable)
@@ -109,8 +112,8 @@ class EcsTaskCompute(Construct):
                 raise MwaaPlatformError(
                     f"family {shorten(family)} is {len(family)} characters, longer than a state machine name may be "
                     f"({STATE_MACHINE_NAME_MAX}); pass state_machine_name")
-            if state_machine_name is not None and (not isinstance(state_machine_name, str) or not _FAMILY.match(
-                    state_machine_name) or len(state_machine_name) > STATE_MACHINE_NAME_MAX):
+            if state_machine_name is not None and (not isinstance(state_machine_name, str)
+                                                   or not LAUNCHER_NAME.match(state_machine_name)):
                 raise MwaaPlatformError(f"state_machine_name must be 1-{STATE_MACHINE_NAME_MAX} letters, digits, '-' "
                                         f"and '_', got {shorten(state_machine_name)}")
             check_fargate_size(cpu, memory_mib)

@@ -17,6 +17,9 @@ MAKEFLAGS += --jobs=3
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 18,20,22
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION ?= 1
 export CDK_DISABLE_CLI_TELEMETRY ?= true
+# some machines set PYTHONDONTWRITEBYTECODE; then every run compiles the library and pytest rewrites every test
+# module again (2 s of each worker's start-up). The caches go to __pycache__/, which git ignores.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: synth test setup package-check bench clean registry-docs airflow-venvs dags-check snapshots library-snapshots ls diff roundtrips
 

@@ -371,16 +371,9 @@ def _pods(environments: Iterable[EnvironmentSpec], access: Iterable[TeamAccessSp
 # --- loading ---------------------------------------------------------------------------------------
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """A safe loader that refuses anchors and aliases: a few lines of aliases can expand to gigabytes."""
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.composer.ComposerError(
-                None, None, "YAML aliases (*name) are not supported in the registry; write the value out", event.start_mark
-            )
-        return super().compose_node(parent, index)
+# libyaml's loader when PyYAML has it (the wheels do): the pure-Python one is most of a registry test's time
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_ALIASES = "YAML aliases (*name) are not supported in the registry; write the value out"
 
 
 @dataclass
@@ -417,9 +410,16 @@ class _Source:
             return ("platform", *loc[2:])
         return loc
 
-    def walk(self, node: yaml.Node, loc: Loc = ()) -> None:
-        if not loc:
+    def walk(self, node: yaml.Node, loc: Loc = (), seen: Optional[set[int]] = None) -> None:
+        """Record ``node``'s lines and text. A node met twice came from an alias (the composer shares one
+        node between an anchor and its aliases): refused before anything expands it, since a few lines of
+        aliases can expand to gigabytes."""
+        if seen is None:
+            seen = set()
             self.lines[()] = node.start_mark.line + 1
+        if id(node) in seen:
+            raise RegistryError(self.path, [(self.line(loc), f"not valid YAML: {_ALIASES}")])
+        seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
             first: dict[tuple[str, Any], int] = {}
             for key, value in node.value:
@@ -433,11 +433,11 @@ class _Source:
                     first.setdefault((key.tag, key.value), line)
                 # the last of a duplicated key is the one YAML keeps, so its lines win
                 self.lines[loc + (key.value,)] = line
-                self.walk(value, loc + (key.value,))
+                self.walk(value, loc + (key.value,), seen)
         elif isinstance(node, yaml.SequenceNode):
             for index, item in enumerate(node.value):
                 self.lines[loc + (index,)] = item.start_mark.line + 1
-                self.walk(item, loc + (index,))
+                self.walk(item, loc + (index,), seen)
         elif isinstance(node, yaml.ScalarNode):
             self.written[loc] = node.value
 
@@ -449,17 +449,18 @@ def _read(path: Path) -> tuple[Any, _Source]:
     except FileNotFoundError:
         raise RegistryError(path, ["registry file not found"]) from None
     try:
-        loader = _NoAliasLoader(text)
+        loader = _Loader(text)
         try:
             node = loader.get_single_node()
-            document = loader.construct_document(node) if node is not None else None
+            if node is None:
+                return None, source
+            source.walk(node)
+            document = loader.construct_document(node)
         finally:
             loader.dispose()
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
         raise RegistryError(path, [(mark.line + 1 if mark is not None else None, f"not valid YAML: {error}")]) from None
-    if node is not None:
-        source.walk(node)
     return document, source
 
 

@@ -32,23 +32,10 @@ def stack(app):
 
 
 def _synthesis_key(registry: Path) -> str:
-    """Every input of a synthesis: the library, the app, the registry and every file it may name (all the
-    repository's files but the tests, docs and CI), the pinned requirements and CLI, the installed CDK,
-    cdk-nag and Python, and the environment the registry reads."""
-    import sys
-    from importlib.metadata import version
+    """Every input of a synthesis of ``registry`` (``harness.build_inputs_key``)."""
+    from harness import build_inputs_key
 
-    from harness import content_key, worktree_files
-
-    skipped = ("tests/", "docs/", ".ci/")
-    files = [REPO_ROOT / name for name in worktree_files()
-             if (not name.startswith(skipped) or name.startswith("tests/fixtures/")) and not name.endswith(".md")]
-    versions = " ".join(f"{package}=={version(package)}" for package in ("aws-cdk-lib", "constructs", "cdk-nag", "jsii"))
-    # what the app and the registry read of the environment (app.py, stacks/registry.py)
-    environ = " ".join(f"{key}={os.environ.get(key, '')}" for key in (
-        "CDK_DEPLOY_ACCOUNT", "CDK_DEPLOY_REGION", "CDK_DEFAULT_ACCOUNT", "CDK_DEFAULT_REGION", "MWAA_PLATFORM_REGISTRY"))
-    return content_key("synth", sys.version, versions, environ, str(registry.relative_to(REPO_ROOT)),
-                       *[str(path.relative_to(REPO_ROOT)) for path in files], *files)
+    return build_inputs_key("synth", str(registry.relative_to(REPO_ROOT)))
 
 
 def _synthesized(tmp_path_factory, name: str, registry: Path):

@@ -170,6 +170,43 @@ def content_key(*parts: str | bytes | Path) -> str:
     return digest.hexdigest()
 
 
+def build_inputs_key(*parts: str) -> str:
+    """A digest of every input of a build: ``parts``, and what ``_build_inputs`` digests."""
+    return content_key(*parts, _build_inputs())
+
+
+@functools.cache
+def _build_inputs() -> str:
+    """The library, the app and every file a registry may name (all the repository's files but the tests,
+    docs and CI; the test fixtures included), the pinned requirements and CLI, the installed CDK, cdk-nag
+    and Python, and the environment the app reads; digested once per test process."""
+    import os
+    import sys
+    from importlib.metadata import version
+
+    skipped = ("tests/", "docs/", ".ci/")
+    files = [REPO_ROOT / name for name in worktree_files()
+             if (not name.startswith(skipped) or name.startswith("tests/fixtures/")) and not name.endswith(".md")]
+    versions = " ".join(f"{package}=={version(package)}" for package in ("aws-cdk-lib", "constructs", "cdk-nag", "jsii"))
+    # what the app and the registry read of the environment (app.py, stacks/registry.py)
+    environ = " ".join(f"{key}={os.environ.get(key, '')}" for key in (
+        "CDK_DEPLOY_ACCOUNT", "CDK_DEPLOY_REGION", "CDK_DEFAULT_ACCOUNT", "CDK_DEFAULT_REGION", "MWAA_PLATFORM_REGISTRY"))
+    return content_key(sys.version, versions, environ, *[str(path.relative_to(REPO_ROOT)) for path in files], *files)
+
+
+def passed_before(name: str, key: str) -> bool:
+    """Whether a check named ``name`` already passed with exactly the inputs ``key`` digests (``mark_passed``).
+    For deterministic checks whose inputs ``key`` covers in full; a cold run (CI's clean clone) or
+    ``MWAA_PLATFORM_TEST_CACHE=off`` always runs them."""
+    return cache_enabled() and (CACHE_DIR / f"passed-{name}-{key}").exists()
+
+
+def mark_passed(name: str, key: str) -> None:
+    if cache_enabled():
+        CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        (CACHE_DIR / f"passed-{name}-{key}").touch()
+
+
 def cache_enabled() -> bool:
     """``MWAA_PLATFORM_TEST_CACHE=off`` runs every tool afresh; CI starts from a clean clone, with no cache."""
     import os

@@ -22,7 +22,7 @@ V1_EXAMPLE = REPO_ROOT / "tests" / "fixtures" / "platform-v1.yaml"
 
 
 def example(path=EXAMPLE):
-    return yaml.safe_load(path.read_text())
+    return yaml.load(path.read_text(), Loader=yaml.CSafeLoader)
 
 
 def home(tmp_path):
@@ -39,7 +39,7 @@ def write(tmp_path, document, name="platform.yaml"):
     (``examples/...``, the v1 example) resolve there too."""
     base = home(tmp_path)
     path = base / name
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    path.write_text(yaml.dump(document, Dumper=yaml.CSafeDumper, sort_keys=False))
     for link in (tmp_path / "examples", base / "examples"):
         if not link.exists():
             link.symlink_to(REPO_ROOT / "examples")

@@ -148,7 +148,7 @@ def test_token_values_skip_validation():
 def test_unknown_well_formed_version_warns_instead_of_failing():
     env = make_env(airflow_version="3.9.1")
     assert env_props(env)["AirflowVersion"] == "3.9.1"
-    Annotations.from_stack(cdk.Stack.of(env)).has_warning("/Test/Env", Match.string_like_regexp("Airflow 3.9.1 is not in the versions botocore knows"))
+    Annotations.from_stack(cdk.Stack.of(env)).has_warning("/Test/Env", Match.string_like_regexp("Airflow 3.9.1 is not in the library.s version table"))
     assert env.rest_api_path == "/api/v2"
 
 

@@ -517,7 +517,7 @@ def test_newer_well_formed_versions_pass_with_a_warning(tmp_path):
                            "environments": {"dev": {"environment_class": "mw1.micro", "airflow_version": "3.9.1"}}}]}
     platform = build_platform(app, load_registry(write(tmp_path, document)))
     Annotations.from_stack(platform.environments["payments-dev"]).has_warning(
-        "*", Match.string_like_regexp("Airflow 3.9.1 is not in the versions botocore knows"))
+        "*", Match.string_like_regexp("Airflow 3.9.1 is not in the library.s version table"))
 
 
 def test_nothing_is_built_from_an_invalid_registry(tmp_path):

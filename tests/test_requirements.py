@@ -3,9 +3,7 @@
 import pytest
 
 from mwaa_platform import MwaaPlatformError
-from mwaa_platform.environment import AIRFLOW_RUNTIMES, runtime_for
 from mwaa_platform.environment.requirements import check_requirements
-from mwaa_platform._internal.service_model import known_airflow_versions
 
 URL = "https://raw.githubusercontent.com/apache/airflow/constraints-{}/constraints-{}.txt"
 
@@ -14,24 +12,6 @@ def requirements(tmp_path, text):
     path = tmp_path / "requirements.txt"
     path.write_text(text)
     return str(path)
-
-
-def test_every_version_botocore_knows_has_a_runtime():
-    assert set(known_airflow_versions()) <= set(AIRFLOW_RUNTIMES)
-
-
-@pytest.mark.parametrize("version, python, provider", [
-    ("2.9.2", "3.11", None), ("2.10.3", "3.11", None), ("2.11.0", "3.12", None), ("2.11.2", "3.12", "9.22.0"),
-    ("3.0.6", "3.12", "9.12.0"), ("3.2.1", "3.12", "9.25.0"), ("3.3.1", "3.12", "9.34.0"),
-])
-def test_runtimes_follow_mwaas_images(version, python, provider):
-    runtime = runtime_for(version)
-    assert (runtime.python_minor, runtime.amazon_provider) == (python, provider)
-    assert runtime.constraints_url == URL.format(version, python)
-
-
-def test_an_unknown_newer_version_gets_the_newest_python():
-    assert runtime_for("3.9.0").python_minor == "3.12"
 
 
 def test_a_constraints_file_for_another_airflow_or_python_is_refused(tmp_path):

@@ -23,9 +23,9 @@ from typing_extensions import Unpack
 
 from mwaa_platform._internal.kinds import check_kind
 from mwaa_platform.alerting.topic import AnyTopic, alert_topic_of, check_topic
-from mwaa_platform.environment import airflow_version as versions
 from mwaa_platform.environment.base import AirflowEnvironmentBase, IAirflowEnvironment, check_environment
 from mwaa_platform.environment.configuration import MetricsFilter
+from mwaa_platform.environment.versions import newest_of_major, version_info
 from mwaa_platform.environment.environment_class import (
     ENVIRONMENT_CLASSES,
     EnvironmentClass,
@@ -316,12 +316,14 @@ def check_metrics_filters(options: Mapping[str, str], alarms: tuple[AlarmSpec, .
     :param airflow_version: the environment's Airflow version. Default: unknown, so the options are
         checked as Airflow 2 and Airflow 3 would each read them.
     """
-    majors = (2, 3) if airflow_version is None else (versions.parse(airflow_version)[0],)
-    for major in majors:
-        metrics_filter = MetricsFilter.read(options, major)
+    # unknown: as the newest Airflow 2 and the newest Airflow 3 read them (the version table's rows)
+    candidates = (version_info(airflow_version),) if airflow_version is not None else (
+        newest_of_major(2), newest_of_major(3))
+    for version in candidates:
+        metrics_filter = MetricsFilter.read(options, version)
         if metrics_filter is None:
             continue
-        where = f" on Airflow {major}" if airflow_version is None else ""
+        where = f" on Airflow {version.major}" if airflow_version is None else ""
         for spec in alarms:
             if spec.statsd_name is None or metrics_filter.keeps(spec.statsd_name):
                 continue

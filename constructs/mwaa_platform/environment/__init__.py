@@ -36,7 +36,15 @@ from mwaa_platform.environment.options import (
     WorkerReplacementStrategy,
 )
 from mwaa_platform.environment.package_index import AirflowPackageIndex
-from mwaa_platform.environment.runtime import AIRFLOW_RUNTIMES, AirflowRuntime, runtime_for
+from mwaa_platform.environment.versions import (
+    AIRFLOW_VERSIONS,
+    CLOUDFORMATION_DOCUMENTED,
+    AirflowVersionInfo,
+    newest_of_major,
+    newest_patch,
+    version_info,
+    version_table_markdown,
+)
 from mwaa_platform.environment.source_bucket import AirflowSourceBucket
 from mwaa_platform.environment.wheelhouse import Wheelhouse, WheelhouseBuild
 from mwaa_platform.environment.validation import LOG_TYPES, MAX_SECURITY_GROUPS
@@ -44,7 +52,8 @@ from mwaa_platform.environment.validation import LOG_TYPES, MAX_SECURITY_GROUPS
 __all__ = [
     "AIRFLOW_NAMESPACE",
     "AIRFLOW_ROLES",
-    "AIRFLOW_RUNTIMES",
+    "AIRFLOW_VERSIONS",
+    "CLOUDFORMATION_DOCUMENTED",
     "ENVIRONMENT_CLASSES",
     "ENVIRONMENT_CLASS_NAMES",
     "LOG_TYPES",
@@ -59,7 +68,7 @@ __all__ = [
     "AirflowKey",
     "AirflowPackageIndex",
     "AirflowRole",
-    "AirflowRuntime",
+    "AirflowVersionInfo",
     "AirflowSourceBucket",
     "CeleryConcurrency",
     "DatabaseRole",
@@ -79,5 +88,8 @@ __all__ = [
     "check_environment",
     "check_upgrade",
     "default_airflow_version",
-    "runtime_for",
+    "newest_of_major",
+    "newest_patch",
+    "version_info",
+    "version_table_markdown",
 ]

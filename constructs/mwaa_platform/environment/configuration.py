@@ -15,6 +15,7 @@ from constructs import IConstruct
 
 from mwaa_platform.errors import MwaaPlatformError, shorten
 from mwaa_platform.environment.environment_class import EnvironmentClass
+from mwaa_platform.environment.versions import AirflowVersionInfo, version_info
 
 SECRETS_MANAGER_BACKEND = "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
 
@@ -289,21 +290,21 @@ class MetricsFilter:
         return matched if self.allow else not matched
 
     @classmethod
-    def read(cls, options: Mapping[str, str], airflow_major: int) -> "Optional[MetricsFilter]":
-        """The filter Airflow ``airflow_major`` (2 or 3) applies with ``options``; None when it keeps every metric."""
+    def read(cls, options: Mapping[str, str], version: AirflowVersionInfo) -> "Optional[MetricsFilter]":
+        """The filter Airflow ``version`` applies with ``options``; None when it keeps every metric."""
         use_patterns = options.get("metrics.metrics_use_pattern_match", "").split("#")[0].strip().lower()
-        patterns = airflow_major >= 3 or use_patterns in ("t", "true", "1")
+        patterns = version.metrics_entries_are_patterns or use_patterns in ("t", "true", "1")
         for kind in ("allow", "block"):
-            key, value = _metrics_list(options, kind, airflow_major)
+            key, value = _metrics_list(options, kind, version)
             if value:
                 return cls(key=key, value=value, allow=kind == "allow", patterns=patterns)
         return None
 
 
-def _metrics_list(options: Mapping[str, str], kind: str, airflow_major: int) -> tuple[str, str]:
+def _metrics_list(options: Mapping[str, str], kind: str, version: AirflowVersionInfo) -> tuple[str, str]:
     """(the option Airflow reads, its value or "") for the ``allow`` or ``block`` list."""
     key, old = f"metrics.metrics_{kind}_list", f"metrics.statsd_{kind}_list"
-    if key not in options and airflow_major < 3 and old in options:
+    if key not in options and old in version.metrics_filter_options and old in options:
         key = old
     return key, options.get(key, "")
 
@@ -319,7 +320,7 @@ def check_metrics_options(configuration: AirflowConfiguration, airflow_version: 
     - The old spelling alone on Airflow 2: a warning (it stops working on the way to Airflow 3).
     - An allow list and a block list at once: a warning (Airflow ignores the block list).
     """
-    major = int(airflow_version.split(".")[0])
+    version = version_info(airflow_version)
     warnings: list[str] = []
     for old, new in RENAMED_METRICS_OPTIONS.items():
         if old not in configuration:
@@ -329,7 +330,7 @@ def check_metrics_options(configuration: AirflowConfiguration, airflow_version: 
                 f"{configuration.source_of(old)} sets {old} and {configuration.source_of(new)} sets {new}: Airflow "
                 f"reads only {new} ({old} is its deprecated name on Airflow 2 and not read by Airflow 3); drop {old}"
             )
-        if major >= 3:
+        if old not in version.metrics_filter_options:
             raise MwaaPlatformError(
                 f"{configuration.source_of(old)} sets {old}, which Airflow {airflow_version} no longer reads (the "
                 f"filter would be silently ignored): use {new}"
@@ -337,7 +338,7 @@ def check_metrics_options(configuration: AirflowConfiguration, airflow_version: 
         warnings.append(f"{configuration.source_of(old)} sets {old}, a deprecated name that Airflow 3 no longer "
                         f"reads: use {new}, which Airflow {airflow_version} reads too")
     options = configuration.to_dict()
-    (allow_key, allow), (block_key, block) = (_metrics_list(options, kind, major) for kind in ("allow", "block"))
+    (allow_key, allow), (block_key, block) = (_metrics_list(options, kind, version) for kind in ("allow", "block"))
     if allow and block:
         warnings.append(f"{allow_key} and {block_key} are both set: Airflow applies the allow list and ignores "
                         "the block list")

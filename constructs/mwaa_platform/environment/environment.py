@@ -39,7 +39,7 @@ from mwaa_platform.environment.execution_role import AirflowExecutionRole
 from mwaa_platform.environment.key import AirflowKey
 from mwaa_platform.environment.package_index import AirflowPackageIndex
 from mwaa_platform.environment.requirements import check_requirements, requirement_specifiers
-from mwaa_platform.environment.runtime import runtime_for
+from mwaa_platform.environment.versions import version_info
 from mwaa_platform.environment.wheelhouse import Wheelhouse, WheelhouseBuild, build_wheelhouse, needs_packages
 from mwaa_platform.environment.options import (
     EndpointManagement,
@@ -344,7 +344,7 @@ class AirflowEnvironment(AirflowEnvironmentBase):
     @property
     def rest_api_path(self) -> str:
         """``/api/v1`` on Airflow 2, ``/api/v2`` on Airflow 3."""
-        return "/api/v2" if versions.parse(self.airflow_version)[0] >= 3 else "/api/v1"
+        return version_info(self.airflow_version).rest_api_path
 
     # --- permissions ------------------------------------------------------------------------
 
@@ -567,10 +567,11 @@ def _resolve_runtime(
     check_environment_name(environment_name)
     env_class = lookup_environment_class(environment_class)
     version = airflow_version or versions.default_airflow_version()
-    parsed_version = versions.check_airflow_version(scope, version)
+    versions.check_airflow_version(scope, version)
     resolved_capacity = resolve_capacity(env_class, **capacity)
     check_choice("webserver_access_mode", webserver_access_mode, enum_values("WebserverAccessMode"))
-    if webserver_access_mode == "PUBLIC_AND_PRIVATE" and parsed_version < (3, 2, 0):
+    info = version_info(version)
+    if webserver_access_mode == "PUBLIC_AND_PRIVATE" and not info.public_and_private:
         raise MwaaPlatformError(f"webserver_access_mode PUBLIC_AND_PRIVATE needs Airflow 3.2 or later, got {version}")
     check_choice("endpoint_management", endpoint_management, enum_values("EndpointManagement"))
     if worker_replacement_strategy is not None:
@@ -588,9 +589,9 @@ def _resolve_runtime(
         if use_wheelhouse:
             build = build_wheelhouse(wheelhouse if isinstance(wheelhouse, Wheelhouse) else Wheelhouse(),
                                      requirements=requirements, plugins=plugins,
-                                     python=runtime_for(version).python_minor)
+                                     python=info.python_minor)
             requirements, plugins = build.requirements, build.plugins
-    if parsed_version >= (3, 0, 0) and webserver_access_mode == "PUBLIC_ONLY" and not internet:
+    if info.task_execution_api and webserver_access_mode == "PUBLIC_ONLY" and not internet:
         Annotations.of(scope).add_warning_v2(
             "mwaa-platform:airflow3-public-api",
             f"Airflow {version} workers call the Airflow API server, which webserver_access_mode PUBLIC_ONLY puts on a "

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Optional
 
 from mwaa_platform.environment.image_facts import ImageFacts, image_facts, normalize
-from mwaa_platform.environment.runtime import runtime_for
+from mwaa_platform.environment.versions import version_info
 from mwaa_platform.errors import MwaaPlatformError, shorten
 from mwaa_platform.paths.checks import same_version
 
@@ -46,11 +46,11 @@ def check_requirements(path: str, *, airflow_version: str, internet: bool) -> No
     :param internet: whether the environment's network reaches the internet (NAT).
     """
     lines = Path(path).read_text().splitlines()
-    runtime = runtime_for(airflow_version)
+    runtime = version_info(airflow_version)
     local_only = any(_LOCAL_SOURCE.match(line) for line in lines)
     own_index = any(_OWN_INDEX.match(line) for line in lines)
     # without a line MWAA takes for its own constraints, MWAA forces the image's constraints file
-    forced = image_facts(airflow_version) if not any(
+    forced = runtime.image if not any(
         marker in line for line in lines for marker in _MWAA_CONSTRAINT_MARKERS) else None
     for number, raw in enumerate(lines, start=1):
         line = raw.split(" #", 1)[0].strip()

@@ -19,19 +19,16 @@ import datetime
 from collections.abc import Mapping
 from typing import Optional
 
-from mwaa_platform.environment.airflow_version import parse
+from mwaa_platform.environment.versions import AIRFLOW_VERSIONS, newest_patch, parse
 from mwaa_platform.errors import MwaaPlatformError
 
 __all__ = ["END_OF_SUPPORT", "NEWEST_2_11", "check_upgrade"]
 
-#: Versions past their end of support (MWAA user guide, airflow-versions): no environment may move to them.
+#: Versions with an end of support (the version table): no environment may move to them after it.
 END_OF_SUPPORT: Mapping[str, datetime.date] = {
-    "2.4.3": datetime.date(2025, 12, 30),
-    "2.5.1": datetime.date(2025, 12, 30),
-    "2.6.3": datetime.date(2025, 12, 30),
-}
-#: The 2.11 patch a major upgrade to Airflow 3 starts from (MWAA user guide, airflow-versions: 2.11.2, 2026-07-23).
-NEWEST_2_11 = "2.11.2"
+    version: info.end_of_support for version, info in AIRFLOW_VERSIONS.items() if info.end_of_support is not None}
+#: The 2.11 patch a major upgrade to Airflow 3 starts from: the newest 2.11 in the version table.
+NEWEST_2_11 = newest_patch(2, 11)
 
 
 def check_upgrade(deployed: str, target: str, *, today: Optional[datetime.date] = None,

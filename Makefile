@@ -21,14 +21,29 @@ export CDK_DISABLE_CLI_TELEMETRY ?= true
 # module again (2 s of each worker's start-up). The caches go to __pycache__/, which git ignores.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: synth test setup package-check bench clean registry-docs airflow-venvs dags-check snapshots library-snapshots ls diff roundtrips
+.PHONY: synth test setup package-check bench clean registry-docs airflow-venvs dags-check snapshots library-snapshots ls diff roundtrips review-diff
 
-## synth: set up, then synthesize the example platform into cdk.out/ (no AWS credentials needed)
+## synth: set up, then synthesize the example platform into cdk.out/ (no AWS credentials needed) and write its
+## security review into docs/review/ (commit it with the change; tests/test_your_platform.py fails when it is stale)
 synth: setup
 	cdk synth --quiet
+	$(BIN)/python -m mwaa_platform.review cdk.out --out docs/review
 	@echo "Templates: $(CURDIR)/cdk.out/*.template.json"
 	@echo "cdk-nag validation report: $(CURDIR)/cdk.out/validation-report.json"
 	@echo "DAG paths, per environment: $(CURDIR)/cdk.out/dag-paths.md"
+	@echo "Security review, one page per stack: $(CURDIR)/docs/review/README.md"
+
+## review-diff: what the security review changes against another commit: make review-diff BASE=<git ref>.
+## BASE is checked out into a temporary git worktree and synthesized with its own library and platform.yaml; this
+## tree (uncommitted changes included) is synthesized too; this checkout's generator reviews both, so only the
+## templates' change shows (docs/security-review.md)
+review-diff: setup
+	@test -n "$(BASE)" || { echo "usage: make review-diff BASE=<git ref>, e.g. BASE=origin/main" >&2; exit 2; }
+	@work=$$(mktemp -d); trap 'git worktree remove --force "$$work/base" >/dev/null 2>&1; rm -rf "$$work"' EXIT; \
+	git worktree add --quiet --detach "$$work/base" "$(BASE)"; \
+	(cd "$$work/base" && PYTHONPATH="$$work/base/constructs:$$work/base" cdk synth --quiet -o "$$work/base.out" >/dev/null); \
+	cdk synth --quiet -o "$$work/head.out" >/dev/null; \
+	$(BIN)/python -m mwaa_platform.review "$$work/head.out" --base "$$work/base.out"
 
 ## ls, diff: list the stacks, or diff them against the deployed ones, without the nag packs and preflight checks
 ## (-c checks=off: they only read the stacks; synth and deploy always run every check)
@@ -37,8 +52,8 @@ ls: setup
 diff: setup
 	cdk diff -c checks=off
 
-## snapshots: after changing platform.yaml, check it and update its template snapshots (tests/test_your_platform.py,
-## on two workers); review the diff before committing it (docs/testing.md)
+## snapshots: after changing platform.yaml, check it and update its template snapshots and its security review in
+## docs/review/ (tests/test_your_platform.py, on two workers); review the diff before committing it (docs/testing.md)
 snapshots: setup
 	$(BIN)/pytest -n 2 --dist load -q -p no:cacheprovider tests/test_your_platform.py --snapshot-update
 

@@ -57,6 +57,7 @@ CAPABILITY_PAGES = {
     "docs/web-access.md": ("allow_web_from", "grant_web_login_to_roles", "grant_web_login_policy"),
     "docs/paths.md": ("recorded_paths", "attach_preflight_checks"),
     "docs/security-review.md": ("acknowledge", "attach_nag_packs", "attach_preflight_checks"),
+    "docs/serverless.md": ("ServerlessWorkflow", "derive_grants", "network"),
 }
 
 
@@ -164,8 +165,10 @@ def run_block(block: Block, namespace: dict[str, Any]) -> None:
 
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
-    """A folder with what the examples name: a DAG folder and the requirements files of examples/team."""
+    """A folder with what the examples name: a DAG folder, the serverless workflows and the requirements
+    files of examples/team."""
     shutil.copytree(REPO_ROOT / "examples" / "dags", tmp_path / "dags")
+    shutil.copytree(REPO_ROOT / "examples" / "serverless", tmp_path / "serverless")
     for requirements in (REPO_ROOT / "examples" / "team").glob("requirements*.txt"):
         shutil.copy(requirements, tmp_path / requirements.name)
     monkeypatch.chdir(tmp_path)

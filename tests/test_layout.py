@@ -39,7 +39,8 @@ from typing import get_args  # noqa: E402
 import pytest  # noqa: E402
 
 SUBPACKAGES = ("mwaa_platform.environment", "mwaa_platform.network", "mwaa_platform.compliance",
-               "mwaa_platform.compute", "mwaa_platform.alerting", "mwaa_platform.cross_account", "mwaa_platform.paths")
+               "mwaa_platform.compute", "mwaa_platform.alerting", "mwaa_platform.cross_account", "mwaa_platform.paths",
+               "mwaa_platform.serverless", "mwaa_platform.review")
 PUBLIC_MODULES = ("mwaa_platform", *SUBPACKAGES, "mwaa_platform.validation", "mwaa_platform.errors")
 
 
@@ -73,7 +74,7 @@ def test_internals_are_marked_private_and_not_exported():
     # only capability subpackages, the error type and the public checks sit at the top; the rest is private
     assert {m for m in modules if not m.startswith("_")} == {"environment", "network", "compliance", "compute",
                                                                "alerting", "cross_account", "errors", "validation",
-                                                               "paths"}
+                                                               "paths", "serverless", "review"}
 
 
 def test_the_app_imports_no_private_module():

@@ -2,12 +2,13 @@
 
 Everything else in tests/ tests the library and the app on their own registry
 (tests/fixtures/platform/platform.yaml), so it stays green whatever platform.yaml holds. These
-tests hold platform.yaml itself: it is valid (schema and registry), it synthesizes with the four
-cdk-nag packs and the preflight checks, cfn-lint and checkov find nothing, and every stack matches
-its snapshot in tests/__snapshots__/test_your_platform/.
+tests hold platform.yaml itself: it is valid (schema and registry), it synthesizes with the cdk-nag
+packs (cdk-nag's four and the library's MwaaChecks) and the preflight checks, cfn-lint and checkov find
+nothing, every stack matches its snapshot in tests/__snapshots__/test_your_platform/, and the security
+review in docs/review/ is the one its templates generate.
 
-After changing platform.yaml, review the new templates and run `make snapshots`; commit the
-snapshots with the change (docs/testing.md).
+After changing platform.yaml, review the new templates and run `make snapshots` (which also rewrites
+docs/review/); commit the snapshots and the review with the change (docs/testing.md).
 """
 
 import json
@@ -67,6 +68,27 @@ def test_every_stack_matches_its_snapshot(user_platform, snapshot_json):
     assert templates
     for name, path in sorted(templates.items()):
         assert scrub(json.loads(path.read_text())) == snapshot_json(name=name)
+
+
+def test_the_mwaa_pack_passes_with_no_acknowledgment_but_reasoned_team_opt_outs(user_platform):
+    """MwaaChecks (part of the synthesis above) accepts no exception but a team's opt-out of the private web server."""
+    from mwaa_platform import WEB_SERVER_PRIVATE_RULE
+
+    ours = {rule for rule in user_platform.acknowledgments if rule.startswith("MwaaChecks::")}
+    assert ours <= {f"MwaaChecks::{WEB_SERVER_PRIVATE_RULE}"}, sorted(ours)
+
+
+def test_the_committed_security_review_is_current(user_platform, request):
+    """docs/review/ is what `python -m mwaa_platform.review` writes from these templates; `make snapshots` (or
+    `make synth`) rewrites it."""
+    from mwaa_platform.review import stale_pages, write_review
+
+    assembly, review = Path(user_platform.assembly.directory), REPO_ROOT / "docs" / "review"
+    if request.config.getoption("--snapshot-update", default=False):
+        write_review(assembly, review)
+    stale = stale_pages(assembly, review)
+    assert stale == [], (f"docs/review/ is stale ({', '.join(stale)}): run `make snapshots` (or `make synth`), "
+                         "review the change and commit docs/review/")
 
 
 def test_only_your_platform_tests_read_platform_yaml():

@@ -17,14 +17,17 @@ import cdk_nag
 from constructs import IConstruct
 
 from mwaa_platform._internal.cfn import cfn_resource
+from mwaa_platform.compliance.mwaa_checks import MwaaChecks
 from mwaa_platform.errors import MwaaPlatformError, shorten
 
-#: The rule packs this library is held to, in report order.
+#: The rule packs this library is held to, in report order: cdk-nag's four, then the library's own
+#: MWAA pack (no cdk-nag pack has rules for MWAA).
 NAG_PACK_TYPES: tuple[type[cdk_nag.NagPack], ...] = (
     cdk_nag.AwsSolutionsChecks,
     cdk_nag.NIST80053R5Checks,
     cdk_nag.HIPAASecurityChecks,
     cdk_nag.PCIDSS321Checks,
+    MwaaChecks,
 )
 
 #: The three compliance packs, which share most rule names (``LambdaInsideVPC``, ``S3BucketReplicationEnabled``, ...).
@@ -54,12 +57,12 @@ def known_pack_names() -> tuple[str, ...]:
 
 
 def nag_packs(*, verbose: bool = False) -> list[cdk_nag.NagPack]:
-    """Fresh instances of the four packs: AwsSolutions, NIST 800-53 R5, HIPAA Security, PCI DSS 3.2.1."""
+    """Fresh instances of the packs: AwsSolutions, NIST 800-53 R5, HIPAA Security, PCI DSS 3.2.1 and MwaaChecks."""
     return [pack_type(verbose=verbose) for pack_type in NAG_PACK_TYPES]
 
 
 def attach_nag_packs(app: cdk.App, *, verbose: bool = True) -> None:
-    """Register the four packs as policy-validation plugins of ``app``.
+    """Register the packs (``NAG_PACK_TYPES``) as policy-validation plugins of ``app``.
 
     ``app.synth()`` (and ``cdk synth``) then fails on any unacknowledged finding and writes
     ``validation-report.json`` into the cloud assembly, acknowledged findings included.

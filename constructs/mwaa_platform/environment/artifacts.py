@@ -148,13 +148,13 @@ class AirflowArtifacts(Construct):
             self._allow_dag_sync()
         if requirements is not None:
             self.requirements_s3_path = REQUIREMENTS_KEY
-            self.requirements_version = self._versioned_object("Requirements", requirements, REQUIREMENTS_KEY)
+            self.requirements_version = self.add_versioned_object("Requirements", requirements, REQUIREMENTS_KEY)
         if plugins is not None:
             self.plugins_s3_path = PLUGINS_KEY
-            self.plugins_version = self._versioned_object("Plugins", plugins, PLUGINS_KEY)
+            self.plugins_version = self.add_versioned_object("Plugins", plugins, PLUGINS_KEY)
         if startup_script is not None:
             self.startup_script_s3_path = STARTUP_SCRIPT_KEY
-            self.startup_script_version = self._versioned_object("StartupScript", startup_script, STARTUP_SCRIPT_KEY)
+            self.startup_script_version = self.add_versioned_object("StartupScript", startup_script, STARTUP_SCRIPT_KEY)
 
     def _copy_from_asset(
         self, construct_id: str, resource_type: str, asset: s3_assets.Asset, **properties: str
@@ -177,7 +177,10 @@ class AirflowArtifacts(Construct):
             },
         )
 
-    def _versioned_object(self, construct_id: str, path: str, destination_key: str) -> str:
+    def add_versioned_object(self, construct_id: str, path: str, destination_key: str) -> str:
+        """Copy the local file ``path`` to ``destination_key`` of the bucket; return the copy's S3 object
+        version id, which changes exactly when the file does (what MWAA and MWAA Serverless need to
+        pick up a new version)."""
         asset = s3_assets.Asset(self, f"{construct_id}Asset", path=path)
         resource = self._copy_from_asset(
             construct_id, "Custom::MwaaArtifactObject", asset, DestinationKey=destination_key

@@ -10,7 +10,9 @@ The rules of the MWAA user guide ("Upgrading the Apache Airflow version", 2026-1
 - no environment may move to a version past its end of support.
 
 ``check_upgrade`` applies them before anything is built: CloudFormation would otherwise start a
-long in-place update that MWAA then refuses.
+long in-place update that MWAA then refuses. ``deployed_airflow_version`` reads the version an
+environment runs through a CDK context lookup (the Cloud Control API), cached in ``cdk.context.json``
+like availability zones, so later synthesis needs no credentials.
 """
 
 from __future__ import annotations
@@ -19,10 +21,14 @@ import datetime
 from collections.abc import Mapping
 from typing import Optional
 
-from mwaa_platform.environment.versions import AIRFLOW_VERSIONS, newest_patch, parse
-from mwaa_platform.errors import MwaaPlatformError
+from aws_cdk import ContextProvider, Stack, Token
+from aws_cdk import cloud_assembly_schema as cxschema
+from constructs import Construct
 
-__all__ = ["END_OF_SUPPORT", "NEWEST_2_11", "check_upgrade"]
+from mwaa_platform.environment.versions import AIRFLOW_VERSIONS, newest_patch, parse
+from mwaa_platform.errors import MwaaPlatformError, construct_path
+
+__all__ = ["END_OF_SUPPORT", "NEWEST_2_11", "check_upgrade", "deployed_airflow_version", "deployed_version_lookup"]
 
 #: Versions with an end of support (the version table): no environment may move to them after it.
 END_OF_SUPPORT: Mapping[str, datetime.date] = {
@@ -70,3 +76,43 @@ def check_upgrade(deployed: str, target: str, *, today: Optional[datetime.date] 
     raise MwaaPlatformError(
         f"airflow_version {deployed} -> {target}: MWAA has no in-place path between these major versions; create a "
         "new environment (blue/green)")
+
+
+def deployed_version_lookup(environment_name: str) -> dict[str, object]:
+    """The context query ``deployed_airflow_version`` makes: the Cloud Control API's ``GetResource`` of
+    ``AWS::MWAA::Environment`` ``environment_name``, returning its ``AirflowVersion``; an environment that
+    does not exist yet gives an empty list instead of an error."""
+    return {
+        "typeName": "AWS::MWAA::Environment",
+        "exactIdentifier": environment_name,
+        "propertiesToReturn": ["AirflowVersion"],
+        "ignoreErrorOnMissingContext": True,
+        "dummyValue": [],
+    }
+
+
+def deployed_airflow_version(scope: Construct, environment_name: str) -> Optional[str]:
+    """The Airflow version deployed environment ``environment_name`` runs, or ``None`` when it does not
+    exist (yet), or while the lookup is pending.
+
+    A CDK context lookup through the Cloud Control API, in the account and Region of ``scope``'s stack:
+    ``cdk synth`` with credentials asks once and caches the answer in ``cdk.context.json``, which is
+    committed, so later synthesis (CI, tests) needs none; ``cdk context --reset <key>`` asks again
+    after an upgrade. The stack needs an explicit account and Region.
+    """
+    stack = Stack.of(scope)
+    if Token.is_unresolved(stack.account) or Token.is_unresolved(stack.region):
+        raise MwaaPlatformError(
+            "the deployed Airflow version is looked up in the stack's account and Region, which must be explicit "
+            f"(env=Environment(account=..., region=...)), got {stack.account} / {stack.region}", construct_path(scope))
+    query = deployed_version_lookup(environment_name)
+    found = ContextProvider.get_value(
+        scope, provider=cxschema.ContextProvider.CC_API_PROVIDER.value, props=query, dummy_value=query["dummyValue"],
+    ).value
+    if not found:
+        return None
+    version = found[0].get("AirflowVersion") if isinstance(found, list) and isinstance(found[0], dict) else None
+    if not isinstance(version, str):
+        raise MwaaPlatformError(f"the context lookup of environment {environment_name} answered {found!r}, with no "
+                                "AirflowVersion: reset it with `cdk context --reset`", construct_path(scope))
+    return version

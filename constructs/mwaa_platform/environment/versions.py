@@ -70,10 +70,10 @@ class AirflowVersionInfo:
 
     :param airflow: the Airflow version, e.g. ``2.11.2``.
     :param python: the Python version of MWAA's image, ``MAJOR.MINOR`` or ``MAJOR.MINOR.PATCH``.
-    :param available: when MWAA made it available. ``None``: before the dates this table records.
-    :param end_of_support: when MWAA stopped supporting it. ``None``: supported.
+    :param available: when MWAA made it available. Default: ``None``, before the dates this table records.
+    :param end_of_support: when MWAA stops supporting it. Default: ``None``, supported.
     :param known: whether the version is in this table; ``version_info`` of a newer, well-formed
-        version returns a row with ``known=False`` and the newest row's Python.
+        version returns a row with ``known=False`` and the newest row's Python. Default: ``True``.
     """
 
     airflow: str

@@ -180,7 +180,12 @@ def _location(folder: str, path: str, message: str) -> Optional[int]:
 
 
 def dags(request: dict[str, Any]) -> dict[str, Any]:
-    from airflow.models.dagbag import DagBag  # type: ignore[import-not-found]
+    import inspect
+
+    try:  # Airflow 3.3 moved it (the old path still imports, with a deprecation warning)
+        from airflow.dag_processing.dagbag import DagBag  # type: ignore[import-not-found]
+    except ImportError:
+        from airflow.models.dagbag import DagBag  # type: ignore[import-not-found]
 
     hidden = hidden_modules(request.get("hide", []))
     finder = _Hidden(hidden)
@@ -188,7 +193,9 @@ def dags(request: dict[str, Any]) -> dict[str, Any]:
     try:
         answer: dict[str, Any] = {"dag_ids": [], "import_errors": []}
         for folder in request["folders"]:
-            bag = DagBag(dag_folder=folder, include_examples=False, safe_mode=False)
+            # Airflow 3.3 dropped include_examples (AIRFLOW__CORE__LOAD_EXAMPLES, set above, says the same)
+            options = {"include_examples": False} if "include_examples" in inspect.signature(DagBag).parameters else {}
+            bag = DagBag(dag_folder=folder, safe_mode=False, **options)
             answer["dag_ids"] += sorted(bag.dag_ids)
             for path, message in sorted(bag.import_errors.items()):
                 answer["import_errors"].append({"file": path, "line": _location(folder, path, message),

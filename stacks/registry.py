@@ -875,6 +875,10 @@ class _Resolver:
                                      cost_center=team.cost_center, dags=entry.dags),
                     alerts=team.alerts, budget_usd=_budget(team, stage_name),
                     cross_account=self.targets(index, team, stage, entry)))
+                if entry.blue_green is not None and environments[-1].cross_account:
+                    self.fail(where, "blue_green with cross_account is not supported yet: the target accounts' roles "
+                                     "trust one execution role; migrate before adding cross_account, or after the "
+                                     "cutover", (*at, "blue_green"))
         for index, shared_env in self.shared:
             where = f"shared environment {shared_env.name!r} (shared_environments[{index}]): "
             at = ("shared_environments", index)
@@ -1145,19 +1149,26 @@ class _Resolver:
         team_tags: Mapping[str, str], cost_center: str, dags: Optional[str], dag_folders: Optional[Mapping[str, str]] = None,
         shared_by: tuple[str, ...] = (),
     ) -> EnvironmentSpec:
-        environment_name = f"{name}-{stage.name}"
+        stage_identity = f"{name}-{stage.name}"
+        own_name = getattr(entry, "environment_name", None)
+        environment_name = own_name or stage_identity
         try:
             check_environment_name(environment_name)
         except MwaaPlatformError as error:
-            self.fail(where, error.message, at)
-        if entry.deployed_version is not None:
+            self.fail(where, error.message, (*at, "environment_name") if own_name else at)
+        if entry.deployed_version not in (None, "lookup"):
             try:
                 check_upgrade(entry.deployed_version, entry.airflow_version or default_airflow_version())
             except MwaaPlatformError as error:
                 self.fail(where, error.message, (*at, "airflow_version"))
+        blue_green = getattr(entry, "blue_green", None)
+        if blue_green is not None:
+            self.blue_green(where, (*at, "blue_green"), blue_green, environment_name, dags)
         paths = self.paths(where, at, dags=dags, requirements=entry.requirements, plugins=entry.plugins,
                            startup_script=entry.startup_script)
-        backend = self.secrets_backend(where, at, entry.secrets_backend, environment_name, entry)
+        # bound to the team and stage, not the environment's name: both environments of a blue/green migration,
+        # and the one left after its cutover, read the same connections and variables
+        backend = self.secrets_backend(where, at, entry.secrets_backend, stage_identity, entry)
         update: dict[str, Any] = {"requirements": paths["requirements"], "plugins": paths["plugins"],
                                   "startup_script": paths["startup_script"],
                                   "wheelhouse": self.wheelhouse(where, at, entry.wheelhouse)}
@@ -1200,12 +1211,32 @@ class _Resolver:
                 self.fail(where, f"wheelhouse.{key} must exist, got {shorten(path)}", (*at, "wheelhouse", key))
         return value.model_copy(update=paths)
 
+    def blue_green(self, where: str, at: Loc, green: Any, current_name: str, dags: Optional[str]) -> None:
+        """The second environment of a blue/green migration: its own name, DAG patterns that match files."""
+        try:
+            check_environment_name(green.environment_name)
+        except MwaaPlatformError as error:
+            self.fail(where, error.message, (*at, "environment_name"))
+        if green.environment_name == current_name:
+            self.fail(where, f"blue_green.environment_name must differ from the current environment's, got "
+                             f"{shorten(green.environment_name)}; at cutover set environment_name to it and drop "
+                             "blue_green", (*at, "environment_name"))
+        folder = self.resolve(dags) if dags is not None else None
+        for index, pattern in enumerate(green.dags):
+            if folder is None or not os.path.isdir(folder):
+                self.fail(where, "blue_green.dags selects DAG files of the team's dags folder, which is not set",
+                          (*at, "dags", index))
+            elif pattern.startswith(("/", "..")) or not any(Path(folder).glob(pattern)):
+                self.fail(where, f"blue_green.dags[{index}] must be a glob pattern matching files of {shorten(folder)}, "
+                                 f"got {shorten(pattern)}", (*at, "dags", index))
+
     def secrets_backend(self, where: str, at: Loc, value: Union[None, bool, SecretsBackend], environment_name: str,
                         entry: EnvironmentSettings) -> Optional[SecretsManagerBackend]:
         if value is None or value is False:
             return None
         try:
-            backend = SecretsManagerBackend() if value is True else SecretsManagerBackend(**value.model_dump())
+            backend = (SecretsManagerBackend() if value is True else SecretsManagerBackend(**value.model_dump())
+                       ).for_environment(environment_name)
             configuration = AirflowConfiguration(entry.airflow_configuration_options)
             configuration.update(backend.for_environment(environment_name).options(), source="secrets_backend")
         except MwaaPlatformError as error:

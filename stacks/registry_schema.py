@@ -32,7 +32,8 @@ from mwaa_platform.compute import (
     check_fargate_size,
     check_repository_names,
 )
-from mwaa_platform.environment import EnvironmentClass, EnvironmentClassName
+from mwaa_platform.environment import EnvironmentClass, EnvironmentClassName, default_airflow_version, version_info
+
 from mwaa_platform.validation import (
     AIRFLOW_ROLES,
     NAT_GATEWAY_CHOICES,
@@ -403,8 +404,15 @@ class EnvironmentSettings(_Model):
         "Quote it (\"2.11.0\"). Versions older than MWAA runs are refused; newer well-formed ones pass with a "
         "warning. Default: the newest version botocore knows."))
     deployed_version: Optional[str] = Field(None, description=(
-        "The version the deployed environment runs, while airflow_version changes it: the registry refuses a "
-        "change MWAA cannot make in place and names the way that works (docs/airflow-environment.md)."))
+        "The version the deployed environment runs, while airflow_version changes it, or \"lookup\" to read it "
+        "from AWS at synthesis (a CDK context lookup, cached in cdk.context.json): a change MWAA cannot make in "
+        "place is refused, naming the way that works (docs/airflow-environment.md)."))
+    webserver_access_mode: Literal["PRIVATE_ONLY", "PUBLIC_ONLY", "PUBLIC_AND_PRIVATE"] = Field(
+        "PRIVATE_ONLY", description=(
+            "Who may reach the web server: PRIVATE_ONLY (a VPC endpoint), PUBLIC_ONLY, or PUBLIC_AND_PRIVATE (Airflow "
+            "3.2 or later). IAM login is required either way. Anything but PRIVATE_ONLY needs public_web_reason."))
+    public_web_reason: Optional[str] = Field(None, description=(
+        "Why the web server may be public: recorded as the acknowledgment of the MwaaChecks web server rule."))
     schedulers: Optional[int] = Field(None, description="Default: the class default (1 on mw1.micro, else 2).")
     min_workers: Optional[int] = Field(None, description="Default: 1.")
     max_workers: Optional[int] = Field(None, description="Default: 10 (1 on mw1.micro).")
@@ -439,6 +447,30 @@ class EnvironmentSettings(_Model):
         if value is not None:
             check_supported_airflow_version(value)
         return value
+
+    @field_validator("deployed_version")
+    @classmethod
+    def _deployed(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and value != "lookup":
+            version_info(value)  # MAJOR.MINOR.PATCH, or an error saying so
+        return value
+
+    @model_validator(mode="after")
+    def _public_web(self) -> "EnvironmentSettings":
+        findings = _Findings()
+        if self.webserver_access_mode != "PRIVATE_ONLY" and (
+                self.public_web_reason is None or len(self.public_web_reason.strip()) < MIN_REASON_LENGTH):
+            findings.add(("public_web_reason",), (
+                f"webserver_access_mode {self.webserver_access_mode} puts the web server on the internet: give "
+                f"public_web_reason (at least {MIN_REASON_LENGTH} characters) saying why, or keep PRIVATE_ONLY"))
+        version = self.airflow_version or default_airflow_version()
+        if self.webserver_access_mode == "PUBLIC_AND_PRIVATE" and not version_info(version).public_and_private:
+            findings.add(("webserver_access_mode",), f"webserver_access_mode PUBLIC_AND_PRIVATE needs Airflow 3.2 or "
+                                                     f"later, got airflow_version {version}")
+        if self.webserver_access_mode == "PRIVATE_ONLY" and self.public_web_reason is not None:
+            findings.add(("public_web_reason",), "public_web_reason applies only with a public webserver_access_mode")
+        findings.done()
+        return self
 
     @field_validator("weekly_maintenance_window_start")
     @classmethod
@@ -821,6 +853,24 @@ def _check_batch_sizes(compute: "Compute") -> None:
 Compute.model_rebuild()
 
 
+class BlueGreen(_Model):
+    """A second environment of the team in this stage, beside the current one, on another Airflow version:
+    a blue/green migration (docs/airflow-environment.md, "Blue/green")."""
+
+    environment_name: str = Field(description="The new environment's name (1-80 letters, digits, - and _), e.g. "
+                                              "payments-prod-af3.")
+    airflow_version: str = Field(description="Its Airflow version, quoted.")
+    environment_class: Optional[EnvironmentClassName] = Field(None, description="Default: the current one's.")
+    dags: list[str] = Field(default_factory=list, description=(
+        "The DAG files it runs: glob patterns relative to the team's DAG folder, e.g. ingest_*.py. Default: all."))
+
+    @field_validator("airflow_version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        check_supported_airflow_version(value)
+        return value
+
+
 class TeamEnvironment(EnvironmentSettings):
     """A team in one stage: its own environment, or a place on a shared one (``shared``)."""
 
@@ -832,6 +882,12 @@ class TeamEnvironment(EnvironmentSettings):
     compute: Optional[Compute] = Field(None, description=(
         "Task compute in this stage, granted to the team's environment (on a shared one: in the team's own stack, "
         "granted to the shared execution role)."))
+    environment_name: Optional[str] = Field(None, description=(
+        "The environment's name. Default: <team>-<stage>. Set it to the new environment's name when a blue/green "
+        "migration cuts over."))
+    blue_green: Optional[BlueGreen] = Field(None, description=(
+        "A second environment on another Airflow version beside this one, with the same compute, grants, "
+        "secrets and alarms (docs/airflow-environment.md, \"Blue/green\")."))
 
     @model_validator(mode="after")
     def _shared_fields(self) -> "TeamEnvironment":
@@ -932,7 +988,7 @@ def json_schema() -> dict[str, Any]:
 def reference_markdown() -> str:
     """The key-by-key reference of ``docs/registry.md``, generated from the models."""
     sections = []
-    for model in (Registry, Platform, Network, Stage, Team, TeamEnvironment, SharedEnvironment, SecretsBackend,
+    for model in (Registry, Platform, Network, Stage, Team, TeamEnvironment, BlueGreen, SharedEnvironment, SecretsBackend,
                   WheelhouseSettings, PackageIndexSettings, Compute, EcsTask, BatchJobSettings, EksPods, Image,
                   CrossAccountTarget, PolicyStatementSettings, WebAccess, WebIngress):
         rows = [f"### `{model.__name__}`", "", (model.__doc__ or "").strip().splitlines()[0], "",

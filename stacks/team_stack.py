@@ -3,27 +3,38 @@
 from __future__ import annotations
 
 import re
+import shutil
+from pathlib import Path
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
-from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import CfnOutput, Duration, Stack, Stage
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from mwaa_platform import (
+    WEB_SERVER_PRIVATE_RULE,
     AirflowEnvironment,
     AirflowEnvironmentBase,
     AirflowNetworkBase,
     ManagedPolicyGrants,
     NetworkAttributes,
+    MwaaPlatformError,
     SharedAirflowNetwork,
+    acknowledge,
 )
 from mwaa_platform.cross_account import AirflowAwsConnection, grant_assume_roles
 from mwaa_platform.alerting import AlertTopic, EnvironmentAlarms, FailureEvents, TeamBudget, TeamDashboard
-from mwaa_platform.environment import AirflowPackageIndex, Wheelhouse
+from mwaa_platform.environment import (
+    AirflowPackageIndex,
+    EnvironmentClassName,
+    Wheelhouse,
+    check_upgrade,
+    deployed_airflow_version,
+)
 from stacks.registry import EnvironmentSpec, TeamAccessSpec, WebAccess, WebIngress, retention
 from mwaa_platform.compute import BatchCompute, BatchJob, EcsTaskCompute, EksClusterBase, EksCompute, EksNamespaceAccess, TaskImage
 from stacks.registry_schema import Alerts, Compute, Image, WheelhouseSettings, subscriptions, thresholds
@@ -66,50 +77,43 @@ class EnvironmentStack(Stack):
         self.spec = spec
         settings = spec.settings
         shared = SharedAirflowNetwork(self, "Network", attributes=network)
-        self.airflow = AirflowEnvironment(
-            self,
-            "Environment",
-            environment_name=spec.environment_name,
-            network=shared,
-            environment_class=spec.environment_class,
-            airflow_version=spec.airflow_version,
-            schedulers=settings.schedulers,
-            min_workers=settings.min_workers,
-            max_workers=settings.max_workers,
-            min_webservers=settings.min_webservers,
-            max_webservers=settings.max_webservers,
-            weekly_maintenance_window_start=settings.weekly_maintenance_window_start,
-            airflow_configuration_options=settings.airflow_configuration_options or None,
-            secrets_backend=spec.secrets_backend,
-            log_retention=retention(settings.log_retention_days),
-            dags=spec.dags,
-            requirements=settings.requirements,
-            plugins=settings.plugins,
-            startup_script=settings.startup_script,
-            artifact_writers=settings.artifact_writers,
-            execution_role_name=spec.execution_role_name,
-            wheelhouse=_wheelhouse(settings.wheelhouse),
-            package_index=AirflowPackageIndex(
-                self, "PackageIndex", domain_name=settings.package_index.domain_name,
-                repository_name=settings.package_index.repository_name,
-            ) if settings.package_index is not None else None,
-        )
-        grant_web_access(self, self.airflow, spec.web_access)
-        for index, ingress in enumerate(settings.web_ingress):
-            self.airflow.allow_web_from(self._web_peer(index, ingress), description=ingress.description)
+        self.airflow = self._environment(spec.environment_name, shared, airflow_version=spec.airflow_version,
+                                         environment_class=spec.environment_class, dags=spec.dags,
+                                         execution_role_name=spec.execution_role_name)
+        green = getattr(settings, "blue_green", None)
+        #: the second environment of a blue/green migration (registry blue_green), or None
+        self.green = self._environment(
+            green.environment_name, shared, airflow_version=green.airflow_version,
+            environment_class=green.environment_class or spec.environment_class,
+            dags=_dag_subset(self, spec.dags, green.dags, green.environment_name), execution_role_name=None,
+        ) if green is not None else None
+        environments = [self.airflow, *([self.green] if self.green is not None else [])]
         cluster = eks.import_into(self) if eks is not None else None
-        if cluster is not None:
-            cluster.allow_pod_launch_from(self.airflow, description=f"HTTPS from MWAA environment {spec.environment_name}")
-            if spec.shared:
-                # EKS allows one access entry per role: the shared role's lists every sharing team's namespace
-                EksNamespaceAccess(self, "EksAccess", cluster=cluster, principal_arn=self.airflow.execution_role.role_arn,
-                                   namespaces=eks_namespaces)
+        for environment in environments:
+            suffix = _suffix(spec, environment.environment_name)
+            # an IAM Identity Center policy is named: the new environment's is <policy_name>-<its name>
+            grant_web_access(self, environment, spec.web_access, suffix=suffix,
+                             policy_suffix=f"-{environment.environment_name}" if environment is self.green else "")
+            for index, ingress in enumerate(settings.web_ingress):
+                environment.allow_web_from(self._web_peer(f"{index}{suffix}", ingress), description=ingress.description)
+            if cluster is not None:
+                cluster.allow_pod_launch_from(
+                    environment, description=f"HTTPS from MWAA environment {environment.environment_name}")
+        if cluster is not None and spec.shared:
+            # EKS allows one access entry per role: the shared role's lists every sharing team's namespace
+            EksNamespaceAccess(self, "EksAccess", cluster=cluster, principal_arn=self.airflow.execution_role.role_arn,
+                               namespaces=eks_namespaces)
         compute = getattr(settings, "compute", None)
         self.compute = build_compute(self, network=shared, compute=compute, grantee=self.airflow, team=spec.name,
                                      cluster=cluster) if compute else None
+        if self.compute is not None and self.green is not None:
+            self.compute.grant_to(self.green)
         self.alerting = build_alerting(
             self, name=spec.environment_name, team=spec.name, alerts=spec.alerts, environment=self.airflow,
-            compute=self.compute, budget_usd=spec.budget_usd)
+            compute=self.compute, budget_usd=spec.budget_usd, suffix=_suffix(spec, spec.environment_name))
+        if self.green is not None and self.alerting is not None:
+            watch_environment(self, self.green, alerts=spec.alerts, topic=self.alerting.topic,
+                              suffix=_suffix(spec, self.green.environment_name))
         self.connections = {
             role.target.conn_id: AirflowAwsConnection(
                 self, f"Connection{_pascal(role.target.conn_id)}", environment=self.airflow, conn_id=role.target.conn_id,
@@ -121,7 +125,55 @@ class EnvironmentStack(Stack):
         if spec.cross_account:
             grant_assume_roles(self.airflow, [role.role_arn for role in spec.cross_account])
 
-    def _web_peer(self, index: int, ingress: WebIngress) -> ec2.IConnectable | ec2.IPeer:
+    def _environment(self, environment_name: str, network: SharedAirflowNetwork, *, airflow_version: str,
+                     environment_class: EnvironmentClassName, dags: Any,
+                     execution_role_name: Optional[str]) -> AirflowEnvironment:
+        """One of the stage's environments, with the stage's settings. Its construct id follows its name
+        (``_suffix``), so the environment a blue/green cutover keeps is never replaced."""
+        spec, settings = self.spec, self.spec.settings
+        if settings.deployed_version == "lookup":
+            deployed = deployed_airflow_version(self, environment_name)
+            if deployed is not None:
+                try:
+                    check_upgrade(deployed, airflow_version)
+                except MwaaPlatformError as error:
+                    raise MwaaPlatformError(
+                        f"{spec.stack_name}: environment {environment_name} runs Airflow {deployed} (deployed_version: "
+                        f"lookup, cached in cdk.context.json): {error.message}") from None
+        environment = AirflowEnvironment(
+            self,
+            f"Environment{_suffix(spec, environment_name)}",
+            environment_name=environment_name,
+            network=network,
+            environment_class=environment_class,
+            airflow_version=airflow_version,
+            schedulers=settings.schedulers,
+            min_workers=settings.min_workers,
+            max_workers=settings.max_workers,
+            min_webservers=settings.min_webservers,
+            max_webservers=settings.max_webservers,
+            weekly_maintenance_window_start=settings.weekly_maintenance_window_start,
+            webserver_access_mode=settings.webserver_access_mode,
+            airflow_configuration_options=settings.airflow_configuration_options or None,
+            secrets_backend=spec.secrets_backend,
+            log_retention=retention(settings.log_retention_days),
+            dags=dags,
+            requirements=settings.requirements,
+            plugins=settings.plugins,
+            startup_script=settings.startup_script,
+            artifact_writers=settings.artifact_writers,
+            execution_role_name=execution_role_name,
+            wheelhouse=_wheelhouse(settings.wheelhouse),
+            package_index=AirflowPackageIndex(
+                self, f"PackageIndex{_suffix(spec, environment_name)}", domain_name=settings.package_index.domain_name,
+                repository_name=settings.package_index.repository_name,
+            ) if settings.package_index is not None else None,
+        )
+        if settings.public_web_reason is not None:
+            acknowledge(environment, f"MwaaChecks::{WEB_SERVER_PRIVATE_RULE}", settings.public_web_reason)
+        return environment
+
+    def _web_peer(self, index: str, ingress: WebIngress) -> ec2.IConnectable | ec2.IPeer:
         if ingress.security_group_id is not None:
             return ec2.SecurityGroup.from_security_group_id(
                 self, f"WebIngress{index}", ingress.security_group_id, mutable=False
@@ -175,6 +227,18 @@ class TeamComputeSet:
     ecs_tasks: dict[str, EcsTaskCompute]
     batch: Optional[BatchCompute]
     eks: Optional[EksCompute] = None
+    #: the ``redrive`` choice of each ECS family, as its grant is made
+    redrive: Mapping[str, bool] = field(default_factory=dict)
+
+    def grant_to(self, grantee: iam.IGrantable, *, eks_access_entry: bool = True) -> None:
+        """The operators' calls on all of it: what ``build_compute`` grants its first grantee (the second
+        environment of a blue/green migration gets the same)."""
+        for family, task in self.ecs_tasks.items():
+            task.grant_run(grantee, redrive=self.redrive.get(family, False))
+        if self.batch is not None:
+            self.batch.grant_submit(grantee)
+        if self.eks is not None:
+            self.eks.grant_pod_launch(grantee, access_entry=eks_access_entry)
 
 
 def build_compute(scope: Construct, *, network: AirflowNetworkBase, compute: Compute, grantee: iam.IGrantable,
@@ -196,7 +260,6 @@ def build_compute(scope: Construct, *, network: AirflowNetworkBase, compute: Com
             cpu=task.cpu, memory_mib=task.memory_mib, environment=task.environment or None,
             secrets=secrets(task.family, task.secrets),
         )
-        construct.grant_run(grantee, redrive=task.redrive)
         tasks[task.family] = construct
         _operator_outputs(scope, f"Ecs{_pascal(task.family)}", {
             "StateMachine": construct.state_machine_arn,
@@ -213,7 +276,6 @@ def build_compute(scope: Construct, *, network: AirflowNetworkBase, compute: Com
                            retry_attempts=job.retry_attempts, timeout=Duration.minutes(job.timeout_minutes))
                   for job in compute.batch_jobs],
         )
-        queue.grant_submit(grantee)
         _operator_outputs(scope, "Batch", {"JobQueue": queue.job_queue_name}, "BatchOperator job_queue")
     pods: Optional[EksCompute] = None
     if compute.eks is not None:
@@ -224,14 +286,16 @@ def build_compute(scope: Construct, *, network: AirflowNetworkBase, compute: Com
                           min_nodes=settings.min_nodes, max_nodes=settings.max_nodes,
                           root_volume_gib=settings.root_volume_gib, pod_security=settings.pod_security,
                           image_repositories=settings.image_repositories)
-        pods.grant_pod_launch(grantee, access_entry=eks_access_entry)
         stack = Stack.of(scope)
         _operator_outputs(scope, "Eks", {
             "ClusterName": pods.cluster_name, "Namespace": pods.namespace, "Region": pods.region,
             "NodeSelector": stack.to_json_string(pods.node_selector),
             "Tolerations": stack.to_json_string(pods.tolerations),
         }, "EksPodOperator arguments")
-    return TeamComputeSet(ecs_tasks=tasks, batch=queue, eks=pods)
+    computes = TeamComputeSet(ecs_tasks=tasks, batch=queue, eks=pods,
+                              redrive={task.family: task.redrive for task in compute.ecs_tasks})
+    computes.grant_to(grantee, eks_access_entry=eks_access_entry)
+    return computes
 
 
 @dataclass(frozen=True)
@@ -244,21 +308,25 @@ class Alerting:
 
 def build_alerting(scope: Construct, *, name: str, team: str, alerts: Optional[Alerts],
                    environment: Optional[AirflowEnvironment], compute: Optional[TeamComputeSet],
-                   budget_usd: Optional[float]) -> Optional[Alerting]:
+                   budget_usd: Optional[float], suffix: str = "") -> Optional[Alerting]:
     """A topic, the environment's alarms, failure events of the environment and the team's compute, a
-    dashboard named ``name``, and the stage's budget; nothing where there is nothing to watch."""
+    dashboard named ``name``, and the stage's budget; nothing where there is nothing to watch.
+
+    :param suffix: of the ids of what watches the environment (alarms, failure events, dashboard), which
+        follow its name (``_suffix``).
+    """
     clusters = [task.cluster.cluster_arn for task in compute.ecs_tasks.values()] if compute else []
     queues = [compute.batch.job_queue.job_queue_arn] if compute and compute.batch else []
     if environment is None and not clusters and not queues and budget_usd is None:
         return None
     topic = AlertTopic(scope, "Alerts", display_name=f"{name} alerts", subscriptions=subscriptions(alerts))
-    alarms = EnvironmentAlarms(scope, "Alarms", environment=environment, topic=topic,
+    alarms = EnvironmentAlarms(scope, f"Alarms{suffix}", environment=environment, topic=topic,
                                thresholds=thresholds(alerts)) if environment is not None else None
-    failures = FailureEvents(scope, "Failures", topic=topic,
+    failures = FailureEvents(scope, f"Failures{suffix}", topic=topic,
                              environment_name=environment.environment_name if environment is not None else None,
                              ecs_cluster_arns=list(dict.fromkeys(clusters)),
                              batch_job_queue_arns=queues) if environment is not None or clusters or queues else None
-    TeamDashboard(scope, "Dashboard", dashboard_name=name, environment=environment, alarms=alarms,
+    TeamDashboard(scope, f"Dashboard{suffix}", dashboard_name=name, environment=environment, alarms=alarms,
                   failure_events=failures)
     budget = TeamBudget(scope, "Budget", budget_name=name, team=team, monthly_limit_usd=budget_usd, topic=topic,
                         actual_percent=alerts.budget_actual_percent if alerts else (80, 100),
@@ -268,21 +336,58 @@ def build_alerting(scope: Construct, *, name: str, team: str, alerts: Optional[A
     return Alerting(topic=topic, alarms=alarms, failures=failures, budget=budget)
 
 
+def watch_environment(scope: Construct, environment: AirflowEnvironment, *, alerts: Optional[Alerts],
+                      topic: AlertTopic, suffix: str) -> None:
+    """Alarms, failure events and a dashboard of a second environment (blue/green), on the stage's topic."""
+    alarms = EnvironmentAlarms(scope, f"Alarms{suffix}", environment=environment, topic=topic,
+                               thresholds=thresholds(alerts))
+    failures = FailureEvents(scope, f"Failures{suffix}", topic=topic, environment_name=environment.environment_name)
+    TeamDashboard(scope, f"Dashboard{suffix}", dashboard_name=environment.environment_name, environment=environment,
+                  alarms=alarms, failure_events=failures)
+
+
+def _suffix(spec: EnvironmentSpec, environment_name: str) -> str:
+    """The suffix of the ids of an environment and what watches it: none for the stage's default name
+    (<team>-<stage>, the ids every existing stack has), the name in PascalCase otherwise. Ids follow names,
+    so a blue/green cutover (environment_name set to the new environment's) keeps the new environment and
+    its alarms in place: a named environment cannot be replaced."""
+    return "" if environment_name == f"{spec.name}-{spec.stage.name}" else _pascal(environment_name)
+
+
+def _dag_subset(scope: Construct, dags: Any, patterns: list[str], environment_name: str) -> Any:
+    """The team's DAG folder, or with ``patterns`` a folder of the files they match, staged in the app's
+    output directory (the asset's hash follows the files' contents)."""
+    if not patterns or not isinstance(dags, str):
+        return dags
+    stage = Stage.of(scope)
+    assert stage is not None  # every stack is in an app
+    staged = Path(stage.outdir) / ".dag-subsets" / environment_name
+    shutil.rmtree(staged, ignore_errors=True)
+    for pattern in patterns:
+        for source in sorted(Path(dags).glob(pattern)):
+            target = staged / source.relative_to(dags)
+            if source.is_file():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, target)
+    return str(staged)
+
+
 def _operator_outputs(scope: Construct, prefix: str, values: Mapping[str, str], what: str) -> None:
     """Stack outputs (never exports) a DAG author reads to fill in an operator's arguments."""
     for name, value in values.items():
         CfnOutput(scope, f"{prefix}{name}", value=value, description=f"{what}: {name}")
 
 
-def grant_web_access(scope: Construct, environment: AirflowEnvironmentBase, grants: tuple[WebAccess, ...]) -> None:
+def grant_web_access(scope: Construct, environment: AirflowEnvironmentBase, grants: tuple[WebAccess, ...],
+                     suffix: str = "", policy_suffix: str = "") -> None:
     """One managed policy per Airflow role for named roles (and a sibling one for the REST API when an entry has
     rest_api); a named policy for IAM Identity Center, with both actions when the entry has rest_api."""
     for grant in grants:
         if grant.role_name is not None:
-            role = iam.Role.from_role_name(scope, f"WebAccess{grant.airflow_role}{grant.role_name}", grant.role_name)
+            role = iam.Role.from_role_name(scope, f"WebAccess{grant.airflow_role}{grant.role_name}{suffix}", grant.role_name)
             environment.grant_web_login_to_roles([role], grant.airflow_role, rest_api=grant.rest_api)
         else:
-            environment.grant_web_login_policy(grant.airflow_role, policy_name=grant.policy_name,
+            environment.grant_web_login_policy(grant.airflow_role, policy_name=f"{grant.policy_name}{policy_suffix}",
                                                rest_api=grant.rest_api)
 
 

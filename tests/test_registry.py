@@ -623,7 +623,9 @@ def test_account_and_region_come_from_the_environment_when_a_stage_omits_them(tm
 def test_secrets_backend_true_uses_the_defaults(tmp_path):
     platform = load_registry(write(tmp_path, edited(lambda d: env(d, 0, "dev").update(secrets_backend=True))))
     backend = next(e for e in platform.environments if e.environment_name == "analytics-dev").secrets_backend
-    assert backend == SecretsManagerBackend()
+    # bound to the team and stage, which a blue/green migration's two environments share
+    assert backend == SecretsManagerBackend().for_environment("analytics-dev")
+    assert backend.prefixes == ("airflow/analytics-dev/connections", "airflow/analytics-dev/variables")
 
 
 def test_two_environments_with_one_secrets_prefix_fail_naming_both(tmp_path):

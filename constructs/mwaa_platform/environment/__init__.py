@@ -7,7 +7,7 @@ take, so an environment imported with ``AirflowEnvironment.from_environment_name
 """
 
 from mwaa_platform.environment.airflow_version import default_airflow_version
-from mwaa_platform.environment.upgrade import check_upgrade
+from mwaa_platform.environment.upgrade import check_upgrade, deployed_airflow_version, deployed_version_lookup
 from mwaa_platform.environment.artifacts import AirflowArtifacts
 from mwaa_platform.environment.base import (
     AIRFLOW_NAMESPACE,
@@ -88,6 +88,8 @@ __all__ = [
     "check_environment",
     "check_upgrade",
     "default_airflow_version",
+    "deployed_airflow_version",
+    "deployed_version_lookup",
     "newest_of_major",
     "newest_patch",
     "version_info",

@@ -22,13 +22,13 @@ from collections.abc import Mapping
 from typing import Optional
 
 from aws_cdk import ContextProvider, Stack, Token
-from aws_cdk import cloud_assembly_schema as cxschema
 from constructs import Construct
 
 from mwaa_platform.environment.versions import AIRFLOW_VERSIONS, newest_patch, parse
 from mwaa_platform.errors import MwaaPlatformError, construct_path
 
-__all__ = ["END_OF_SUPPORT", "NEWEST_2_11", "check_upgrade", "deployed_airflow_version", "deployed_version_lookup"]
+__all__ = ["CC_API_PROVIDER", "END_OF_SUPPORT", "NEWEST_2_11", "check_upgrade", "deployed_airflow_version",
+           "deployed_version_lookup"]
 
 #: Versions with an end of support (the version table): no environment may move to them after it.
 END_OF_SUPPORT: Mapping[str, datetime.date] = {
@@ -78,6 +78,11 @@ def check_upgrade(deployed: str, target: str, *, today: Optional[datetime.date] 
         "new environment (blue/green)")
 
 
+#: The Cloud Control API context provider, as the CDK CLI names it (cloud-assembly-schema
+#: ``ContextProvider.CC_API_PROVIDER``; jsii gives Python that enum's member name, not its value).
+CC_API_PROVIDER = "cc-api-provider"
+
+
 def deployed_version_lookup(environment_name: str) -> dict[str, object]:
     """The context query ``deployed_airflow_version`` makes: the Cloud Control API's ``GetResource`` of
     ``AWS::MWAA::Environment`` ``environment_name``, returning its ``AirflowVersion``; an environment that
@@ -107,7 +112,7 @@ def deployed_airflow_version(scope: Construct, environment_name: str) -> Optiona
             f"(env=Environment(account=..., region=...)), got {stack.account} / {stack.region}", construct_path(scope))
     query = deployed_version_lookup(environment_name)
     found = ContextProvider.get_value(
-        scope, provider=cxschema.ContextProvider.CC_API_PROVIDER.value, props=query, dummy_value=query["dummyValue"],
+        scope, provider=CC_API_PROVIDER, props=query, dummy_value=query["dummyValue"],
     ).value
     if not found:
         return None

@@ -82,7 +82,7 @@ def _fresh_clone(work: Path, step: str) -> Path:
 
 
 def _check_in_clone(work: Path, clone: Path) -> None:
-    """`make synth`, then `make snapshots` (the documented command), then `make test`'s user-platform tests
+    """`make synth` (which also writes docs/review/), then `make snapshots` (the documented command), then `make test`'s user-platform tests
     (the library's do not read platform.yaml: tests/test_your_platform.py says so and
     test_only_your_platform_tests_read_platform_yaml holds it): green.
     The new snapshots go back into ``work``, as the platform team commits them."""
@@ -92,11 +92,14 @@ def _check_in_clone(work: Path, clone: Path) -> None:
     _run([str(clone / ".venv" / "bin" / "pytest"), "-q", "-p", "no:cacheprovider", "-n", "2", "--dist", "load",
           "tests/test_your_platform.py"], clone)
     changed = _run(["git", "status", "--porcelain"], clone).stdout
-    assert before == "" and "tests/__snapshots__/test_your_platform/" in changed, changed
+    # make synth regenerates the security review (docs/review/), which the platform team commits with the change
+    assert not [line for line in before.splitlines() if "docs/review/" not in line], before
+    assert "tests/__snapshots__/test_your_platform/" in changed, changed
     # the library's own snapshots did not move: its tests do not read platform.yaml
     assert "tests/__snapshots__/test_platform_app/" not in changed, changed
     shutil.copytree(clone / "tests" / "__snapshots__" / "test_your_platform",
                     work / "tests" / "__snapshots__" / "test_your_platform", dirs_exist_ok=True)
+    shutil.copytree(clone / "docs" / "review", work / "docs" / "review", dirs_exist_ok=True)
 
 
 def _registry(work: Path) -> dict:

@@ -10,6 +10,9 @@ CHECKOV_VENV := .venv-checkov
 export CHECKOV ?= $(CURDIR)/$(CHECKOV_VENV)/bin/checkov
 
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+# make synth JOBS=N: N app processes, one shard of the platform each, merged into one cdk.out
+# (scripts/synth_shards.py); JOBS=1 is plain `cdk synth`
+JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 # the three set-ups (.venv, .venv-checkov, node_modules) are independent: on a fresh machine make builds
 # them side by side (docs/testing.md, "Set-up time")
 MAKEFLAGS += --jobs=3
@@ -26,7 +29,11 @@ unexport PYTHONDONTWRITEBYTECODE
 ## synth: set up, then synthesize the example platform into cdk.out/ (no AWS credentials needed) and write its
 ## security review into docs/review/ (commit it with the change; tests/test_your_platform.py fails when it is stale)
 synth: setup
+ifeq ($(JOBS),1)
 	cdk synth --quiet
+else
+	$(BIN)/python scripts/synth_shards.py --jobs $(JOBS) --out cdk.out
+endif
 	$(BIN)/python -m mwaa_platform.review cdk.out --out docs/review
 	@echo "Templates: $(CURDIR)/cdk.out/*.template.json"
 	@echo "cdk-nag validation report: $(CURDIR)/cdk.out/validation-report.json"

@@ -3,6 +3,11 @@
 
 The registry is platform.yaml unless `-c registry=<path>` or MWAA_PLATFORM_REGISTRY names another.
 
+`-c teams=payments,analytics` and `-c stages=dev` build only those teams' and stages' stacks, with the
+platform-wide stacks of the selected stages, from the whole registry (every check still sees every team);
+`-c shard=INDEX/COUNT` builds one shard of the platform, which scripts/synth_shards.py merges
+(`make synth JOBS=N`; docs/deploying.md, "Selective and sharded synthesis").
+
 `-c checks=off` builds the stacks without the cdk-nag packs and the preflight checks: for `cdk ls`
 and `cdk diff` (`make ls`, `make diff`), which only read the stacks. The CDK CLI does not tell the
 app which command runs it, so the app cannot tell by itself; `cdk synth` and `cdk deploy` run every
@@ -20,7 +25,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20,22
 import aws_cdk as cdk  # noqa: E402
 
 from mwaa_platform import MwaaPlatformError, attach_nag_packs, attach_preflight_checks  # noqa: E402
-from stacks.platform import Platform, build_platform  # noqa: E402
+from stacks.platform import Platform, Selection, build_platform  # noqa: E402
 from stacks.registry import RegistryError, load_registry  # noqa: E402
 
 DEFAULT_REGISTRY = "platform.yaml"
@@ -39,7 +44,9 @@ def build(app: cdk.App) -> Platform:
     platform = load_registry(path)
     for warning in platform.warnings:
         print(f"warning: {path}: {warning}", file=sys.stderr)
-    return build_platform(app, platform)
+    context = app.node.try_get_context
+    selection = Selection.from_context(context("teams"), context("stages"), context("shard"), platform)
+    return build_platform(app, platform, selection)
 
 
 if __name__ == "__main__":

@@ -102,9 +102,16 @@ def registry_environments(registry: Path) -> list[RegistryEnvironment]:
                 if dags is not None:
                     placed.setdefault((entry["shared"], stage), []).append((team["name"], dags))
                 continue
-            environments.append(RegistryEnvironment(f"{team['name']}-{stage}", version(entry),
-                                                    ((team["name"], dags),) if dags else (),
+            if entry.get("serverless_only"):
+                continue  # no environment: MWAA Serverless runs the team's workflows
+            name = entry.get("environment_name") or f"{team['name']}-{stage}"
+            environments.append(RegistryEnvironment(name, version(entry), ((team["name"], dags),) if dags else (),
                                                     path(entry.get("requirements"))))
+            green = entry.get("blue_green")
+            if green:  # a blue/green migration: its DAGs are checked on the new version too (ruff's AIR3 on 3.x)
+                environments.append(RegistryEnvironment(green["environment_name"], str(green["airflow_version"]),
+                                                        ((team["name"], dags),) if dags else (),
+                                                        path(entry.get("requirements"))))
     for shared in document.get("shared_environments") or []:
         environments.append(RegistryEnvironment(
             f"{shared['name']}-{shared['stage']}", version(shared),

@@ -3,8 +3,10 @@ stack per environment (a team's own, or a shared one) and per team on a shared e
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Optional
 
 import aws_cdk as cdk
 
@@ -12,8 +14,67 @@ from stacks.eks_stack import EksStack
 from stacks.monitoring_stack import MonitoringStack
 from stacks.target_stack import TargetAccessStack
 from stacks.network_stack import NetworkStack
+from stacks.serverless_stack import ServerlessStack
+from mwaa_platform.errors import MwaaPlatformError, shorten
 from stacks.registry import NetworkSpec, PlatformSettings, RegistryError, StageSettings
 from stacks.team_stack import ClusterRef, EnvironmentStack, TeamAccessStack
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which stacks a synthesis builds (``-c teams=``, ``-c stages=``, ``-c shard=``; docs/deploying.md).
+
+    The registry is always read whole, so every check that spans teams (names, quotas, endpoint sets,
+    security group rules) sees every team, and the platform-wide stacks of a selected stage (network,
+    EKS cluster, monitoring) are built from all of its teams: byte for byte what a full synthesis builds.
+    Teams' stacks are built for the selected teams (a shared environment's stack when one of its teams,
+    or the environment itself, is selected) and stages. A shard takes every ``count``-th unit (a
+    team's environment with its target-account stacks; a shared environment with its teams' stacks; a
+    team's serverless workflows), in registry order.
+
+    :param teams: team or shared environment names. Default: all.
+    :param stages: stage names. Default: all.
+    :param shard: (index, count), index from 0. Default: no sharding.
+    """
+
+    teams: Optional[frozenset[str]] = None
+    stages: Optional[frozenset[str]] = None
+    shard: Optional[tuple[int, int]] = None
+
+    def stage(self, name: str) -> bool:
+        return self.stages is None or name in self.stages
+
+    def names(self, *names: str) -> bool:
+        return self.teams is None or any(name in self.teams for name in names)
+
+    def unit(self, index: int) -> bool:
+        return self.shard is None or index % self.shard[1] == self.shard[0]
+
+    @classmethod
+    def from_context(cls, teams: object, stages: object, shard: object, platform: PlatformSettings) -> "Selection":
+        """From the app's context values (comma-separated names; ``i/n`` for a shard); an error names the
+        value and what is allowed."""
+        def names(key: str, value: object, allowed: list[str]) -> Optional[frozenset[str]]:
+            if value is None:
+                return None
+            chosen = [part.strip() for part in str(value).split(",") if part.strip()]
+            unknown = [name for name in chosen if name not in allowed]
+            if not chosen or unknown:
+                raise MwaaPlatformError(f"context {key} must name some of {', '.join(allowed)} (comma-separated), "
+                                        f"got {shorten(value)}")
+            return frozenset(chosen)
+
+        teams_known = sorted({env.name for env in platform.environments} | {a.team for a in platform.team_access}
+                             | {s.team for s in platform.serverless})
+        part: Optional[tuple[int, int]] = None
+        if shard is not None:
+            match = re.fullmatch(r"(\d+)/(\d+)", str(shard).strip())
+            if match is None or not 0 <= int(match[1]) < int(match[2]):
+                raise MwaaPlatformError(f"context shard must be INDEX/COUNT with 0 <= INDEX < COUNT, e.g. 0/2, "
+                                        f"got {shorten(shard)}")
+            part = (int(match[1]), int(match[2]))
+        return cls(teams=names("teams", teams, teams_known),
+                   stages=names("stages", stages, [stage.name for stage in platform.stages]), shard=part)
 
 
 @dataclass(frozen=True)
@@ -24,15 +85,22 @@ class Platform:
     clusters: dict[tuple[str, str], EksStack]
     monitoring: dict[tuple[str, str], MonitoringStack]
     targets: dict[str, TargetAccessStack]
+    serverless: dict[str, ServerlessStack] = field(default_factory=dict)
 
     @property
     def stacks(self) -> list[cdk.Stack]:
         return [*self.networks.values(), *self.clusters.values(), *self.environments.values(),
-                *self.team_access.values(), *self.monitoring.values(), *self.targets.values()]
+                *self.team_access.values(), *self.monitoring.values(), *self.targets.values(),
+                *self.serverless.values()]
 
 
-def build_platform(app: cdk.App, platform: PlatformSettings) -> Platform:
-    """Add the platform's stacks to ``app``: zones and tags first, so every stack and resource sees them."""
+def build_platform(app: cdk.App, platform: PlatformSettings, selection: Selection = Selection()) -> Platform:
+    """Add the platform's stacks to ``app``: zones and tags first, so every stack and resource sees them.
+
+    :param selection: which stacks to build (``Selection``). Default: all.
+    """
+    staged = {(stage.account, stage.region) for stage in platform.stages if selection.stage(stage.name)}
+    units = _units(platform)
     for spec in platform.networks:
         _declare_availability_zones(app, platform, spec)
     for key, value in platform.tags.items():
@@ -42,11 +110,11 @@ def build_platform(app: cdk.App, platform: PlatformSettings) -> Platform:
             app, spec.stack_name, platform=platform, spec=spec,
             env=cdk.Environment(account=spec.account, region=spec.region),
         )
-        for spec in platform.networks
+        for spec in platform.networks if (spec.account, spec.region) in staged
     }
     clusters: dict[tuple[str, str], EksStack] = {}
     for spec in platform.networks:
-        if spec.eks_stack_name is not None:
+        if spec.eks_stack_name is not None and (spec.account, spec.region) in staged:
             network_stack = networks[(spec.account, spec.region)]
             clusters[(spec.account, spec.region)] = cluster_stack = EksStack(
                 app, spec.eks_stack_name, platform=platform, spec=spec, network=network_stack.attributes,
@@ -54,6 +122,9 @@ def build_platform(app: cdk.App, platform: PlatformSettings) -> Platform:
             cluster_stack.add_stack_dependency(network_stack, "runs in the shared network")
     environments: dict[str, EnvironmentStack] = {}
     for env in platform.environments:
+        if not (selection.stage(env.stage.name) and selection.names(env.name, *env.shared_by)
+                and selection.unit(units[env.stack_name])):
+            continue
         where = (env.stage.account, env.stage.region)
         namespaces = platform.eks_namespaces(env)
         environment_stack = EnvironmentStack(
@@ -69,6 +140,8 @@ def build_platform(app: cdk.App, platform: PlatformSettings) -> Platform:
         environments[env.environment_name] = environment_stack
     access: dict[str, TeamAccessStack] = {}
     for team in platform.team_access:
+        if team.environment.environment_name not in environments or not selection.names(team.team):
+            continue
         uses_eks = team.compute is not None and team.compute.eks is not None
         access_stack = TeamAccessStack(app, team.stack_name, spec=team,
                                        network=networks[(team.stage.account, team.stage.region)].attributes,
@@ -82,10 +155,12 @@ def build_platform(app: cdk.App, platform: PlatformSettings) -> Platform:
         (spec.account, spec.region): MonitoringStack(
             app, spec.monitoring_stack_name, platform=platform, spec=spec,
             env=cdk.Environment(account=spec.account, region=spec.region))
-        for spec in platform.networks if platform.environments_of(spec)
+        for spec in platform.networks if platform.environments_of(spec) and (spec.account, spec.region) in staged
     }
     targets: dict[str, TargetAccessStack] = {}
     for stack_name, roles in platform.target_roles.items():
+        if any(env.environment_name not in environments for env, _ in roles):
+            continue
         target = roles[0][1].target
         targets[stack_name] = target_stack = TargetAccessStack(
             app, stack_name, platform=platform, roles=roles,
@@ -94,8 +169,24 @@ def build_platform(app: cdk.App, platform: PlatformSettings) -> Platform:
             # IAM refuses a trust policy naming a role that does not exist yet: the central role first
             target_stack.add_stack_dependency(environments[env.environment_name],
                                               "its roles trust that environment's execution role")
+    serverless: dict[str, ServerlessStack] = {}
+    for workflows in platform.serverless:
+        if not (selection.stage(workflows.stage.name) and selection.names(workflows.team)
+                and selection.unit(units[workflows.stack_name])):
+            continue
+        serverless[workflows.stack_name] = serverless_stack = ServerlessStack(
+            app, workflows.stack_name, spec=workflows,
+            env=cdk.Environment(account=workflows.stage.account, region=workflows.stage.region))
+        _tag(serverless_stack, workflows.cost_tags)
     return Platform(networks=networks, environments=environments, team_access=access, clusters=clusters,
-                    monitoring=monitoring, targets=targets)
+                    monitoring=monitoring, targets=targets, serverless=serverless)
+
+
+def _units(platform: PlatformSettings) -> dict[str, int]:
+    """The position of each unit of sharding, by the stack that anchors it: an environment (with its
+    target-account stacks and, when shared, its teams' stacks), or a team's serverless workflows."""
+    anchors = [env.stack_name for env in platform.environments] + [spec.stack_name for spec in platform.serverless]
+    return {name: index for index, name in enumerate(anchors)}
 
 
 def _cluster_ref(platform: PlatformSettings, stage: StageSettings) -> ClusterRef:

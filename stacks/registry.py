@@ -31,6 +31,7 @@ from pydantic import BaseModel, ValidationError
 
 from mwaa_platform import AirflowConfiguration, SecretsManagerBackend
 from mwaa_platform.cross_account import services_without_cross_region_endpoints
+from mwaa_platform.serverless import WORKFLOW_QUOTAS, check_code_package, load_definition
 from mwaa_platform.environment import ENVIRONMENT_CLASSES, EnvironmentClassName, check_upgrade
 from mwaa_platform.errors import MwaaPlatformError, shorten
 from mwaa_platform.network import PathEndpoint
@@ -232,6 +233,20 @@ class NetworkSpec:
 
 
 @dataclass(frozen=True)
+class ServerlessSpec:
+    """A team's MWAA Serverless workflows in one stage, built in a stack of their own."""
+
+    team: str
+    stage: StageSettings
+    stack_name: str
+    #: the workflows' settings, paths resolved, with their names (the definition's dag_id by default)
+    workflows: tuple[tuple[str, Any], ...]
+    cost_tags: Mapping[str, str]
+    #: where the team's stage is in the registry, for messages
+    at: tuple[Union[str, int], ...] = ()
+
+
+@dataclass(frozen=True)
 class PlatformSettings:
     name: str
     tags: Mapping[str, str]
@@ -247,6 +262,8 @@ class PlatformSettings:
     single_stage_format: bool = False
     #: What the registry allows but a reviewer should hear about (printed by the app, never fatal).
     warnings: tuple[str, ...] = ()
+    #: MWAA Serverless workflows, per team and stage.
+    serverless: tuple[ServerlessSpec, ...] = ()
 
     @property
     def parameter_prefix(self) -> str:
@@ -847,6 +864,7 @@ class _Resolver:
         environments: list[EnvironmentSpec] = []
         access: list[TeamAccessSpec] = []
         placements: dict[tuple[str, str], list[tuple[int, Team, TeamEnvironment]]] = {}
+        serverless: list[ServerlessSpec] = []
         for index, team in self.teams:
             for stage_name, entry in team.environments.items():
                 where = f"team {team.name!r} (teams[{index}]) stage {stage_name!r}: "
@@ -855,6 +873,16 @@ class _Resolver:
                 if stage is None:
                     if stage_name not in self.accepted.refused_stages:  # else its own problem says why
                         self.fail(where, f"stage {stage_name!r} is not declared in stages ({', '.join(stages)})", at)
+                    continue
+                if entry.serverless_workflows:
+                    cost_tags = {**team.tags, **entry.tags, "team": team.name, "cost-center": team.cost_center,
+                                 "stage": stage.name}
+                    serverless.append(ServerlessSpec(
+                        team=team.name, stage=stage, stack_name=f"{registry.platform.name}-{team.name}-{stage.name}"
+                        + ("" if entry.serverless_only else "-serverless"),
+                        workflows=self.serverless_workflows(where, at, entry.serverless_workflows),
+                        cost_tags=cost_tags, at=at))
+                if entry.serverless_only:
                     continue
                 if entry.shared is not None:
                     if (entry.shared, stage_name) not in shared:
@@ -918,6 +946,7 @@ class _Resolver:
         self.unique_compute_names(environments, access)
         self.budget_stages()
         self.cross_account_stages()
+        self.serverless_quotas(serverless)
         if self.problems:
             raise RegistryError(self.path, self.problems)
         return PlatformSettings(
@@ -925,6 +954,7 @@ class _Resolver:
             stages=tuple(stages.values()), environments=tuple(environments), team_access=tuple(access),
             source=self.path, perimeter_accounts=tuple(registry.platform.network.perimeter_accounts),
             single_stage_format=self.single_stage_format, eks=registry.platform.eks, warnings=tuple(self.warnings),
+            serverless=tuple(serverless),
         )
 
     def targets(self, index: int, team: Team, stage: StageSettings, entry: TeamEnvironment) -> tuple[TargetRoleSpec, ...]:
@@ -1210,6 +1240,45 @@ class _Resolver:
             if path is not None and not os.path.exists(path):
                 self.fail(where, f"wheelhouse.{key} must exist, got {shorten(path)}", (*at, "wheelhouse", key))
         return value.model_copy(update=paths)
+
+    def serverless_workflows(self, where: str, at: Loc, workflows: Sequence[Any]) -> tuple[tuple[str, Any], ...]:
+        """Each workflow with its name and its files resolved and checked, as ``ServerlessWorkflow`` checks them."""
+        resolved = []
+        for index, workflow in enumerate(workflows):
+            item_at: Loc = (*at, "serverless_workflows", index)
+            definition, code = self.resolve(workflow.definition), self.resolve(workflow.code_package)
+            try:
+                loaded = load_definition(definition or "", code_package=code is not None)
+                if code is not None:
+                    check_code_package(code)
+            except MwaaPlatformError as error:
+                self.fail(where, f"serverless_workflows[{index}]: {error.message}", item_at)
+                continue
+            resolved.append((workflow.workflow_name or loaded.name,
+                             workflow.model_copy(update={"definition": definition, "code_package": code})))
+        return tuple(resolved)
+
+    def serverless_quotas(self, serverless: Sequence[ServerlessSpec]) -> None:
+        """Workflow names are unique in an account and Region, and an account holds at most its quota of them."""
+        by_place: dict[tuple[str, str], list[tuple[str, int, ServerlessSpec]]] = {}
+        for spec in serverless:
+            for index, (name, _) in enumerate(spec.workflows):
+                by_place.setdefault((spec.stage.account, spec.stage.region), []).append((name, index, spec))
+        quota = WORKFLOW_QUOTAS["workflows per account"]
+        for (account, region), named in by_place.items():
+            seen: dict[str, ServerlessSpec] = {}
+            for name, index, spec in named:
+                if name in seen:
+                    self.fail(f"team {spec.team!r} stage {spec.stage.name!r}: ", (
+                        f"serverless workflow {name} is also a workflow of team {seen[name].team!r} in stage "
+                        f"{seen[name].stage.name!r}, in the same account {account} and Region {region}: names are "
+                        "unique there; set workflow_name"), (*spec.at, "serverless_workflows", index))
+                seen.setdefault(name, spec)
+            if len(named) > quota:
+                self.fail("serverless_workflows: ", (
+                    f"account {account} in {region} would hold {len(named)} MWAA Serverless workflows across teams; "
+                    f"the quota is {quota} per account (mwaa-serverless-quotas): ask for a raise first, or spread "
+                    "the stages over accounts"))
 
     def blue_green(self, where: str, at: Loc, green: Any, current_name: str, dags: Optional[str]) -> None:
         """The second environment of a blue/green migration: its own name, DAG patterns that match files."""

@@ -871,6 +871,26 @@ class BlueGreen(_Model):
         return value
 
 
+class ServerlessWorkflowSettings(_Model):
+    """An MWAA Serverless workflow of the team in this stage: no environment runs it (docs/serverless.md)."""
+
+    definition: str = Field(description="Its DAG Factory YAML file (one workflow), relative to the registry file.")
+    workflow_name: Optional[str] = Field(None, description="Default: the definition's dag_id.")
+    code_package: Optional[str] = Field(None, description=(
+        "A .py, .sh or .zip file its PythonOperator and BashOperator tasks run, relative to the registry file."))
+    derive_grants: bool = Field(False, description=(
+        "Grant its role what its S3, Glue and Athena tasks name literally in the definition."))
+    description: Optional[str] = Field(None, description="The workflow's description.")
+    log_retention_days: int = Field(90, description="Retention of its logs, in days.")
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
+        return value
+
+
 class TeamEnvironment(EnvironmentSettings):
     """A team in one stage: its own environment, or a place on a shared one (``shared``)."""
 
@@ -885,6 +905,11 @@ class TeamEnvironment(EnvironmentSettings):
     environment_name: Optional[str] = Field(None, description=(
         "The environment's name. Default: <team>-<stage>. Set it to the new environment's name when a blue/green "
         "migration cuts over."))
+    serverless_workflows: list[ServerlessWorkflowSettings] = Field(default_factory=list, description=(
+        "MWAA Serverless workflows of the team in this stage, in a stack of their own, beside its environment or "
+        "instead of one (serverless_only)."))
+    serverless_only: bool = Field(False, description=(
+        "No MWAA environment in this stage: the team runs only its serverless_workflows."))
     blue_green: Optional[BlueGreen] = Field(None, description=(
         "A second environment on another Airflow version beside this one, with the same compute, grants, "
         "secrets and alarms (docs/airflow-environment.md, \"Blue/green\")."))
@@ -893,9 +918,17 @@ class TeamEnvironment(EnvironmentSettings):
     def _shared_fields(self) -> "TeamEnvironment":
         if self.shared is not None:
             own = sorted(name for name in self.model_fields_set
-                         if name not in ("shared", "dags", "web_access", "tags", "compute"))
+                         if name not in ("shared", "dags", "web_access", "tags", "compute", "serverless_workflows"))
             if own:
                 raise ValueError(f"{', '.join(own)} belong to the shared environment {self.shared!r}, not to a team on it")
+        if self.serverless_only:
+            if not self.serverless_workflows:
+                raise ValueError("serverless_only needs serverless_workflows: without an environment, they are all "
+                                 "the team runs in this stage")
+            own = sorted(name for name in self.model_fields_set
+                         if name not in ("serverless_only", "serverless_workflows", "tags"))
+            if own:
+                raise ValueError(f"{', '.join(own)} configure an MWAA environment, which serverless_only leaves out")
         return self
 
 
@@ -988,7 +1021,8 @@ def json_schema() -> dict[str, Any]:
 def reference_markdown() -> str:
     """The key-by-key reference of ``docs/registry.md``, generated from the models."""
     sections = []
-    for model in (Registry, Platform, Network, Stage, Team, TeamEnvironment, BlueGreen, SharedEnvironment, SecretsBackend,
+    for model in (Registry, Platform, Network, Stage, Team, TeamEnvironment, BlueGreen, ServerlessWorkflowSettings,
+                  SharedEnvironment, SecretsBackend,
                   WheelhouseSettings, PackageIndexSettings, Compute, EcsTask, BatchJobSettings, EksPods, Image,
                   CrossAccountTarget, PolicyStatementSettings, WebAccess, WebIngress):
         rows = [f"### `{model.__name__}`", "", (model.__doc__ or "").strip().splitlines()[0], "",

@@ -299,7 +299,7 @@ def _strings(value):
 def _team_names(registry):
     """Team -> every name its resources carry (lowercase): the team, its environments, their execution
     roles and package domains, its task families, job definitions, namespaces, image repositories,
-    web-access roles and policies, and its target roles."""
+    web-access roles and policies, its target roles and its serverless workflows."""
     names = {}
 
     def add(team, *values):
@@ -323,6 +323,8 @@ def _team_names(registry):
     for team in registry.team_access:
         add(team.team, *(grant.role_name or grant.policy_name for grant in team.web_access))
         add_compute(team.team, team.compute)
+    for spec in registry.serverless:
+        add(spec.team, *(name for name, _ in spec.workflows))
     return names
 
 
@@ -332,6 +334,7 @@ def _owners(registry):
     owners = {env.stack_name: {env.name, *env.shared_by} for env in registry.environments}
     owners.update({team.stack_name: {team.team, team.environment.name} for team in registry.team_access})
     owners.update({name: {env.name for env, _ in roles} for name, roles in registry.target_roles.items()})
+    owners.update({spec.stack_name: {spec.team} for spec in registry.serverless})
     return owners
 
 
@@ -423,6 +426,9 @@ def test_every_grant_beyond_a_principals_own_resources_is_a_listed_account_wide_
     # a target role's statements are the registry's, on the target account's resources the team named
     declared = {name: {r for _, role in roles for statement in role.target.statements for r in statement.resources}
                 for name, roles in registry.target_roles.items()}
+    # a serverless workflow's derived grants are on what its team's definition names (derive_grants: true)
+    for spec in registry.serverless:
+        declared.setdefault(spec.stack_name, set()).update(_derived_resources(spec))
     found = set()
     for stack_name, account, region, template in _stacks(platform):
         logical_ids = set(template["Resources"])
@@ -445,6 +451,19 @@ def test_every_grant_beyond_a_principals_own_resources_is_a_listed_account_wide_
                                _normalized(condition, account, region, clusters) if condition else None))
     assert sorted(found - ACCOUNT_WIDE_GRANTS, key=str) == [], "an account-wide grant the document does not list"
     assert sorted(ACCOUNT_WIDE_GRANTS - found, key=str) == [], "listed, but no longer granted: update the document"
+
+
+def _derived_resources(spec) -> set[str]:
+    """The resources the derived grants of ``spec``'s workflows name, as the team's definitions write them."""
+    import aws_cdk as cdk
+    from mwaa_platform.serverless import derive_grants, load_definition
+
+    account, region = spec.stage.account, spec.stage.region
+    stack = cdk.Stack(cdk.App(), "Derive", env=cdk.Environment(account=account, region=region))
+    return {resolve_literals(stack.resolve(resource), {}, account, region)
+            for _, workflow in spec.workflows if workflow.derive_grants
+            for grant in derive_grants(load_definition(workflow.definition), stack).grants
+            for resource in grant.resources}
 
 
 def _roles(template):
@@ -487,6 +506,13 @@ def test_every_role_is_assumable_only_by_its_own_service_resource_or_its_own_exe
                     "aws:SourceArn": f"arn:aws:ecs:{region}:{account}:*"}}, where
             elif services == {"lambda.amazonaws.com"}:
                 assert condition == source_account, where
+            elif services == {"airflow-serverless.amazonaws.com"}:
+                names = {name for spec in registry.serverless if spec.stack_name == stack_name
+                         for name, _ in spec.workflows}
+                arn = condition["ArnLike"]["aws:SourceArn"]
+                assert arn.startswith(f"arn:aws:airflow-serverless:{region}:{account}:workflow/"), where
+                assert arn.rsplit("/", 1)[1].removesuffix("-*") in names, where  # a workflow of this stack
+                assert condition["StringEquals"] == source_account["StringEquals"], where
             elif services == {"vpc-flow-logs.amazonaws.com"}:
                 assert condition == {**source_account, "ArnLike": {
                     "aws:SourceArn": f"arn:aws:ec2:{region}:{account}:vpc-flow-log/*"}}, where

@@ -61,7 +61,8 @@ def env(document, index, stage):
 
 
 def one_stage(document, stage):
-    """The document with ``stage`` only: its stage entry, the teams' environments and budgets there."""
+    """The document with ``stage`` only: its stage entry, the teams there with their environments and budgets."""
+    document["teams"] = [team for team in document["teams"] if stage in team["environments"]]
     for kept in document["teams"]:
         kept["environments"] = {name: value for name, value in kept["environments"].items() if name == stage}
         if "alerts" in kept:
@@ -823,7 +824,7 @@ def test_teams_of_different_data_classifications_on_one_environment_are_warned_a
     # the app says it on every synthesis, and goes on to build
     import app
     built = []
-    monkeypatch.setattr(app, "build_platform", lambda _app, settings: built.append(settings))
+    monkeypatch.setattr(app, "build_platform", lambda _app, settings, *selection: built.append(settings))
     application = new_app()
     application.node.set_context("registry", str(write(tmp_path, edited(place_payments), name="again.yaml")))
     app.build(application)

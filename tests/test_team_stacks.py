@@ -40,7 +40,7 @@ def test_stack_names_come_from_the_registry(platform, registry):
     expected = {n.stack_name for n in registry.networks} | {e.stack_name for e in registry.environments} | {
         a.stack_name for a in registry.team_access} | {n.eks_stack_name for n in registry.networks if n.eks_stack_name} | {
         n.monitoring_stack_name for n in registry.networks} | {
-        *registry.target_roles}
+        *registry.target_roles} | {s.stack_name for s in registry.serverless}
     assert {s.stack_name for s in platform.assembly.stacks} == expected
     for env in registry.environments:
         assert env.stack_name == f"{registry.name}-{env.name}-{env.stage.name}"
@@ -57,6 +57,7 @@ def test_two_stages_in_two_accounts_produce_stacks_in_both(platform):
         "mwaa-platform-monitoring-dev": "111111111111", "mwaa-platform-monitoring-prod": "222222222222",
         "mwaa-platform-payments-prod-access-333333333333-eu-west-1": "333333333333",
         "mwaa-platform-payments-prod-access-333333333333-us-east-1": "333333333333",
+        "mwaa-platform-reporting-dev": "111111111111",
     }
     assert {s.stack_name for s in stacks if s.termination_protection} == {
         "mwaa-platform-network-dev", "mwaa-platform-network-prod", "mwaa-platform-payments-prod",

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Optional
 
 import yaml
 
@@ -43,9 +44,12 @@ def team_environment(index: int, stage: str) -> dict:
     name = f"team{index:03d}"
     return {
         "environment_class": CLASSES[(index + (stage == "prod")) % len(CLASSES)],
-        "airflow_version": "2.11.0",
+        "airflow_version": "2.11.2",
         "dags": str(REPO / "examples" / "dags"),
-        "requirements": str(REPO / "examples" / "team" / "requirements.txt"),
+        # a team that runs pods needs the provider EksPodOperator imports, from a private index (no internet)
+        "requirements": str(REPO / "examples" / "team" / ("requirements-eks.txt" if index < EKS_TEAMS else
+                                                          "requirements.txt")),
+        **({"package_index": {"domain_name": f"{name}-{stage}"}} if index < EKS_TEAMS else {}),
         "web_access": [{"role_name": f"{name}-{stage}-engineers", "airflow_role": "User"}],
         "secrets_backend": {"connections_lookup_pattern": f"^{name}_"},
         "compute": {
@@ -124,6 +128,70 @@ def registry_file(teams: int, workdir: Path) -> Path:
     if not path.exists():
         path.write_text(yaml.safe_dump(registry(teams)))
     return path
+
+
+def measure(processes: list[subprocess.Popen]) -> tuple[float, list[float]]:
+    """Wait for ``processes``, sampling each one's process tree; (wall seconds, peak MiB of each)."""
+    start = time.monotonic()
+    peaks = [0] * len(processes)
+    while any(process.poll() is None for process in processes):
+        for index, process in enumerate(processes):
+            if process.poll() is None:
+                peaks[index] = max(peaks[index], tree_rss_kib(process.pid))
+        time.sleep(0.02)
+    for process in processes:
+        if process.returncode != 0:
+            stderr = process.stderr.read() if process.stderr else ""
+            raise SystemExit(f"app.py failed ({process.returncode}):\n{stderr[-3000:]}")
+    return time.monotonic() - start, [peak / 1024 for peak in peaks]
+
+
+def app_process(registry_path: Path, out: Path, context: dict[str, str]) -> subprocess.Popen:
+    """``python app.py`` on ``registry_path`` into ``out``, with ``context`` as the CDK CLI passes it."""
+    env = {**CHILD_ENV, "MWAA_PLATFORM_REGISTRY": str(registry_path), "CDK_OUTDIR": str(out),
+           "CDK_CONTEXT_JSON": json.dumps(context)}
+    return subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def scale_out(teams: int, jobs: int, workdir: Path, single: dict) -> dict:
+    """Side by side with the single-process run of ``teams``: ``jobs`` shards merged into one assembly, and a
+    one-team selective synthesis, each with the peak memory of every process (issue 29)."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    import synth_shards  # type: ignore[import-not-found]  # scripts/ is not a package
+
+    path = registry_file(teams, workdir)
+    shards = [workdir / f"shard-{teams}-{index}" for index in range(jobs)]
+    wall, peaks = measure([app_process(path, shard, {"shard": f"{index}/{jobs}"}) for index, shard in enumerate(shards)])
+    merge_start = time.monotonic()
+    merged = workdir / f"cdk.out-{teams}-merged"
+    synth_shards.merge(shards, merged)
+    sharded = wall + time.monotonic() - merge_start
+    stacks = len(list(merged.glob("*.template.json")))
+    if stacks != single["stacks"]:
+        raise SystemExit(f"{teams} teams: the merged assembly has {stacks} templates, the single one {single['stacks']}")
+    one_wall, (one_peak,) = measure([app_process(path, workdir / f"cdk.out-{teams}-one", {"teams": "team000"})])
+    return {"teams": teams, "jobs": jobs, "single": single["wall"], "single_peak": single["peak_mib"],
+            "sharded": sharded, "shard_peaks": peaks, "speedup": single["wall"] / sharded,
+            "selective": one_wall, "selective_peak": one_peak, "selective_share": one_wall / single["wall"]}
+
+
+def scale_table(scale: Optional[dict]) -> str:
+    if scale is None:
+        return "(not measured: `--scale` not given)"
+    return "\n".join([
+        "| run | processes | wall time | peak RSS per process | against one process |",
+        "|---|---:|---:|---:|---:|",
+        f"| full synthesis, one process | 1 | {scale['single']:.1f} s | {scale['single_peak']:.0f} MiB | 1 |",
+        f"| full synthesis, {scale['jobs']} shards merged into one assembly | {scale['jobs']} | {scale['sharded']:.1f} s | "
+        f"{', '.join(f'{peak:.0f}' for peak in scale['shard_peaks'])} MiB | {scale['speedup']:.2f}x faster |",
+        f"| one team (`-c teams=team000`) | 1 | {scale['selective']:.1f} s | {scale['selective_peak']:.0f} MiB | "
+        f"{scale['selective_share']:.2f} of the time |",
+        "",
+        f"Targets (issue 29): at least 1.8x with 2 shards on 2 cores; a one-team synthesis at most 1/10 of the full "
+        f"one. Each shard builds the platform-wide stacks too (its teams' stacks depend on them), so the shards "
+        f"repeat that part of the work.",
+    ])
 
 
 def run(teams: int, workdir: Path) -> dict:
@@ -220,6 +288,9 @@ def main() -> None:
     parser.add_argument("--phases", type=int, nargs="*", default=[10, 50], metavar="TEAMS",
                         help="team counts for the breakdown of one process's time (none: no breakdown)")
     parser.add_argument("--output", type=Path, default=REPO / "docs" / "performance.md")
+    parser.add_argument("--scale", type=int, metavar="TEAMS", default=None,
+                        help="also synthesize TEAMS teams in shards and one team selectively (a size of --sizes)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="shards for --scale")
     parser.add_argument("--phase-worker", metavar="REGISTRY", help=argparse.SUPPRESS)
     parser.add_argument("--no-validation", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--no-nag", action="store_true", help=argparse.SUPPRESS)
@@ -234,6 +305,14 @@ def main() -> None:
             print(f"{size:>3} teams: {result['stacks']} stacks, {result['wall']:.1f} s wall, "
                   f"{result['peak_mib']:.0f} MiB peak RSS", flush=True)
             results.append(result)
+        scale = None
+        if args.scale is not None:
+            single = next((result for result in results if result["teams"] == args.scale), None)
+            if single is None:
+                raise SystemExit(f"--scale {args.scale} must be one of --sizes {args.sizes}")
+            scale = scale_out(args.scale, args.jobs, Path(tmp), single)
+            print(f"{args.scale} teams in {args.jobs} shards: {scale['sharded']:.1f} s ({scale['speedup']:.2f}x); one "
+                  f"team: {scale['selective']:.1f} s ({scale['selective_share']:.2f} of one process)", flush=True)
         breakdown = {}
         for size in args.phases:
             breakdown[size] = phases(size, Path(tmp))
@@ -241,7 +320,7 @@ def main() -> None:
                 print(f"{size} teams {run_['label']}: " + ", ".join(
                     f"{phase} {run_[phase]['s']:.1f} s ({run_[phase]['calls']} jsii calls)"
                     for phase in ("import", "build", "synth")), flush=True)
-    write_report(args.output, results, breakdown)
+    write_report(args.output, results, breakdown, scale)
     print(f"wrote {args.output}")
 
 
@@ -284,7 +363,7 @@ def phase_table(breakdown: dict[int, list[dict]]) -> str:
     return "\n".join(lines)
 
 
-def write_report(path: Path, results: list[dict], breakdown: dict[int, list[dict]]) -> None:
+def write_report(path: Path, results: list[dict], breakdown: dict[int, list[dict]], scale: Optional[dict] = None) -> None:
     rows = []
     previous = None
     for result in results:
@@ -299,7 +378,7 @@ def write_report(path: Path, results: list[dict], breakdown: dict[int, list[dict
     text = TEMPLATE.format(
         rows="\n".join(rows), cores=os.cpu_count(), cpu=cpu, python=host.python_version(),
         node=subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip(),
-        date=time.strftime("%Y-%m-%d"), phases=phase_table(breakdown),
+        date=time.strftime("%Y-%m-%d"), phases=phase_table(breakdown), scale=scale_table(scale),
     )
     path.write_text(text)
 
@@ -333,6 +412,14 @@ The 200-team row also shows that the shared network takes any number of teams: n
 receives more than the 60 inbound rules EC2 allows by default (preflight rule
 `security-group-inbound-rules`); more than 10 environments in one account and Region is reported
 as a quota warning, as it should be.
+
+## Scaling out (issue 29)
+
+The largest size again, as `make synth` runs it on this machine (one shard per core, merged into one
+cloud assembly by `scripts/synth_shards.py`), and as one team's change is synthesized
+(`-c teams=team000`: the platform-wide stacks and that team's stacks, from the whole registry).
+
+{scale}
 
 ## Where the time goes
 

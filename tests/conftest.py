@@ -124,8 +124,8 @@ def wheelhouse_cache(tmp_path_factory):
 #: is synthesized first, on one worker, while the other runs the longest modules that do not need
 #: it; the other users of the ``platform`` fixture come after about 15 s of work, so no worker waits
 #: on the lock. Long modules go early so both workers stay busy to the end.
-MODULE_ORDER = ("test_platform_app", "test_registry", "test_network", "test_checkov", "test_airflow_real",
-                "test_environment", "test_docs_examples",
+MODULE_ORDER = ("test_platform_app", "test_synth_shards", "test_registry", "test_network", "test_checkov", "test_airflow_real",
+                "test_environment", "test_docs_examples", "test_blue_green",
                 "test_compute_batch", "test_compute_ecs", "test_team_stacks", "test_your_platform", "test_package_index",
                 "test_wheelhouse", "test_registry_schema", "test_compute_eks")
 

@@ -135,17 +135,45 @@ def test_grant_pod_launch_is_describe_cluster_on_this_cluster_only(built):
     assert eks[0]["Resource"] == f"{logical_id(built, built.cluster.cluster)}.Arn"
 
 
-def test_the_api_endpoint_admits_https_from_the_environment_and_the_handler_only(built):
+def test_the_api_endpoint_admits_https_from_the_pod_launch_clients_and_the_handler_only(built):
     group = {"Fn::GetAtt": [logical_id(built, built.cluster.control_plane_security_group), "GroupId"]}
     rules = [b["Properties"] for b in of_type(built, "AWS::EC2::SecurityGroupIngress").values()
              if b["Properties"]["GroupId"] == group]
+    clients = built.cluster.pod_launch_clients_security_group
     assert sorted(r["SourceSecurityGroupId"]["Fn::GetAtt"][0] for r in rules) == sorted([
-        logical_id(built, built.env.security_groups[0]), logical_id(built, built.cluster.node.find_child("Namespaces")
-                                                                 .node.find_child("SecurityGroup"))])
+        logical_id(built, clients), logical_id(built, built.cluster.node.find_child("Namespaces")
+                                               .node.find_child("SecurityGroup"))])
     assert {(r["IpProtocol"], r["FromPort"], r["ToPort"]) for r in rules} == {("tcp", 443, 443)}
     (body,) = [b for b in of_type(built, "AWS::EC2::SecurityGroup").values()
                if "EKS API endpoint" in b["Properties"]["GroupDescription"]]
     assert "SecurityGroupIngress" not in body["Properties"]
+    # the environment joins the clients group, which admits nothing, and writes no rule of its own
+    (env,) = of_type(built, "AWS::MWAA::Environment").values()
+    assert env["Properties"]["NetworkConfiguration"]["SecurityGroupIds"][-1] == {
+        "Fn::GetAtt": [logical_id(built, clients), "GroupId"]}
+    (clients_body,) = [b for b in of_type(built, "AWS::EC2::SecurityGroup").values()
+                       if "granted pod launch" in b["Properties"]["GroupDescription"]]
+    assert "SecurityGroupIngress" not in clients_body["Properties"]
+    assert not [r for r in of_type(built, "AWS::EC2::SecurityGroupIngress").values()
+                if r["Properties"].get("SourceSecurityGroupId") == {
+                    "Fn::GetAtt": [logical_id(built, built.env.security_groups[0]), "GroupId"]}
+                and r["Properties"]["GroupId"] == group]
+
+
+def test_any_number_of_environments_adds_no_rule_to_the_api_endpoint():
+    """The 60-rule quota no longer bounds how many environments launch pods on one cluster."""
+    stack = new_stack()
+    network = AirflowNetwork(stack, "Network", endpoint_sets=["eks"])
+    cluster = EksCluster(stack, "Cluster", network=network, cluster_name="tasks")
+    for index in range(3):
+        env = AirflowEnvironment(stack, f"Env{index}", environment_name=f"team-{index}", network=network,
+                                 airflow_version="2.11.2")
+        cluster.allow_pod_launch_from(env, description=f"HTTPS from team-{index}")
+        assert env.security_groups[-1] is cluster.pod_launch_clients_security_group
+    group = {"Fn::GetAtt": [stack.get_logical_id(cluster.control_plane_security_group.node.default_child), "GroupId"]}
+    rules = [r for r in Template.from_stack(stack).find_resources("AWS::EC2::SecurityGroupIngress").values()
+             if r["Properties"]["GroupId"] == group]
+    assert len(rules) == 2  # the clients group and the namespace handler, for any number of environments
 
 
 def test_the_namespace_resource_names_team_and_node_label(built):
@@ -176,7 +204,8 @@ def test_namespaces_are_the_cluster_owners_and_no_handler_token_leaves_its_stack
         EksNamespace.of(cluster, team="team-b", namespace="etl")
     published = [r["Properties"]["Name"] for r in Template.from_stack(owner).to_json()["Resources"].values()
                  if r["Type"] == "AWS::SSM::Parameter"]
-    assert sorted(published) == ["/p/eks/cluster-security-group-id", "/p/eks/control-plane-security-group-id"]
+    assert sorted(published) == ["/p/eks/cluster-security-group-id", "/p/eks/control-plane-security-group-id",
+                                 "/p/eks/pod-launch-clients-security-group-id"]
     with pytest.raises(MwaaPlatformError, match="EksNamespace belongs in the stack of the EksCluster"):
         EksNamespace(new_stack(), "Ns", cluster=cluster, team="team-a")
 

@@ -587,16 +587,21 @@ def test_team_compute_runs_in_its_own_groups_and_no_rule_names_another_teams_gro
     """Where a team's compute runs on the network: the environment, the ECS launcher's tasks and the Batch
     compute environment in a group of the team's own stack plus the network's endpoint clients group
     (which admits nothing); the nodes in the cluster's own group, which every node group of the cluster
-    shares, plus the endpoint clients group. Every rule a team stack writes is on its own groups, or the
-    one HTTPS rule from its environment into the EKS API endpoint's group; no rule admits a CIDR or a
-    prefix list except HTTPS to the team's own web server."""
+    shares, plus the endpoint clients group. An environment that launches pods also joins the cluster's
+    pod launch clients group (which admits nothing; the API endpoint admits it). Every rule a team stack
+    writes is on its own groups; no rule admits a CIDR or a prefix list except HTTPS to the team's own
+    web server."""
     clients = "endpoint-clients-security-group-id"
+    launching = {env.stack_name for env in registry.environments if registry.eks_namespaces(env)}
     for stack_name, template, _ in _team_stacks(platform, registry):
         for logical_id, resource in template["Resources"].items():
             props, where = resource.get("Properties", {}), (stack_name, logical_id)
             placed = None
             if resource["Type"] == "AWS::MWAA::Environment":
                 placed = props["NetworkConfiguration"]["SecurityGroupIds"]
+                pods = ["pod-launch-clients-security-group-id"] if stack_name in launching else []
+                assert [_group_of(g, template, registry) for g in placed] == ["own", clients, *pods], where
+                continue
             elif resource["Type"] == "AWS::Batch::ComputeEnvironment":
                 placed = props["ComputeResources"]["SecurityGroupIds"]
             elif resource["Type"] == "AWS::StepFunctions::StateMachine":
@@ -616,14 +621,9 @@ def test_team_compute_runs_in_its_own_groups_and_no_rule_names_another_teams_gro
             if resource["Type"] in ("AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"):
                 group = _group_of(props["GroupId"], template, registry)
                 peer = props.get("SourceSecurityGroupId") or props.get("DestinationSecurityGroupId")
-                if group == "control-plane-security-group-id":
-                    assert resource["Type"] == "AWS::EC2::SecurityGroupIngress", where
-                    assert _group_of(peer, template, registry) == "own", where
-                    assert (props["FromPort"], props["ToPort"]) == (443, 443), where
-                    continue
                 assert group == "own", where
                 if peer is not None:
-                    assert _group_of(peer, template, registry) in ("own", "control-plane-security-group-id"), where
+                    assert _group_of(peer, template, registry) == "own", where
                 else:  # a CIDR or prefix list: only HTTPS in, to the team's own web server
                     assert resource["Type"] == "AWS::EC2::SecurityGroupIngress" and props["FromPort"] == 443, where
             if resource["Type"] == "AWS::EC2::SecurityGroup":

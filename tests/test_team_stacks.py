@@ -217,12 +217,13 @@ def test_pods_from_the_registry_get_a_namespace_node_group_and_access_limited_to
     for env in launching:
         template = _template(platform, env.stack_name)
         resources = template["Resources"]
-        # the API endpoint's group admits HTTPS from this environment's own group: one rule, nothing else
-        (rule,) = _control_plane_rules(template, registry)
+        # no rule on the API endpoint's group: the environment joins the cluster's pod launch clients group,
+        # which the EKS stack's one rule admits
+        assert _control_plane_rules(template, registry) == []
         (environment,) = [r for r in resources.values() if r["Type"] == "AWS::MWAA::Environment"]
-        own_group = environment["Properties"]["NetworkConfiguration"]["SecurityGroupIds"][0]
-        assert (rule["IpProtocol"], rule["FromPort"], rule["ToPort"]) == ("tcp", 443, 443)
-        assert rule["SourceSecurityGroupId"] == own_group
+        clients = environment["Properties"]["NetworkConfiguration"]["SecurityGroupIds"][-1]
+        assert template["Parameters"][clients["Ref"]]["Default"] == (
+            f"/{registry.name}/eks/pod-launch-clients-security-group-id")
         # one access entry for the execution role, editing exactly the namespaces whose pods it launches
         (entry,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::EKS::AccessEntry"]
         assert entry["PrincipalArn"] == {"Fn::GetAtt": [environment["Properties"]["ExecutionRoleArn"]["Fn::GetAtt"][0],

@@ -49,7 +49,7 @@ SYSTEM_POOL_LABEL = "mwaa-platform/pool"
 SYSTEM_TAINT = Taint("CriticalAddonsOnly", "true")
 _CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
 _VERSION = re.compile(r"^1\.(\d{2})$")
-_PARAMETERS = ("control-plane-security-group-id", "cluster-security-group-id")
+_PARAMETERS = ("control-plane-security-group-id", "cluster-security-group-id", "pod-launch-clients-security-group-id")
 
 
 @cache
@@ -131,8 +131,26 @@ class EksClusterBase(Construct):
                                                 default_port=ec2.Port.tcp(443))
         return self._connections
 
+    @property
+    def pod_launch_clients_security_group(self) -> Optional[ec2.ISecurityGroup]:
+        """The group whose members the API endpoint admits on HTTPS with its one rule (no ingress of its own,
+        so members reach nothing of each other). ``None`` for a cluster imported without it."""
+        return None
+
     def allow_pod_launch_from(self, environment: ec2.IConnectable, *, description: str) -> None:
-        """Admit HTTPS to the API endpoint from ``environment``'s security groups (and only those)."""
+        """Admit HTTPS to the API endpoint from ``environment``, and nothing else of it.
+
+        An environment that takes shared groups (``AirflowEnvironment.add_shared_security_group``) joins
+        the cluster's pod launch clients group, which the endpoint admits with one rule for all of its
+        members: a stage's environments add no rule each, so a cluster serves any number of them (a
+        rule per environment would stop at the 60-rule quota). Only environments granted pod launch
+        are members. Any other peer (a security group, a function) gets a rule of its own.
+        """
+        clients = self.pod_launch_clients_security_group
+        join = getattr(environment, "add_shared_security_group", None)
+        if clients is not None and callable(join):
+            join(clients)
+            return
         self.control_plane_security_group.connections.allow_from(environment, ec2.Port.tcp(443), description)
 
     @staticmethod
@@ -145,7 +163,7 @@ class EksClusterBase(Construct):
         with validating(scope, construct_id):
             check_cluster_name(cluster_name)
         group = ssm.ParameterValueType.AWS_EC2_SECURITYGROUP_ID
-        kinds = dict(zip(_PARAMETERS, (group, group)))
+        kinds = dict(zip(_PARAMETERS, (group, group, group)))
         imported = _ImportedCluster(scope, construct_id, cluster_name, vpc_id, lambda name, owner: (
             ssm.StringParameter.value_for_typed_string_parameter_v2(owner, f"{parameter_prefix}/{name}", kinds[name])))
         return imported
@@ -154,6 +172,7 @@ class EksClusterBase(Construct):
     def from_cluster_attributes(
         scope: Construct, construct_id: str, *, cluster_name: str, control_plane_security_group_id: str,
         cluster_security_group_id: str, vpc_id: Optional[str] = None,
+        pod_launch_clients_security_group_id: Optional[str] = None,
     ) -> "EksClusterBase":
         """An existing cluster: authentication mode ``API`` (or ``API_AND_CONFIG_MAP``), a private endpoint.
 
@@ -161,10 +180,13 @@ class EksClusterBase(Construct):
             environment's HTTPS rule is added to it.
         :param cluster_security_group_id: the group EKS created for the cluster (nodes get it).
         :param vpc_id: the cluster's VPC, checked against the platform network. Default: unchecked.
+        :param pod_launch_clients_security_group_id: a group the control plane group admits on HTTPS, which
+            environments granted pod launch join. Default: none (each environment gets a rule of its own).
         """
         with validating(scope, construct_id):
             check_cluster_name(cluster_name)
-        values = dict(zip(_PARAMETERS, (control_plane_security_group_id, cluster_security_group_id)))
+        values = dict(zip(_PARAMETERS, (control_plane_security_group_id, cluster_security_group_id,
+                                        pod_launch_clients_security_group_id)))
         return _ImportedCluster(scope, construct_id, cluster_name, vpc_id, lambda name, owner: values[name])
 
 
@@ -172,18 +194,32 @@ class _ImportedCluster(EksClusterBase):
     """A cluster of another stack; each of its ids is read (``read(name, scope)``) on first use."""
 
     def __init__(self, scope: Construct, construct_id: str, cluster_name: str, vpc_id: Optional[str],
-                 read: Callable[[str, Construct], str]) -> None:
+                 read: Callable[[str, Construct], Optional[str]]) -> None:
         super().__init__(scope, construct_id)
         self.cluster_name = cluster_name
         self.vpc_id = vpc_id
         self._read = read
-        self._values: dict[str, str] = {}
+        self._values: dict[str, Optional[str]] = {}
         self._group: Optional[ec2.ISecurityGroup] = None
+        self._clients: Optional[ec2.ISecurityGroup] = None
 
     def _value(self, name: str) -> str:
+        value = self._optional(name)
+        assert value is not None  # only the pod launch clients group may be absent
+        return value
+
+    def _optional(self, name: str) -> Optional[str]:
         if name not in self._values:
             self._values[name] = self._read(name, self)
         return self._values[name]
+
+    @property
+    def pod_launch_clients_security_group(self) -> Optional[ec2.ISecurityGroup]:
+        if self._clients is None:
+            value = self._optional(_PARAMETERS[2])
+            if value is not None:
+                self._clients = ec2.SecurityGroup.from_security_group_id(self, "PodLaunchClients", value, mutable=False)
+        return self._clients
 
     @property
     def control_plane_security_group(self) -> ec2.ISecurityGroup:
@@ -272,6 +308,11 @@ class EksCluster(EksClusterBase):
         self._control_plane_security_group = ec2.SecurityGroup(
             self, "ControlPlaneSecurityGroup", vpc=network.vpc, allow_all_outbound=False,
             description=f"EKS API endpoint of {self.cluster_name}: HTTPS from granted environments only")
+        self._pod_launch_clients = ec2.SecurityGroup(
+            self, "PodLaunchClients", vpc=network.vpc, allow_all_outbound=False,
+            description=f"Environments granted pod launch on {self.cluster_name}: HTTPS to its API endpoint, no ingress")
+        self._control_plane_security_group.connections.allow_from(
+            self._pod_launch_clients, ec2.Port.tcp(443), "HTTPS from environments granted pod launch (their group)")
         self.cluster = self._cluster(network, kubernetes_version, deletion_protection)
         # from here on, the name as a reference: what names the cluster is created after it
         self.cluster_name = self.cluster.ref
@@ -359,8 +400,13 @@ class EksCluster(EksClusterBase):
                                              principal_arn=handler.role.role_arn, policy="AmazonEKSClusterAdminPolicy")
         self.namespace_handler = handler
 
+    @property
+    def pod_launch_clients_security_group(self) -> Optional[ec2.ISecurityGroup]:
+        return self._pod_launch_clients
+
     def _publish(self, prefix: str) -> None:
-        values = (self.control_plane_security_group.security_group_id, self.cluster_security_group_id)
+        values = (self.control_plane_security_group.security_group_id, self.cluster_security_group_id,
+                  self._pod_launch_clients.security_group_id)
         for name, value in zip(_PARAMETERS, values):
             ssm.StringParameter(
                 self, "".join(part.capitalize() for part in name.split("-")) + "Parameter",

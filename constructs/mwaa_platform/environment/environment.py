@@ -52,6 +52,7 @@ from mwaa_platform.environment.options import (
 from mwaa_platform.environment.source_bucket import AirflowSourceBucket
 from mwaa_platform.environment.validation import (
     LOG_TYPES,
+    MAX_SECURITY_GROUPS,
     check_choice,
     check_environment_name,
     check_maintenance_window,
@@ -59,7 +60,7 @@ from mwaa_platform.environment.validation import (
     check_security_groups,
     resolve_log_levels,
 )
-from mwaa_platform.errors import MwaaPlatformError, validating
+from mwaa_platform.errors import MwaaPlatformError, construct_path, validating
 from mwaa_platform.network._placement import (
     WEBSERVER_PORT,
     EgressTargets,
@@ -340,6 +341,27 @@ class AirflowEnvironment(AirflowEnvironmentBase):
     def webserver_vpc_endpoint_service(self) -> str:
         """With endpoint_management CUSTOMER: the service to create the web server endpoint for."""
         return self.resource.attr_webserver_vpc_endpoint_service
+
+    def add_shared_security_group(self, group: ec2.ISecurityGroup) -> None:
+        """Attach ``group``, a group that other environments share and that grants by membership (an EKS
+        cluster's pod launch clients group). It is never used for this environment's own rules; MWAA
+        updates the environment's security groups in place.
+
+        :raises MwaaPlatformError: when the environment would have more than ``MAX_SECURITY_GROUPS``.
+        """
+        check_kind("group", group, ec2.ISecurityGroup)
+        if any(existing is group for existing in self.security_groups):
+            return
+        if len(self.security_groups) >= MAX_SECURITY_GROUPS:
+            raise MwaaPlatformError(f"an environment has at most {MAX_SECURITY_GROUPS} security groups; "
+                                    f"{self.environment_name} has {len(self.security_groups)} already",
+                                    construct_path(self))
+        self.security_groups.append(group)
+        self.shared_security_groups.append(group)
+        self.resource.network_configuration = mwaa.CfnEnvironment.NetworkConfigurationProperty(
+            security_group_ids=[sg.security_group_id for sg in self.security_groups],
+            subnet_ids=[subnet.subnet_id for subnet in self.subnets],
+        )
 
     @property
     def rest_api_path(self) -> str:

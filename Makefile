@@ -123,4 +123,4 @@ registry-docs: setup
 ## bench: synthesize generated registries of 1, 10, 50 and 200 teams, then 200 in shards and one team of 200
 ## selectively; write docs/performance.md
 bench: setup
-	$(BIN)/python scripts/bench.py --sizes 1 10 50 200 --scale 200
+	$(BIN)/python scripts/bench.py --sizes 1 10 50 200 --scale 200 --eks-teams 200

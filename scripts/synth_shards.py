@@ -129,8 +129,7 @@ def _finding_key(finding: dict[str, Any]) -> str:
 def _check_merged(out: Path, artifacts: dict[str, Any]) -> None:
     """The preflight over every merged template (a shard saw only its own), and the DAG path report."""
     sys.path.insert(0, str(REPO / "constructs"))
-    from mwaa_platform.compliance import PATHS_REPORT, StackTemplate, run_preflight
-    from mwaa_platform.compliance.path_rules import describe_paths
+    from mwaa_platform.compliance import PATHS_REPORT, StackTemplate, paths_report, run_preflight
 
     stacks = []
     for name, artifact in artifacts.items():
@@ -143,11 +142,9 @@ def _check_merged(out: Path, artifacts: dict[str, Any]) -> None:
     errors = [finding for finding in run_preflight(stacks) if finding.severity == "error"]
     if errors:
         raise SystemExit("the preflight checks of the merged assembly failed:\n" + "\n".join(map(str, errors)))
-    paths = describe_paths(stacks)
-    if paths:
-        (out / PATHS_REPORT).write_text(
-            "# DAG paths\n\nEvery way a DAG reaches AWS, as the templates record it (docs/paths.md); "
-            "the preflight checked each one.\n\n" + paths)
+    report = paths_report(stacks)
+    if report is not None:
+        (out / PATHS_REPORT).write_text(report)
 
 
 def synthesize(jobs: int, out: Path, context: dict[str, str]) -> list[float]:

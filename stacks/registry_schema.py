@@ -166,6 +166,20 @@ def _tags(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
+def _retention_days(value: int) -> int:
+    """A CloudWatch Logs retention value, in days."""
+    if value not in LOG_RETENTION_DAYS:
+        raise ValueError(f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
+    return value
+
+
+def _supported_version(value: Optional[str]) -> Optional[str]:
+    """An Airflow version MWAA still runs (``check_supported_airflow_version``), or none given."""
+    if value is not None:
+        check_supported_airflow_version(value)
+    return value
+
+
 def _cost_center(value: str) -> str:
     problem = tag_value_problem(value)
     if problem is not None:
@@ -217,12 +231,7 @@ class Network(_Model):
     def _domains(cls, value: list[str]) -> list[str]:
         return check_domains("dns_allowed_domains", value)
 
-    @field_validator("flow_logs_retention_days")
-    @classmethod
-    def _retention(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
-            raise ValueError(f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
-        return value
+    _retention = field_validator("flow_logs_retention_days")(classmethod(lambda cls, value: _retention_days(value)))
 
     @model_validator(mode="after")
     def _firewall(self) -> "Network":
@@ -441,12 +450,7 @@ class EnvironmentSettings(_Model):
 
     _check_tags = field_validator("tags")(classmethod(lambda cls, value: _tags(value)))
 
-    @field_validator("airflow_version")
-    @classmethod
-    def _version(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None:
-            check_supported_airflow_version(value)
-        return value
+    _version = field_validator("airflow_version")(classmethod(lambda cls, value: _supported_version(value)))
 
     @field_validator("deployed_version")
     @classmethod
@@ -478,12 +482,7 @@ class EnvironmentSettings(_Model):
         check_maintenance_window(value)
         return value
 
-    @field_validator("log_retention_days")
-    @classmethod
-    def _retention(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
-            raise ValueError(f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
-        return value
+    _retention = field_validator("log_retention_days")(classmethod(lambda cls, value: _retention_days(value)))
 
     @field_validator("artifact_writers")
     @classmethod
@@ -864,11 +863,7 @@ class BlueGreen(_Model):
     dags: list[str] = Field(default_factory=list, description=(
         "The DAG files it runs: glob patterns relative to the team's DAG folder, e.g. ingest_*.py. Default: all."))
 
-    @field_validator("airflow_version")
-    @classmethod
-    def _version(cls, value: str) -> str:
-        check_supported_airflow_version(value)
-        return value
+    _version = field_validator("airflow_version")(classmethod(lambda cls, value: _supported_version(value)))
 
 
 class ServerlessWorkflowSettings(_Model):
@@ -883,12 +878,7 @@ class ServerlessWorkflowSettings(_Model):
     description: Optional[str] = Field(None, description="The workflow's description.")
     log_retention_days: int = Field(90, description="Retention of its logs, in days.")
 
-    @field_validator("log_retention_days")
-    @classmethod
-    def _retention(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
-            raise ValueError(f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
-        return value
+    _retention = field_validator("log_retention_days")(classmethod(lambda cls, value: _retention_days(value)))
 
 
 class TeamEnvironment(EnvironmentSettings):

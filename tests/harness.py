@@ -170,6 +170,18 @@ def content_key(*parts: str | bytes | Path) -> str:
     return digest.hexdigest()
 
 
+def write_registry(folder: Path, document: dict[str, Any]) -> Path:
+    """``document`` as ``folder/platform.yaml`` beside a link to the repository's examples, so a registry
+    written with the docs' paths (``examples/...``) resolves."""
+    import yaml
+
+    if not (folder / "examples").exists():
+        (folder / "examples").symlink_to(REPO_ROOT / "examples")
+    path = folder / "platform.yaml"
+    path.write_text(yaml.dump(document, Dumper=yaml.CSafeDumper, sort_keys=False))
+    return path
+
+
 def build_inputs_key(*parts: str) -> str:
     """A digest of every input of a build: ``parts``, and what ``_build_inputs`` digests."""
     return content_key(*parts, _build_inputs())

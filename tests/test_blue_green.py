@@ -9,7 +9,7 @@ import pytest
 import yaml
 from aws_cdk.assertions import Template
 
-from harness import REPO_ROOT, cdk_json_context, nag_violations
+from harness import REPO_ROOT, cdk_json_context, nag_violations, write_registry
 from mwaa_platform import MwaaPlatformError
 from mwaa_platform.environment.upgrade import CC_API_PROVIDER, deployed_version_lookup
 from stacks.platform import build_platform
@@ -30,13 +30,8 @@ def doc_example() -> dict:
 
 
 def registry(tmp_path: Path, team: dict) -> Path:
-    """A registry of one team in prod, beside a link to the repository's examples (the docs' paths)."""
-    if not (tmp_path / "examples").exists():
-        (tmp_path / "examples").symlink_to(REPO_ROOT / "examples")
-    path = tmp_path / "platform.yaml"
-    path.write_text(yaml.dump({"platform": {"name": "mwaa-platform"}, "stages": STAGES, "teams": [team]},
-                              Dumper=yaml.CSafeDumper, sort_keys=False))
-    return path
+    """A registry of one team in prod, written with the docs' paths."""
+    return write_registry(tmp_path, {"platform": {"name": "mwaa-platform"}, "stages": STAGES, "teams": [team]})
 
 
 def build(path: Path, context: dict | None = None):

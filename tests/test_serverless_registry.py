@@ -4,10 +4,9 @@ from pathlib import Path
 
 import aws_cdk as cdk
 import pytest
-import yaml
 from aws_cdk.assertions import Template
 
-from harness import REPO_ROOT, cdk_json_context, nag_violations
+from harness import cdk_json_context, nag_violations, write_registry
 from stacks.platform import build_platform
 from stacks.registry import RegistryError, load_registry
 
@@ -16,12 +15,7 @@ WORKFLOW = {"definition": "examples/serverless/simple_s3_test.yaml", "derive_gra
 
 
 def registry(tmp_path: Path, *teams: dict) -> Path:
-    if not (tmp_path / "examples").exists():
-        (tmp_path / "examples").symlink_to(REPO_ROOT / "examples")
-    path = tmp_path / "platform.yaml"
-    path.write_text(yaml.dump({"platform": {"name": "mwaa-platform"}, "stages": STAGES, "teams": list(teams)},
-                              Dumper=yaml.CSafeDumper, sort_keys=False))
-    return path
+    return write_registry(tmp_path, {"platform": {"name": "mwaa-platform"}, "stages": STAGES, "teams": list(teams)})
 
 
 def team(name="reporting", **dev):

@@ -36,6 +36,7 @@ from mwaa_platform.compliance.preflight import (
     Quotas,
     StackTemplate,
     attach_preflight_checks,
+    paths_report,
     run_preflight,
 )
 
@@ -58,6 +59,7 @@ __all__ = [
     "Quotas",
     "StackTemplate",
     "attach_preflight_checks",
+    "paths_report",
     "run_preflight",
     "MIN_REASON_LENGTH",
     "NAG_PACK_TYPES",

@@ -43,6 +43,7 @@ __all__ = [
     "Quotas",
     "StackTemplate",
     "attach_preflight_checks",
+    "paths_report",
     "run_preflight",
 ]
 
@@ -521,6 +522,15 @@ PREFLIGHT_RULES: dict[str, tuple[Callable[[Iterable[StackTemplate], Quotas], Ite
 }
 
 
+def paths_report(stacks: Iterable[StackTemplate]) -> Optional[str]:
+    """The ``PATHS_REPORT`` page of ``stacks``: every DAG path their templates record; ``None`` without any."""
+    paths = describe_paths(stacks)
+    if not paths:
+        return None
+    return ("# DAG paths\n\nEvery way a DAG reaches AWS, as the templates record it (docs/paths.md); "
+            "the preflight checked each one.\n\n" + paths)
+
+
 def run_preflight(stacks: Iterable[StackTemplate], quotas: Quotas = Quotas()) -> list[Finding]:
     """Every finding of every rule over ``stacks``, errors and warnings."""
     stacks = list(stacks)
@@ -566,12 +576,10 @@ class PreflightChecks:
             for stack in context.stack_templates
         ]
         findings = run_preflight(stacks, self._quotas)
-        paths = describe_paths(stacks)
-        if paths and stacks and stacks[0].path:
+        report = paths_report(stacks)
+        if report is not None and stacks[0].path:
             # beside the templates and validation-report.json: what each environment's DAGs may reach
-            (Path(stacks[0].path).parent / PATHS_REPORT).write_text(
-                "# DAG paths\n\nEvery way a DAG reaches AWS, as the templates record it (docs/paths.md); "
-                "the preflight checked each one.\n\n" + paths)
+            (Path(stacks[0].path).parent / PATHS_REPORT).write_text(report)
         for finding in findings:
             if finding.severity == "warning":
                 print(f"warning: {finding}", file=sys.stderr)

@@ -81,7 +81,9 @@ def team(index: int) -> dict:
 def registry(teams: int) -> dict:
     """A registry of ``teams`` generated teams, each with an environment and compute in two stages."""
     return {
-        "platform": {"name": "bench", "tags": {"platform": "bench"}},
+        # every team's role is in one target account: one endpoint statement for all of them, or a
+        # role's statement each would outgrow the Glue endpoint's policy at about 60 teams (docs/network.md)
+        "platform": {"name": "bench", "tags": {"platform": "bench"}, "network": {"path_policy_scope": "account"}},
         "stages": {stage: {"account": account, "region": "eu-west-1",
                            "availability_zones": ["eu-west-1a", "eu-west-1b"]}
                    for stage, account in STAGES.items()},
@@ -398,7 +400,8 @@ generated registry in the v2 format: two stages (dev and prod) in two accounts, 
 has an environment in each (classes mixed micro to large) with DAGs, requirements, web access,
 the Secrets Manager backend, an ECS Fargate task and an AWS Batch job with its team repository,
 alerting (topic, alarms, failure events, dashboard, a budget) and a role in a third account
-with its Airflow connection. {eks} run pods on the stage's EKS cluster, with the cncf provider
+with its Airflow connection (the Glue endpoint admits the target account's roles in one statement,
+`network.path_policy_scope: account`). {eks} run pods on the stage's EKS cluster, with the cncf provider
 from a private package index (the API endpoint admits any number of environments since issue 29,
 through the cluster's pod launch clients group). So a team is four
 stacks (environment and target role, per stage), and each stage has a network, a monitoring

@@ -32,6 +32,7 @@ class NetworkStack(Stack):
             # each account its own perimeter unless the registry names the accounts: dev never reaches prod
             perimeter_accounts=platform.perimeter_accounts or (spec.account,),
             path_endpoints=spec.path_endpoints,
+            path_policy_scope=settings.path_policy_scope,
             network_acls=settings.network_acls,
             dns_firewall=settings.dns_firewall,
             dns_allowed_domains=settings.dns_allowed_domains,

@@ -203,6 +203,12 @@ class Network(_Model):
     perimeter_accounts: list[str] = Field(default_factory=list, description=(
         "12-digit account ids (quoted) whose buckets every network's S3 gateway reaches. Default: each network "
         "its own account only, so a stage's network cannot reach another stage's buckets."))
+    path_policy_scope: Literal["role", "account"] = Field("role", description=(
+        "How endpoint policies admit the cross_account roles: role (a statement per role: exactly its actions on "
+        "its resources) or account (one statement per service and target account: that account's principals, the "
+        "union of its roles' actions, its resources only). account keeps a policy small with hundreds of roles in "
+        "one target account, where role outgrows EC2's 20,480 characters; each role's IAM still limits it to its "
+        "statements (docs/network.md, 'Hundreds of roles')."))
     network_acls: bool = Field(False, description="A network ACL on the private subnets.")
     dns_firewall: bool = Field(False, description=(
         "Route 53 Resolver DNS Firewall: answer only AWS service domains and dns_allowed_domains; log every query."))

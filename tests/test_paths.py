@@ -3,6 +3,7 @@ through the whole app. Each rule fails on the broken shape the example platform 
 the fixed one (issue 23)."""
 
 import json
+import re
 
 import pytest
 from aws_cdk.assertions import Template
@@ -344,6 +345,74 @@ def test_a_network_built_for_a_path_passes_its_checks():
     (finding,) = findings([StackTemplate(name="s", template=broken, account=stack.account, region=stack.region)],
                           "path-route")
     assert "environment payments-prod, path glue, s3 through connection finance_glue" in finding.message
+
+
+def glue_paths(count, account=TARGET):
+    return [PathEndpoint("glue", principal_arns=(f"arn:aws:iam::{account}:role/mwaa-team{index:03}-prod-data",),
+                         actions=("glue:StartJobRun", "glue:GetJobRun") if index % 2 else ("glue:GetJob",),
+                         resources=(f"arn:aws:glue:eu-west-1:{account}:job/team{index:03}-nightly",),
+                         resource_account=account) for index in range(count)]
+
+
+def endpoint_findings(network_stack):
+    template = Template.from_stack(network_stack).to_json()
+    return template, [f for f in run_preflight([StackTemplate(name="s", template=template, account=network_stack.account,
+                                                              region=network_stack.region)])
+                      if f.rule == "endpoint-policy-size"]
+
+
+def test_path_policy_scope_account_keeps_a_hundred_roles_within_the_endpoint_policy_limit():
+    """A statement per role outgrows EC2's 20,480 characters at about 60 roles; one per target account
+    does not grow with them: that account's principals, the union of their actions, its resources only."""
+    by_role = new_stack()
+    AirflowNetwork(by_role, "Network", path_endpoints=glue_paths(100))
+    _, (finding,) = endpoint_findings(by_role)
+    assert finding.severity == "error" and "path_policy_scope account" in finding.message
+    by_account = new_stack()
+    AirflowNetwork(by_account, "Network", path_policy_scope="account",
+                   path_endpoints=[*glue_paths(100), *glue_paths(2, account="444444444444")])
+    template, found = endpoint_findings(by_account)
+    assert found == []
+    glue_policy = next(r["Properties"]["PolicyDocument"] for r in template["Resources"].values()
+                       if r["Type"] == "AWS::EC2::VPCEndpoint" and ".glue" in json.dumps(r["Properties"]["ServiceName"]))
+    assert [(st.get("Sid"), st["Action"], st["Resource"], st["Condition"]) for st in glue_policy["Statement"]] == [
+        ("OnlyThisAccountsPrincipals", "glue:*", "*", {"StringEquals": {"aws:PrincipalAccount": by_account.account}}),
+        ("PathAccount0", ["glue:GetJob", "glue:GetJobRun", "glue:StartJobRun"], "*",
+         {"StringEquals": {"aws:PrincipalAccount": TARGET, "aws:ResourceAccount": TARGET}}),
+        ("PathAccount1", ["glue:GetJob", "glue:GetJobRun", "glue:StartJobRun"], "*",
+         {"StringEquals": {"aws:PrincipalAccount": "444444444444", "aws:ResourceAccount": "444444444444"}}),
+    ]
+
+
+def test_the_preflight_follows_a_path_through_an_account_scoped_endpoint_policy():
+    """The same connection as the role-scoped network above passes; a role of another account does not."""
+    def built(role):
+        stack = new_stack()
+        network = AirflowNetwork(stack, "Network", endpoint_sets=["sts", "secretsmanager"], path_policy_scope="account",
+                                 path_endpoints=glue_paths(3))
+        env = AirflowEnvironment(stack, "Env", environment_name="payments-prod", network=network,
+                                 airflow_version="2.11.0", secrets_backend=SecretsManagerBackend())
+        from mwaa_platform.cross_account import AirflowAwsConnection
+        AirflowAwsConnection(stack, "Glue", environment=env, conn_id="finance_glue", role_arn=role,
+                             region_name=stack.region, services=["glue"], actions=["glue:GetJobRun"],
+                             resources=[f"arn:aws:glue:eu-west-1:{TARGET}:job/settlement"])
+        return [StackTemplate(name="s", template=Template.from_stack(stack).to_json(), account=stack.account,
+                              region=stack.region)]
+    assert findings(built(GLUE_ROLE), "path-route") == []
+    (finding,) = findings(built(GLUE_ROLE.replace(TARGET, "555555555555")), "path-route")
+    assert "does not allow glue:GetJobRun" in finding.message
+
+
+@pytest.mark.parametrize("scope, paths, message", [
+    ("roles", [], "path_policy_scope must be one of role, account, got 'roles'"),
+    ("account", [PathEndpoint("glue", principal_arns=("mwaa-data",), actions=("glue:GetJob",), resource_account=TARGET)],
+     "principal_arns (their accounts, for path_policy_scope account)"),
+])
+def test_a_bad_path_policy_scope_or_an_arn_without_an_account_is_refused_before_anything_is_built(scope, paths, message):
+    stack = new_stack()
+    with pytest.raises(MwaaPlatformError, match=re.escape(message)):
+        AirflowNetwork(stack, "Network", path_policy_scope=scope, path_endpoints=paths)
+    assert stack.node.children == []
 
 
 def test_paths_to_one_service_in_another_region_share_one_cross_region_endpoint():

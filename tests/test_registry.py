@@ -837,3 +837,25 @@ def test_pods_that_name_no_repository_of_their_account_are_warned_about(tmp_path
         env(document, 1, "prod")["compute"]["eks"].pop("image_repositories")
     (warning,) = load_registry(write(tmp_path, edited(no_images))).warnings
     assert warning.startswith("team 'payments' stage 'prod': compute.eks names no image_repositories")
+
+
+def test_network_path_policy_scope_reaches_the_networks_endpoint_policies(tmp_path):
+    from aws_cdk.assertions import Template
+    from stacks.network_stack import NetworkStack
+
+    def scoped(value):
+        def edit(document):
+            document["platform"]["network"]["path_policy_scope"] = value
+        return write(tmp_path, edited(edit))
+    with pytest.raises(RegistryError, match=r"platform\.network: path_policy_scope must be one of role, account, got 'team'"):
+        load_registry(scoped("team"))
+    platform = load_registry(scoped("account"))
+    (spec,) = [n for n in platform.networks if n.stack_name == "mwaa-platform-network-prod"]
+    stack = NetworkStack(new_app(), spec.stack_name, platform=platform, spec=spec,
+                         env={"account": spec.account, "region": spec.region})
+    (glue,) = [r["Properties"]["PolicyDocument"] for r in Template.from_stack(stack).to_json()["Resources"].values()
+               if r["Type"] == "AWS::EC2::VPCEndpoint" and ".glue" in json.dumps(r["Properties"]["ServiceName"])]
+    assert glue["Statement"][-1] == {
+        "Sid": "PathAccount0", "Effect": "Allow", "Principal": {"AWS": "*"}, "Resource": "*",
+        "Action": ["glue:GetJob", "glue:GetJobRun", "glue:StartJobRun"],
+        "Condition": {"StringEquals": {"aws:PrincipalAccount": "333333333333", "aws:ResourceAccount": "333333333333"}}}

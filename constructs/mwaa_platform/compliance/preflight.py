@@ -486,7 +486,9 @@ def check_endpoint_policy_size(stacks: Iterable[StackTemplate], quotas: Quotas) 
             size = len(json.dumps(_deployed_form(policy, stack), separators=(",", ":")))
             finding = _limit_finding(
                 stack, "characters of the endpoint policy", size, ENDPOINT_POLICY_MAX_CHARS,
-                "fewer statements or resources per target (a prefix wildcard with its reason), or NAT for the service",
+                "fewer statements or resources per target (a prefix wildcard with its reason), path_policy_scope "
+                "account (one statement per target account; the registry's network.path_policy_scope), or NAT for "
+                "the service",
                 rule="endpoint-policy-size", owner="EC2", refused="the endpoint", logical_id=logical_id,
                 property_path="Properties/PolicyDocument")
             if finding is not None:

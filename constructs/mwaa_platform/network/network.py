@@ -37,7 +37,9 @@ from mwaa_platform.network._placement import (
     environment_security_group_clients,
     environment_subnets,
 )
-from mwaa_platform.network.vpc_endpoints import AirflowVpcEndpoints, PathEndpoint, check_account_ids, check_endpoint_sets
+from mwaa_platform.network.vpc_endpoints import (
+    AirflowVpcEndpoints, PathEndpoint, _check_path_endpoints, check_account_ids, check_endpoint_sets,
+)
 
 #: NAT gateways a new VPC may have: none, one shared, or one per AZ.
 NatGateways = Literal[0, 1, 2]
@@ -165,6 +167,7 @@ class AirflowNetwork(AirflowNetworkBase):
         data_perimeter: bool = True,
         perimeter_accounts: Sequence[str] = (),
         path_endpoints: Sequence[PathEndpoint] = (),
+        path_policy_scope: str = "role",
         network_acls: bool = False,
         dns_firewall: bool = False,
         dns_allowed_domains: Sequence[str] = (),
@@ -195,6 +198,11 @@ class AirflowNetwork(AirflowNetworkBase):
         :param path_endpoints: what DAG paths need beyond the sets (``PathEndpoint``): interface
             endpoints for further services, cross-Region endpoints, other accounts' principals in
             endpoint policies, and exact S3 resources in the perimeter. Default: none.
+        :param path_policy_scope: ``role`` (a statement per path: exactly its roles, actions and
+            resources) or ``account`` (one statement per service and target account: that account's
+            principals, the union of its actions, its resources only; for hundreds of roles, where
+            ``role`` outgrows the 20,480-character endpoint policy). ``AirflowVpcEndpoints``.
+            Default: ``role``.
         :param network_acls: put the new VPC's private subnets behind a network ACL admitting
             only 443/5432 from the private subnets and return traffic. Default: False.
         :param dns_firewall: filter the VPC's DNS with Route 53 Resolver DNS Firewall (answer only AWS
@@ -216,6 +224,7 @@ class AirflowNetwork(AirflowNetworkBase):
             check_kind("flow_logs_retention", flow_logs_retention, logs.RetentionDays)
             sets = check_endpoint_sets(endpoint_sets)
             check_account_ids("perimeter_accounts", perimeter_accounts)
+            _check_path_endpoints(path_endpoints, path_policy_scope)
             check_domains("dns_allowed_domains", dns_allowed_domains)
             if dns_allowed_domains and not dns_firewall:
                 raise MwaaPlatformError("dns_allowed_domains applies to the DNS firewall: set dns_firewall=True as well")
@@ -255,7 +264,7 @@ class AirflowNetwork(AirflowNetworkBase):
         self.endpoints = AirflowVpcEndpoints(
             self, "Endpoints", vpc=self.vpc, subnets=self.subnets, endpoint_sets=sets,
             endpoint_policies=endpoint_policies, data_perimeter=data_perimeter, perimeter_accounts=perimeter_accounts,
-            path_endpoints=path_endpoints,
+            path_endpoints=path_endpoints, path_policy_scope=path_policy_scope,
         )
         self.endpoint_security_group: ec2.ISecurityGroup = self.endpoints.security_group
         self.endpoint_services = self.endpoints.services

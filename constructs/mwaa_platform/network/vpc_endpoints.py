@@ -127,7 +127,13 @@ class PathEndpoint:
     region: Optional[str] = None
 
 
-def _check_path_endpoints(path_endpoints: Sequence[PathEndpoint]) -> list[PathEndpoint]:
+#: How endpoint policies admit the roles of ``path_endpoints`` (``AirflowVpcEndpoints`` path_policy_scope).
+PATH_POLICY_SCOPES = ("role", "account")
+
+
+def _check_path_endpoints(path_endpoints: Sequence[PathEndpoint], scope: str = "role") -> list[PathEndpoint]:
+    if scope not in PATH_POLICY_SCOPES:
+        raise MwaaPlatformError(f"path_policy_scope must be one of {', '.join(PATH_POLICY_SCOPES)}, got {shorten(scope)}")
     check_each("path_endpoints", path_endpoints, PathEndpoint)
     for item in path_endpoints:
         if not is_endpoint_name(item.service):
@@ -140,7 +146,16 @@ def _check_path_endpoints(path_endpoints: Sequence[PathEndpoint]) -> list[PathEn
             raise MwaaPlatformError(f"path_endpoints {item.service}: name the principal_arns, actions and resources "
                                     f"the endpoint admits, got {shorten(item)}")
         check_account_ids("path_endpoints resource_account", [item.resource_account])
+        if scope == "account":
+            check_account_ids("path_endpoints principal_arns (their accounts, for path_policy_scope account)",
+                              [_arn_account(arn) for arn in item.principal_arns])
     return list(path_endpoints)
+
+
+def _arn_account(arn: str) -> str:
+    """The account field of an ARN as written (a token or a malformed ARN gives what the check refuses)."""
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 5 and not is_unresolved(arn) else arn
 
 
 def check_endpoint_sets(endpoint_sets: Iterable[str]) -> tuple[str, ...]:
@@ -186,6 +201,7 @@ class AirflowVpcEndpoints(Construct):
         data_perimeter: bool = True,
         perimeter_accounts: Sequence[str] = (),
         path_endpoints: Sequence[PathEndpoint] = (),
+        path_policy_scope: str = "role",
     ) -> None:
         """
         :param vpc: the VPC to create the endpoints in.
@@ -202,13 +218,21 @@ class AirflowVpcEndpoints(Construct):
         :param path_endpoints: endpoints DAG paths need beyond the sets: services in this Region
             (an interface endpoint each, or S3 perimeter statements), cross-Region endpoints, and
             the other accounts whose principals call through them. Default: none.
+        :param path_policy_scope: how the endpoint policies admit ``path_endpoints``: ``role``, a
+            statement per path with exactly its roles, actions and resources; or ``account``, one
+            statement per service and target account admitting that account's principals to the
+            union of its paths' actions on that account's resources only (AWS's data perimeter
+            pattern: trusted identities to trusted resources), which stays small with hundreds of
+            roles, where ``role`` outgrows EC2's 20,480-character policy limit (the preflight's
+            ``endpoint-policy-size``). The roles' own IAM policies still hold each role to its
+            statements. Default: ``role``.
         """
         with validating(scope, construct_id):
             check_kind("vpc", vpc, ec2.IVpc)
             check_each("subnets", subnets, ec2.ISubnet)
             services = endpoint_services(endpoint_sets)
             accounts = check_account_ids("perimeter_accounts", perimeter_accounts)
-            paths = _check_path_endpoints(path_endpoints)
+            paths = _check_path_endpoints(path_endpoints, path_policy_scope)
         super().__init__(scope, construct_id)
         account = Stack.of(self).account
         placement = ec2.SubnetSelection(subnets=list(subnets))
@@ -230,8 +254,8 @@ class AirflowVpcEndpoints(Construct):
                                                      codeartifact="codeartifact" in endpoint_sets,
                                                      cloudformation_responses="eks" in endpoint_sets):
                 self.s3_gateway.add_to_policy(statement)
-            for index, item in enumerate(item for item in local if item.service == "s3"):
-                self.s3_gateway.add_to_policy(_path_statement(f"PathRole{index}", item))
+            for statement in _path_statements([item for item in local if item.service == "s3"], path_policy_scope):
+                self.s3_gateway.add_to_policy(statement)
         # services paths call in this Region beyond the sets: an interface endpoint each, this account only
         known = {service.name for service in services}
         services = (*services, *(_service(name, _Aws(name), True) for name in dict.fromkeys(
@@ -261,8 +285,9 @@ class AirflowVpcEndpoints(Construct):
                     )
                 )
                 # the roles DAG connections assume in other accounts: their exact calls, nothing else
-                for index, item in enumerate(item for item in local if item.service == service.name):
-                    endpoint.add_to_policy(_path_statement(f"PathRole{index}", item))
+                for statement in _path_statements([item for item in local if item.service == service.name],
+                                                  path_policy_scope):
+                    endpoint.add_to_policy(statement)
             self.interface_endpoints[service.name] = endpoint
         remote: dict[tuple[str, str], list[PathEndpoint]] = {}
         for item in paths:
@@ -276,8 +301,8 @@ class AirflowVpcEndpoints(Construct):
                 service_region=region, subnets=placement, security_groups=[self.security_group], open=False,
                 private_dns_enabled=True,
             )
-            for index, item in enumerate(items):
-                endpoint.add_to_policy(_path_statement(f"PathRole{index}", item))
+            for statement in _path_statements(items, path_policy_scope):
+                endpoint.add_to_policy(statement)
             self.interface_endpoints[f"{service_name}.{region}"] = endpoint
         self.services = frozenset(self.interface_endpoints)
 
@@ -289,12 +314,26 @@ class AirflowVpcEndpoints(Construct):
         return self._connections
 
 
-def _path_statement(sid: str, item: PathEndpoint) -> iam.PolicyStatement:
-    """Exactly a path's actions on its resources, for its roles only, on its account's resources only."""
-    return iam.PolicyStatement(
-        sid=sid, principals=[iam.AnyPrincipal()], actions=list(item.actions), resources=list(item.resources),
-        conditions={"ArnEquals": {"aws:PrincipalArn": list(item.principal_arns)},
-                    "StringEquals": {"aws:ResourceAccount": item.resource_account}})
+def _path_statements(items: Sequence[PathEndpoint], scope: str) -> list[iam.PolicyStatement]:
+    """The statements of one endpoint's paths. ``role``: exactly a path's actions on its resources, for its
+    roles only, on its account's resources only. ``account``: per (principals' accounts, resource account),
+    the union of their actions, for those accounts' principals, on that account's resources only."""
+    if scope == "role":
+        return [iam.PolicyStatement(
+            sid=f"PathRole{index}", principals=[iam.AnyPrincipal()], actions=list(item.actions),
+            resources=list(item.resources),
+            conditions={"ArnEquals": {"aws:PrincipalArn": list(item.principal_arns)},
+                        "StringEquals": {"aws:ResourceAccount": item.resource_account}})
+            for index, item in enumerate(items)]
+    groups: dict[tuple[tuple[str, ...], str], list[str]] = {}
+    for item in items:
+        principals = tuple(sorted({_arn_account(arn) for arn in item.principal_arns}))
+        groups.setdefault((principals, item.resource_account), []).extend(item.actions)
+    return [iam.PolicyStatement(
+        sid=f"PathAccount{index}", principals=[iam.AnyPrincipal()], actions=sorted(set(actions)), resources=["*"],
+        conditions={"StringEquals": {"aws:PrincipalAccount": principals[0] if len(principals) == 1 else list(principals),
+                                     "aws:ResourceAccount": owner}})
+        for index, ((principals, owner), actions) in enumerate(groups.items())]
 
 
 #: What pulling an image from ECR calls; the perimeter's ECR endpoints allow nothing else.

@@ -24,7 +24,7 @@ export CDK_DISABLE_CLI_TELEMETRY ?= true
 # module again (2 s of each worker's start-up). The caches go to __pycache__/, which git ignores.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: synth test setup package-check bench clean registry-docs airflow-venvs dags-check snapshots library-snapshots ls diff roundtrips review-diff
+.PHONY: synth synth-pipeline test setup package-check bench clean registry-docs airflow-venvs dags-check snapshots library-snapshots ls diff roundtrips review-diff
 
 ## synth: set up, then synthesize the example platform into cdk.out/ (no AWS credentials needed) and write its
 ## security review into docs/review/ (commit it with the change; tests/test_your_platform.py fails when it is stale)
@@ -51,6 +51,11 @@ review-diff: setup
 	(cd "$$work/base" && PYTHONPATH="$$work/base/constructs:$$work/base" cdk synth --quiet -o "$$work/base.out" >/dev/null); \
 	cdk synth --quiet -o "$$work/head.out" >/dev/null; \
 	$(BIN)/python -m mwaa_platform.review "$$work/head.out" --base "$$work/base.out"
+
+## synth-pipeline: the delivery pipeline's cloud assembly into cdk.out.pipeline/ (the registry's delivery: the
+## pipeline stack, and every stack in its wave's stage; docs/delivery.md), with the approval guard SCP beside it
+synth-pipeline: setup
+	cdk synth --quiet -c delivery=pipeline -o cdk.out.pipeline
 
 ## ls, diff: list the stacks, or diff them against the deployed ones, without the nag packs and preflight checks
 ## (-c checks=off: they only read the stacks; synth and deploy always run every check)

@@ -25,6 +25,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20,22
 import aws_cdk as cdk  # noqa: E402
 
 from mwaa_platform import MwaaPlatformError, attach_nag_packs, attach_preflight_checks  # noqa: E402
+from stacks.delivery_stack import DeliveryStack, build_delivery  # noqa: E402
 from stacks.platform import Platform, Selection, build_platform  # noqa: E402
 from stacks.registry import RegistryError, load_registry  # noqa: E402
 
@@ -45,8 +46,16 @@ def build(app: cdk.App) -> Platform:
     for warning in platform.warnings:
         print(f"warning: {path}: {warning}", file=sys.stderr)
     context = app.node.try_get_context
+    mode = str(context("delivery") or "platform")
+    if mode not in ("platform", "pipeline"):
+        raise MwaaPlatformError(f"context delivery must be platform or pipeline, got {mode!r}")
+    if mode == "pipeline":
+        if any(context(key) is not None for key in ("teams", "stages", "shard")):
+            raise MwaaPlatformError("context delivery=pipeline builds the whole platform: drop teams, stages and shard")
+        return build_delivery(app, platform)[0]
     selection = Selection.from_context(context("teams"), context("stages"), context("shard"), platform)
     return build_platform(app, platform, selection)
+
 
 
 if __name__ == "__main__":
@@ -64,4 +73,9 @@ if __name__ == "__main__":
     else:
         print("checks=off: no cdk-nag packs, no preflight checks (for cdk ls and cdk diff only)", file=sys.stderr)
     assembly = app.synth()
+    for pipeline in (child for child in app.node.children if isinstance(child, DeliveryStack)):
+        guard = Path(assembly.directory) / "approval-guard-scp.json"
+        guard.write_text(json.dumps(pipeline.approval_guard(), indent=2) + "\n")
+        print(f"The approval guard (a service control policy for the tooling account) written to {guard}",
+              file=sys.stderr)
     print(f"Templates and validation-report.json written to {assembly.directory}", file=sys.stderr)

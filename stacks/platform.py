@@ -4,9 +4,9 @@ stack per environment (a team's own, or a shared one) and per team on a shared e
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 import aws_cdk as cdk
 
@@ -86,6 +86,9 @@ class Platform:
     monitoring: dict[tuple[str, str], MonitoringStack]
     targets: dict[str, TargetAccessStack]
     serverless: dict[str, ServerlessStack] = field(default_factory=dict)
+    #: (stack, the stack it must deploy after, why) where the two are in different ``cdk.Stage``s (the
+    #: delivery pipeline's units), which CDK cannot link: the pipeline's wave order must keep them.
+    orderings: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def stacks(self) -> list[cdk.Stack]:
@@ -94,20 +97,37 @@ class Platform:
                 *self.serverless.values()]
 
 
-def build_platform(app: cdk.App, platform: PlatformSettings, selection: Selection = Selection()) -> Platform:
+def build_platform(app: cdk.App, platform: PlatformSettings, selection: Selection = Selection(),
+                   placement: Optional[Callable[[str], cdk.Stage]] = None) -> Platform:
     """Add the platform's stacks to ``app``: zones and tags first, so every stack and resource sees them.
 
     :param selection: which stacks to build (``Selection``). Default: all.
+    :param placement: the ``cdk.Stage`` (under ``app``) each stack, by name, is built in: the delivery
+        pipeline's units (``stacks.delivery``). A stack keeps its name as its CloudFormation stack name
+        wherever it is built. Call ``declare_availability_zones`` before creating the stages. Default:
+        every stack in ``app``.
     """
+    orderings: list[tuple[str, str, str]] = []
+
+    def scoped(name: str) -> dict[str, Any]:
+        """The scope and name of stack ``name``: in its stage, under the same CloudFormation name."""
+        scope = placement(name) if placement is not None else app
+        return {"scope": scope, "construct_id": name, **({"stack_name": name} if scope is not app else {})}
+
+    def depend(stack: cdk.Stack, on: cdk.Stack, reason: str) -> None:
+        if cdk.Stage.of(stack) is cdk.Stage.of(on):
+            stack.add_stack_dependency(on, reason)
+        else:
+            orderings.append((stack.stack_name, on.stack_name, reason))
+
     staged = {(stage.account, stage.region) for stage in platform.stages if selection.stage(stage.name)}
     units = _units(platform)
-    for spec in platform.networks:
-        _declare_availability_zones(app, platform, spec)
-    for key, value in platform.tags.items():
-        cdk.Tags.of(app).add(key, value)
+    if placement is None:
+        declare_availability_zones(app, platform)
+    tagged: list[cdk.Stage] = [app]  # tags are an aspect, which stops at a stage: tag each stage of the placement
     networks = {
         (spec.account, spec.region): NetworkStack(
-            app, spec.stack_name, platform=platform, spec=spec,
+            **scoped(spec.stack_name), platform=platform, spec=spec,
             env=cdk.Environment(account=spec.account, region=spec.region),
         )
         for spec in platform.networks if (spec.account, spec.region) in staged
@@ -117,9 +137,9 @@ def build_platform(app: cdk.App, platform: PlatformSettings, selection: Selectio
         if spec.eks_stack_name is not None and (spec.account, spec.region) in staged:
             network_stack = networks[(spec.account, spec.region)]
             clusters[(spec.account, spec.region)] = cluster_stack = EksStack(
-                app, spec.eks_stack_name, platform=platform, spec=spec, network=network_stack.attributes,
+                **scoped(spec.eks_stack_name), platform=platform, spec=spec, network=network_stack.attributes,
                 env=cdk.Environment(account=spec.account, region=spec.region))
-            cluster_stack.add_stack_dependency(network_stack, "runs in the shared network")
+            depend(cluster_stack, network_stack, "runs in the shared network")
     environments: dict[str, EnvironmentStack] = {}
     for env in platform.environments:
         if not (selection.stage(env.stage.name) and selection.names(env.name, *env.shared_by)
@@ -128,32 +148,32 @@ def build_platform(app: cdk.App, platform: PlatformSettings, selection: Selectio
         where = (env.stage.account, env.stage.region)
         namespaces = platform.eks_namespaces(env)
         environment_stack = EnvironmentStack(
-            app, env.stack_name, spec=env, network=networks[where].attributes,
+            **scoped(env.stack_name), spec=env, network=networks[where].attributes,
             eks=_cluster_ref(platform, env.stage) if namespaces else None, eks_namespaces=namespaces,
             env=cdk.Environment(account=env.stage.account, region=env.stage.region),
         )
         _tag(environment_stack, env.cost_tags)
         # the environment reads the network's SSM parameters: deploy the network first
-        environment_stack.add_stack_dependency(networks[where], "reads the shared network's SSM parameters")
+        depend(environment_stack, networks[where], "reads the shared network's SSM parameters")
         if namespaces:
-            environment_stack.add_stack_dependency(clusters[where], "reads the EKS cluster's SSM parameters")
+            depend(environment_stack, clusters[where], "reads the EKS cluster's SSM parameters")
         environments[env.environment_name] = environment_stack
     access: dict[str, TeamAccessStack] = {}
     for team in platform.team_access:
         if team.environment.environment_name not in environments or not selection.names(team.team):
             continue
         uses_eks = team.compute is not None and team.compute.eks is not None
-        access_stack = TeamAccessStack(app, team.stack_name, spec=team,
+        access_stack = TeamAccessStack(**scoped(team.stack_name), spec=team,
                                        network=networks[(team.stage.account, team.stage.region)].attributes,
                                        eks=_cluster_ref(platform, team.stage) if uses_eks else None,
                                        env=cdk.Environment(account=team.stage.account, region=team.stage.region))
         _tag(access_stack, team.cost_tags)
-        access_stack.add_stack_dependency(environments[team.environment.environment_name],
-                                          "grants on the shared environment it names")
+        depend(access_stack, environments[team.environment.environment_name],
+               "grants on the shared environment it names")
         access[team.stack_name] = access_stack
     monitoring = {
         (spec.account, spec.region): MonitoringStack(
-            app, spec.monitoring_stack_name, platform=platform, spec=spec,
+            **scoped(spec.monitoring_stack_name), platform=platform, spec=spec,
             env=cdk.Environment(account=spec.account, region=spec.region))
         for spec in platform.networks if platform.environments_of(spec) and (spec.account, spec.region) in staged
     }
@@ -163,23 +183,28 @@ def build_platform(app: cdk.App, platform: PlatformSettings, selection: Selectio
             continue
         target = roles[0][1].target
         targets[stack_name] = target_stack = TargetAccessStack(
-            app, stack_name, platform=platform, roles=roles,
+            **scoped(stack_name), platform=platform, roles=roles,
             env=cdk.Environment(account=target.account, region=target.region))
         for env, _ in roles:
             # IAM refuses a trust policy naming a role that does not exist yet: the central role first
-            target_stack.add_stack_dependency(environments[env.environment_name],
-                                              "its roles trust that environment's execution role")
+            depend(target_stack, environments[env.environment_name], "its roles trust that environment's execution role")
     serverless: dict[str, ServerlessStack] = {}
     for workflows in platform.serverless:
         if not (selection.stage(workflows.stage.name) and selection.names(workflows.team)
                 and selection.unit(units[workflows.stack_name])):
             continue
         serverless[workflows.stack_name] = serverless_stack = ServerlessStack(
-            app, workflows.stack_name, spec=workflows,
+            **scoped(workflows.stack_name), spec=workflows,
             env=cdk.Environment(account=workflows.stage.account, region=workflows.stage.region))
         _tag(serverless_stack, workflows.cost_tags)
-    return Platform(networks=networks, environments=environments, team_access=access, clusters=clusters,
-                    monitoring=monitoring, targets=targets, serverless=serverless)
+    built = Platform(networks=networks, environments=environments, team_access=access, clusters=clusters,
+                     monitoring=monitoring, targets=targets, serverless=serverless, orderings=orderings)
+    if placement is not None:
+        tagged = list({id(stage): stage for stage in map(placement, (stack.stack_name for stack in built.stacks))}.values())
+    for scope in tagged:
+        for key, value in platform.tags.items():
+            cdk.Tags.of(scope).add(key, value)
+    return built
 
 
 def _units(platform: PlatformSettings) -> dict[str, int]:
@@ -198,6 +223,13 @@ def _cluster_ref(platform: PlatformSettings, stage: StageSettings) -> ClusterRef
 def _tag(stack: cdk.Stack, tags: Mapping[str, str]) -> None:
     for key, value in tags.items():
         cdk.Tags.of(stack).add(key, value)
+
+
+def declare_availability_zones(app: cdk.App, platform: PlatformSettings) -> None:
+    """Every network's zones into the app's context, before any construct is added to it (CDK refuses
+    context after that): ``build_platform`` does it, unless given a ``placement``, whose stages come first."""
+    for spec in platform.networks:
+        _declare_availability_zones(app, platform, spec)
 
 
 def _declare_availability_zones(app: cdk.App, platform: PlatformSettings, network: NetworkSpec) -> None:

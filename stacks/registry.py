@@ -264,6 +264,10 @@ class PlatformSettings:
     warnings: tuple[str, ...] = ()
     #: MWAA Serverless workflows, per team and stage.
     serverless: tuple[ServerlessSpec, ...] = ()
+    #: The delivery pipeline (registry_schema.Delivery), or None.
+    delivery: Any = None
+    #: Team -> (approving team, its approvers' role ARNs): four eyes on the team's production changes.
+    approvals: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
 
     @property
     def parameter_prefix(self) -> str:
@@ -947,6 +951,7 @@ class _Resolver:
         self.budget_stages()
         self.cross_account_stages()
         self.serverless_quotas(serverless)
+        approvals = self.approvals(registry)
         if self.problems:
             raise RegistryError(self.path, self.problems)
         return PlatformSettings(
@@ -954,7 +959,7 @@ class _Resolver:
             stages=tuple(stages.values()), environments=tuple(environments), team_access=tuple(access),
             source=self.path, perimeter_accounts=tuple(registry.platform.network.perimeter_accounts),
             single_stage_format=self.single_stage_format, eks=registry.platform.eks, warnings=tuple(self.warnings),
-            serverless=tuple(serverless),
+            serverless=tuple(serverless), delivery=registry.delivery, approvals=approvals,
         )
 
     def targets(self, index: int, team: Team, stage: StageSettings, entry: TeamEnvironment) -> tuple[TargetRoleSpec, ...]:
@@ -1257,6 +1262,32 @@ class _Resolver:
             resolved.append((workflow.workflow_name or loaded.name,
                              workflow.model_copy(update={"definition": definition, "code_package": code})))
         return tuple(resolved)
+
+    def approvals(self, registry: Registry) -> dict[str, tuple[str, tuple[str, ...]]]:
+        """Team -> (the approving team, its approvers' role ARNs) for teams whose production changes another
+        team approves (``approved_by``): that team exists, is another team, and names approvers."""
+        teams = {team.name: team for team in registry.teams}
+        approvals: dict[str, tuple[str, tuple[str, ...]]] = {}
+        for index, team in enumerate(registry.teams):
+            if team.approved_by is None:
+                continue
+            where, at = f"team {team.name!r} (teams[{index}]): ", ("teams", index, "approved_by")
+            other = teams.get(team.approved_by)
+            if registry.delivery is None:
+                self.fail(where, "approved_by applies to the delivery pipeline's production gates: declare delivery "
+                                 "(docs/delivery.md), or drop approved_by", at)
+            elif team.approved_by == team.name:
+                self.fail(where, f"approved_by names the team itself ({team.name!r}): four eyes means another team's "
+                                 "approvers", at)
+            elif other is None:
+                self.fail(where, f"approved_by must name another team of the registry, got {shorten(team.approved_by)}; "
+                                 f"teams: {', '.join(sorted(teams))}", at)
+            elif not other.approvers:
+                self.fail(where, f"approved_by names team {other.name!r}, which lists no approvers: add its members' "
+                                 "role ARNs to its approvers", at)
+            else:
+                approvals[team.name] = (other.name, tuple(other.approvers))
+        return approvals
 
     def serverless_quotas(self, serverless: Sequence[ServerlessSpec]) -> None:
         """Workflow names are unique in an account and Region, and an account holds at most its quota of them."""

@@ -955,8 +955,14 @@ class Team(_Model):
         "nobody subscribes to yet, no budget."))
     cross_account: list[CrossAccountTarget] = Field(default_factory=list, description=(
         "Roles in other accounts and Regions the team's environments assume, each through an Airflow connection."))
+    approvers: list[str] = Field(default_factory=list, description=(
+        "IAM role ARNs of the team's members who approve other teams' production changes (their approved_by)."))
+    approved_by: Optional[str] = Field(None, description=(
+        "With delivery: another team whose approvers must approve this team's production deployment (its "
+        "environment, DAGs and roles), after the platform approvers' gate. Default: the platform approvers only."))
 
     _check_name = field_validator("name")(classmethod(lambda cls, value: _name(value)))
+    _check_approvers = field_validator("approvers")(classmethod(lambda cls, value: _role_arns("approvers", value)))
     _check_tags = field_validator("tags")(classmethod(lambda cls, value: _tags(value)))
     _check_cost_center = field_validator("cost_center")(classmethod(lambda cls, value: _cost_center(value)))
 
@@ -976,6 +982,87 @@ class Team(_Model):
         return self
 
 
+_IAM_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+_CONNECTION_ARN = re.compile(r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]{36}$")
+
+
+def _role_arns(field: str, value: list[str]) -> list[str]:
+    findings = _Findings()
+    for index, arn in enumerate(value):
+        if not _IAM_ROLE_ARN.match(arn):
+            findings.add((index,), f"{field} entries are IAM role ARNs (arn:aws:iam::123456789012:role/NAME), got "
+                                   f"{shorten(arn)}")
+    findings.done()
+    return value
+
+
+class DeliverySource(_Model):
+    """Where the pipeline reads the repository: a CodeConnections connection (GitHub, GitLab, Bitbucket) or
+    CodeCommit."""
+
+    connection_arn: Optional[str] = Field(None, description=(
+        "A CodeConnections connection ARN (arn:aws:codeconnections:REGION:ACCOUNT:connection/ID), with repository."))
+    repository: Optional[str] = Field(None, description="With connection_arn: the repository as owner/name.")
+    codecommit_repository: Optional[str] = Field(None, description=(
+        "Instead of a connection: a CodeCommit repository name of the tooling account."))
+    branch: str = Field("main", description="The branch the pipeline delivers.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "DeliverySource":
+        connection = self.connection_arn is not None or self.repository is not None
+        if connection == (self.codecommit_repository is not None):
+            raise ValueError("name either connection_arn with repository, or codecommit_repository, got "
+                             f"{shorten({k: v for k, v in self.model_dump().items() if v is not None and k != 'branch'})}")
+        if connection and (self.connection_arn is None or not _CONNECTION_ARN.match(self.connection_arn)):
+            raise ValueError("connection_arn must be a CodeConnections connection ARN "
+                             f"(arn:aws:codeconnections:REGION:ACCOUNT:connection/ID), got {shorten(self.connection_arn)}")
+        if connection and not re.match(r"^[\w.-]{1,100}/[\w.-]{1,100}$", self.repository or ""):
+            raise ValueError(f"repository must be owner/name, got {shorten(self.repository)}")
+        if self.codecommit_repository is not None and not re.match(r"^[\w.-]{1,100}$", self.codecommit_repository):
+            raise ValueError(f"codecommit_repository must be 1-100 letters, digits and ._-, got "
+                             f"{shorten(self.codecommit_repository)}")
+        if not re.match(r"^[\w./-]{1,255}$", self.branch):
+            raise ValueError(f"branch must be a Git branch name, got {shorten(self.branch)}")
+        return self
+
+
+class Delivery(_Model):
+    """The delivery pipeline (docs/delivery.md): CDK Pipelines on CodePipeline V2 in a tooling account,
+    one wave per stage in order, production waves after a manual approval."""
+
+    account: str = Field(description="The tooling account's 12-digit id, quoted: the pipeline's home.")
+    region: str = Field(description="The pipeline's Region.")
+    source: DeliverySource = Field(description="The repository and branch the pipeline delivers.")
+    approvers: list[str] = Field(description=(
+        "IAM role ARNs of the people who may approve production (the platform approvers group, e.g. an IAM "
+        "Identity Center permission set's role): they assume the pipeline's approver role, the only role "
+        "granted codepipeline:PutApprovalResult on its production gates."))
+    actions_per_stage: int = Field(50, description=(
+        "CodePipeline's quota of actions in one pipeline stage (default 50); waves are split to stay within it."))
+    stages_per_pipeline: int = Field(50, description=(
+        "CodePipeline's quota of stages in one pipeline (default 50); the registry is refused beyond it."))
+
+    @field_validator("account")
+    @classmethod
+    def _account(cls, value: str) -> str:
+        check_account_ids("account", [value])
+        return value
+
+    @field_validator("approvers")
+    @classmethod
+    def _approvers(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("must name at least one role: a production change needs someone to approve it")
+        return _role_arns("approvers", value)
+
+    @field_validator("actions_per_stage", "stages_per_pipeline")
+    @classmethod
+    def _quota(cls, value: int) -> int:
+        if not 5 <= value <= 1000:
+            raise ValueError(f"a CodePipeline quota between 5 and 1000, got {value}")
+        return value
+
+
 class Registry(_Model):
     """The team registry (platform.yaml)."""
 
@@ -984,6 +1071,8 @@ class Registry(_Model):
     shared_environments: list[SharedEnvironment] = Field(default_factory=list, description=(
         "Environments several teams share."))
     teams: list[Team] = Field(description="The teams.")
+    delivery: Optional[Delivery] = Field(None, description=(
+        "The delivery pipeline in a tooling account (docs/delivery.md). Default: none (cdk deploy by hand)."))
 
     @field_validator("stages")
     @classmethod
@@ -1020,7 +1109,7 @@ def reference_markdown() -> str:
     for model in (Registry, Platform, Network, Stage, Team, TeamEnvironment, BlueGreen, ServerlessWorkflowSettings,
                   SharedEnvironment, SecretsBackend,
                   WheelhouseSettings, PackageIndexSettings, Compute, EcsTask, BatchJobSettings, EksPods, Image,
-                  CrossAccountTarget, PolicyStatementSettings, WebAccess, WebIngress):
+                  CrossAccountTarget, PolicyStatementSettings, WebAccess, WebIngress, Delivery, DeliverySource):
         rows = [f"### `{model.__name__}`", "", (model.__doc__ or "").strip().splitlines()[0], "",
                 "| key | default | meaning |", "|---|---|---|"]
         for name, info in model.model_fields.items():
@@ -1040,5 +1129,5 @@ __all__ = [
     "CAPACITY_FIELDS", "LOG_RETENTION_DAYS", "NOT_YET_SUPPORTED", "NAT_GATEWAY_CHOICES", "TAGS_PER_RESOURCE_MAX",
     "ZONE_LETTERS", "Loc", "Problems", "capacity_bounds", "capacity_range", "tag_value_problem", "EnvironmentSettings",
     "Network", "Platform", "Registry", "SecretsBackend", "SharedEnvironment", "Stage", "Team", "TeamEnvironment",
-    "BatchJobSettings", "Compute", "EcsTask", "Image", "PackageIndexSettings", "WebAccess", "WebIngress", "WheelhouseSettings", "json_schema", "reference_markdown",
+    "BatchJobSettings", "Compute", "Delivery", "DeliverySource", "EcsTask", "Image", "PackageIndexSettings", "WebAccess", "WebIngress", "WheelhouseSettings", "json_schema", "reference_markdown",
 ]

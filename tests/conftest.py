@@ -31,14 +31,16 @@ def stack(app):
     return new_stack(app)
 
 
-def _synthesis_key(registry: Path) -> str:
+def _synthesis_key(registry: Path, context: dict) -> str:
     """Every input of a synthesis of ``registry`` (``harness.build_inputs_key``)."""
+    import json
+
     from harness import build_inputs_key
 
-    return build_inputs_key("synth", str(registry.relative_to(REPO_ROOT)))
+    return build_inputs_key("synth", str(registry.relative_to(REPO_ROOT)), json.dumps(context, sort_keys=True))
 
 
-def _synthesized(tmp_path_factory, name: str, registry: Path):
+def _synthesized(tmp_path_factory, name: str, registry: Path, context: dict | None = None):
     """``registry`` synthesized once per run exactly as `cdk synth` does (nag packs and preflight attached),
     into a directory every xdist worker shares.
 
@@ -64,12 +66,13 @@ def _synthesized(tmp_path_factory, name: str, registry: Path):
     with open(shared / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not done.exists():
-            kept = CACHE_DIR / f"synth-{_synthesis_key(registry)}" if cache_enabled() else None
+            kept = CACHE_DIR / f"synth-{_synthesis_key(registry, context or {})}" if cache_enabled() else None
             if kept is not None and (kept / "acknowledgments.json").exists():
                 shutil.copytree(kept / "cdk.out", out)  # the same inputs synthesize the same assembly
                 shutil.copy(kept / "acknowledgments.json", done)
             else:
-                app = cdk.App(outdir=str(out), context={**cdk_json_context(), "registry": str(registry)})
+                app = cdk.App(outdir=str(out), context={**cdk_json_context(), "registry": str(registry),
+                                                        **(context or {})})
                 attach_nag_packs(app)
                 attach_preflight_checks(app)
                 importlib.import_module("app").build(app)
@@ -92,6 +95,15 @@ def platform(tmp_path_factory):
     from harness import FIXTURE_REGISTRY
 
     return _synthesized(tmp_path_factory, "platform", FIXTURE_REGISTRY)
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory):
+    """The fixture registry's delivery pipeline (`make synth-pipeline`: `-c delivery=pipeline`), synthesized
+    once per run: the pipeline stack and every stack of the platform in its unit's stage."""
+    from harness import FIXTURE_REGISTRY
+
+    return _synthesized(tmp_path_factory, "pipeline", FIXTURE_REGISTRY, {"delivery": "pipeline"})
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,285 @@
+"""The delivery pipeline (docs/delivery.md): CDK Pipelines on CodePipeline V2, one wave per stage in order,
+production after the platform approvers' gate, four eyes per team, and waves within CodePipeline's quotas.
+
+The `pipeline` fixture is `make synth-pipeline` on the fixture registry: every pack, the preflight and
+synthesis ran; these tests read what CodePipeline and IAM would be given.
+"""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness import (FIXTURE_REGISTRY, REPO_ROOT, assert_cfn_lint_clean, checkov_failures, iam_decision,
+                     resolve_literals, write_registry)
+from stacks.delivery import FIXED_PIPELINE_STAGES, PLATFORM_GATE, plan_waves
+from stacks.delivery_stack import AUTHOR_ACTIONS, SYNTH_COMMANDS
+from stacks.registry import RegistryError, load_registry
+
+TOOLING = "444444444444"
+PIPELINE = "mwaa-platform-delivery"
+PIPELINE_ARN = f"arn:aws:codepipeline:eu-west-1:{TOOLING}:{PIPELINE}"
+
+
+def top_templates(pipeline):
+    return {stack.stack_name: Path(pipeline.assembly.directory) / stack.template_file
+            for stack in pipeline.assembly.stacks}
+
+
+@pytest.fixture(scope="module")
+def template(pipeline):
+    return json.loads(top_templates(pipeline)[PIPELINE].read_text())
+
+
+@pytest.fixture(scope="module")
+def stages(template):
+    (cfn,) = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::CodePipeline::Pipeline"]
+    assert (cfn["Name"], cfn["PipelineType"]) == (PIPELINE, "V2")
+    return cfn["Stages"]
+
+
+def actions(stage, category=None):
+    return [a for a in stage["Actions"] if category is None or a["ActionTypeId"]["Category"] == category]
+
+
+def gates(stages):
+    """pipeline stage/action of every approval action."""
+    return [f"{stage['Name']}/{action['Name']}" for stage in stages for action in actions(stage, "Approval")]
+
+
+# --- what deploys where, and in which order ----------------------------------------------------------
+
+
+def test_every_stack_of_the_platform_deploys_from_the_pipeline_with_its_own_template(pipeline, platform):
+    """The pipeline's stages hold exactly the platform's stacks, under their CloudFormation names, with the
+    templates `make synth` writes: moving from `cdk deploy` to the pipeline replaces nothing."""
+    flat = {stack.stack_name: json.loads((Path(platform.assembly.directory) / stack.template_file).read_text())
+            for stack in platform.assembly.stacks}
+    nested = {stack.stack_name: json.loads((Path(stack.assembly.directory) / stack.template_file).read_text())
+              for stack in pipeline.assembly.stacks_recursively if stack.stack_name in flat}
+    assert sorted(nested) == sorted(flat)
+    assert [name for name in nested if nested[name] != flat[name]] == []
+
+
+def test_waves_follow_the_stages_in_order_and_only_production_waits_for_the_platform_approvers(stages):
+    names = [stage["Name"] for stage in stages]
+    assert tuple(names[:len(FIXED_PIPELINE_STAGES)]) == FIXED_PIPELINE_STAGES
+    waves = names[len(FIXED_PIPELINE_STAGES):]
+    assert waves == ["mwaa-platform-dev-platform", "dev-teams-1", "mwaa-platform-prod-platform", "prod-teams-1"]
+    dev = [s for s in stages if s["Name"] in waves[:2]]
+    assert [a for s in dev for a in actions(s, "Approval")] == []
+    first_prod = stages[names.index("mwaa-platform-prod-platform")]
+    (gate,) = actions(first_prod, "Approval")
+    assert (gate["Name"], gate["RunOrder"]) == (PLATFORM_GATE, 1)
+    # nothing of production deploys before the gate opens
+    assert all(a["RunOrder"] > 1 for a in actions(first_prod, "Deploy"))
+    # each stack is one action (no change set pair), run by the stage account's bootstrap roles
+    deploys = [a for s in stages for a in actions(s, "Deploy")]
+    assert {a["Configuration"]["ActionMode"] for a in deploys} == {"CREATE_UPDATE"}
+    assert {re.search(r":iam::(\d{12}):role/cdk-", a["Configuration"]["RoleArn"]["Fn::Sub"])[1] for a in deploys} == {
+        "111111111111", "222222222222", "333333333333"}
+
+
+def test_a_team_with_approved_by_waits_for_that_teams_approvers_and_nobody_else_waits(stages):
+    (wave,) = [s for s in stages if s["Name"] == "prod-teams-1"]
+    (gate,) = actions(wave, "Approval")
+    assert gate["Name"] == "mwaa-platform-payments-prod.Approve-analytics"
+    payments = [a for a in actions(wave, "Deploy") if a["Name"].startswith("mwaa-platform-payments-prod.")]
+    others = [a for a in actions(wave, "Deploy") if not a["Name"].startswith("mwaa-platform-payments-prod.")]
+    assert payments and all(a["RunOrder"] > gate["RunOrder"] for a in payments)
+    assert min(a["RunOrder"] for a in others) == 1  # central-prod does not wait for payments' reviewers
+
+
+def test_the_synth_step_runs_the_readme_test_command_and_the_dag_checks_before_synthesis(template):
+    readme = (REPO_ROOT / "README.md").read_text()
+    test_command = re.search(r"```sh\n.*\n(make test)\b", readme)[1]
+    assert SYNTH_COMMANDS == (test_command, "make dags-check", "make synth-pipeline")
+    (synth,) = [r["Properties"] for r in template["Resources"].values()
+                if r["Type"] == "AWS::CodeBuild::Project" and "make synth-pipeline" in json.dumps(r["Properties"])]
+    spec = json.loads(synth["Source"]["BuildSpec"])
+    assert spec["phases"]["build"]["commands"] == list(SYNTH_COMMANDS)
+    assert spec["artifacts"]["base-directory"] == "cdk.out.pipeline"
+
+
+# --- who may approve ---------------------------------------------------------------------------------
+
+
+def approver_roles(template):
+    """role name -> (its trusted principals, its managed policy's statements), literal."""
+    roles = {}
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::IAM::Role" or "approver" not in json.dumps(resource["Properties"].get("RoleName")):
+            continue
+        (policy,) = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::IAM::ManagedPolicy"
+                     and {"Ref": logical_id} in r["Properties"].get("Roles", [])]
+        trust = resource["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        principals = sorted(p for st in trust for p in (lambda a: a if isinstance(a, list) else [a])(
+            st["Principal"]["AWS"]))
+        roles[resource["Properties"]["RoleName"]] = (
+            principals, resolve_literals(policy["PolicyDocument"]["Statement"], template, account=TOOLING))
+    return roles
+
+
+def test_only_each_gates_approvers_may_answer_it(template, stages):
+    roles = approver_roles(template)
+    platform_gate, team_gate = (f"{PIPELINE_ARN}/{gate}" for gate in gates(stages))
+    assert platform_gate.endswith("/mwaa-platform-prod-platform/ApproveProduction")
+    platform_role, analytics_role = roles[f"{PIPELINE}-platform-approver"], roles[f"{PIPELINE}-analytics-approver"]
+    assert sorted(roles) == [f"{PIPELINE}-analytics-approver", f"{PIPELINE}-platform-approver"]
+    # who may assume them: the registry's approvers, nobody else
+    assert platform_role[0] == [f"arn:aws:iam::{TOOLING}:role/platform-approvers"]
+    assert analytics_role[0] == [f"arn:aws:iam::{TOOLING}:role/analytics-leads"]
+
+    def decide(role, gate):
+        return iam_decision(role[1], action="codepipeline:PutApprovalResult", resource=gate)
+    assert (decide(platform_role, platform_gate), decide(platform_role, team_gate)) == ("allow", "implicit-deny")
+    assert (decide(analytics_role, team_gate), decide(analytics_role, platform_gate)) == ("allow", "implicit-deny")
+    # and they read the pipeline to decide, nothing else
+    assert iam_decision(platform_role[1], action="codepipeline:GetPipelineState", resource=PIPELINE_ARN) == "allow"
+    assert iam_decision(platform_role[1], action="codepipeline:StartPipelineExecution",
+                        resource=PIPELINE_ARN) == "implicit-deny"
+
+
+def test_the_approval_guard_denies_every_other_principal_an_answer(template, stages):
+    """The service control policy `make synth-pipeline` writes beside the templates (and into the template's
+    metadata): an administrator with codepipeline:* still cannot answer a gate that is not theirs."""
+    guard = template["Metadata"]["ApprovalGuardServiceControlPolicy"]
+    platform_gate, team_gate = (f"{PIPELINE_ARN}/{gate}" for gate in gates(stages))
+
+    def decide(principal, gate):
+        # an administrator's allow everywhere, then the SCP: explicit deny wins
+        admin = [{"Effect": "Allow", "Action": "codepipeline:*", "Resource": "*"}]
+        return iam_decision([*admin, *guard["Statement"]], action="codepipeline:PutApprovalResult", resource=gate,
+                            context={"aws:PrincipalArn": principal})
+    admin = f"arn:aws:iam::{TOOLING}:role/Administrator"
+    platform_role = f"arn:aws:iam::{TOOLING}:role/{PIPELINE}-platform-approver"
+    analytics_role = f"arn:aws:iam::{TOOLING}:role/{PIPELINE}-analytics-approver"
+    assert decide(admin, platform_gate) == decide(admin, team_gate) == "deny"
+    assert decide(platform_role, platform_gate) == decide(analytics_role, team_gate) == "allow"
+    assert decide(analytics_role, platform_gate) == decide(platform_role, team_gate) == "deny"
+
+
+def test_with_codecommit_an_approver_can_never_author_a_change(tmp_path):
+    """A CodeCommit source: the approver roles are denied every way of writing to the repository."""
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+
+    from harness import cdk_json_context
+    from stacks.delivery_stack import build_delivery
+
+    document = _registry_document()
+    document["delivery"]["source"] = {"codecommit_repository": "mwaa-platform", "branch": "main"}
+    platform = load_registry(write_registry(tmp_path, document), environ={})
+    app = cdk.App(context=cdk_json_context())
+    _, stack = build_delivery(app, platform)
+    template = Template.from_stack(stack).to_json()
+    for name, (_, statements) in approver_roles(template).items():
+        repository = f"arn:aws:codecommit:eu-west-1:{TOOLING}:mwaa-platform"
+        assert {iam_decision(statements, action=action, resource=repository) for action in AUTHOR_ACTIONS} == {"deny"}, name
+
+
+# --- quotas ------------------------------------------------------------------------------------------
+
+
+def bench_registry(teams):
+    sys.path.insert(0, str(REPO_ROOT / "scripts"))
+    try:
+        import bench
+    finally:
+        sys.path.remove(str(REPO_ROOT / "scripts"))
+    document = bench.registry(teams)
+    document["delivery"] = _registry_document()["delivery"]
+    return document
+
+
+def test_200_teams_split_into_waves_within_codepipelines_quotas(tmp_path):
+    """Two stages of 200 teams, every team with a target-account stack: 800 team stacks and the stages'
+    platform stacks, in waves of at most 50 actions, in at most 50 pipeline stages."""
+    platform = load_registry(write_registry(tmp_path, bench_registry(200)), environ={})
+    waves = plan_waves(platform)
+    assert max(wave.actions for wave in waves) <= 50
+    assert len(FIXED_PIPELINE_STAGES) + len(waves) <= 50
+    placed = [name for wave in waves for unit in wave.units for name in unit.stacks]
+    expected = ({env.stack_name for env in platform.environments} | set(platform.target_roles)
+                | {n.stack_name for n in platform.networks} | {n.monitoring_stack_name for n in platform.networks}
+                | {n.eks_stack_name for n in platform.networks})
+    assert len(placed) == len(set(placed)) and set(placed) == expected
+    # each stage's platform wave first, and stages in order
+    assert [(w.stage, w.name.endswith("-platform")) for w in waves][:2] == [("dev", True), ("dev", False)]
+    assert [w.stage for w in waves] == sorted((w.stage for w in waves), key=["dev", "prod"].index)
+    assert [w.name for w in waves if w.gated] == ["prod-platform"]
+
+
+def test_a_registry_beyond_the_pipeline_quotas_is_refused_naming_them(tmp_path):
+    document = bench_registry(200)
+    document["delivery"]["actions_per_stage"] = 10
+    platform = load_registry(write_registry(tmp_path, document), environ={})
+    with pytest.raises(RegistryError, match=r"the pipeline would have \d+ stages \(4 fixed and \d+ waves of at most "
+                                            r"10 actions\), over CodePipeline's 50 stages per pipeline"):
+        plan_waves(platform)
+
+
+def test_the_plan_counts_the_actions_codepipeline_is_given(stages, tmp_path):
+    """The planner's action count per wave is what the synthesized pipeline holds, wave by wave."""
+    platform = load_registry(FIXTURE_REGISTRY, environ={})
+    planned = [wave.actions for wave in plan_waves(platform)]
+    assert planned == [len(stage["Actions"]) for stage in stages[len(FIXED_PIPELINE_STAGES):]]
+
+
+# --- the registry ------------------------------------------------------------------------------------
+
+
+def _registry_document():
+    import yaml
+
+    return yaml.safe_load(FIXTURE_REGISTRY.read_text().replace("../../../", ""))
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d["teams"][1].update(approved_by="payments"),
+     "approved_by names the team itself ('payments'): four eyes means another team's approvers"),
+    (lambda d: d["teams"][1].update(approved_by="risk"), "approved_by must name another team of the registry, got 'risk'"),
+    (lambda d: d["teams"][0].update(approvers=[]), "approved_by names team 'analytics', which lists no approvers"),
+    (lambda d: d.pop("delivery"), "approved_by applies to the delivery pipeline's production gates: declare delivery"),
+    (lambda d: d["delivery"].update(approvers=[]), "must name at least one role: a production change needs someone"),
+    (lambda d: d["delivery"].update(approvers=["platform-approvers"]),
+     "approvers entries are IAM role ARNs (arn:aws:iam::123456789012:role/NAME), got 'platform-approvers'"),
+    (lambda d: d["delivery"]["source"].update(codecommit_repository="mwaa-platform"),
+     "name either connection_arn with repository, or codecommit_repository"),
+    (lambda d: d["delivery"]["source"].update(connection_arn="arn:aws:iam::444444444444:role/x"),
+     "connection_arn must be a CodeConnections connection ARN"),
+])
+def test_a_delivery_mistake_is_refused_naming_its_field(tmp_path, edit, message):
+    document = _registry_document()
+    edit(document)
+    with pytest.raises(RegistryError, match=re.escape(message)):
+        load_registry(write_registry(tmp_path, document), environ={})
+
+
+def test_the_pipeline_templates_pass_cfn_lint_and_checkov(pipeline):
+    from harness import checkov_reports
+
+    templates = top_templates(pipeline)
+    assert sorted(templates) == [PIPELINE, f"{PIPELINE}-support-us-east-1"]
+    assert_cfn_lint_clean(templates.values())
+    assert checkov_failures(checkov_reports(pipeline.assembly)) == []
+
+
+def test_the_pipeline_mode_refuses_a_selection_and_a_registry_without_delivery(tmp_path):
+    import aws_cdk as cdk
+
+    import app as platform_app
+    from mwaa_platform import MwaaPlatformError
+
+    with pytest.raises(MwaaPlatformError, match="context delivery must be platform or pipeline, got 'yes'"):
+        platform_app.build(cdk.App(context={"registry": str(FIXTURE_REGISTRY), "delivery": "yes"}))
+    with pytest.raises(MwaaPlatformError, match="drop teams, stages and shard"):
+        platform_app.build(cdk.App(context={"registry": str(FIXTURE_REGISTRY), "delivery": "pipeline", "teams": "payments"}))
+    document = _registry_document()
+    document.pop("delivery")
+    for team in document["teams"]:
+        team.pop("approved_by", None)
+    with pytest.raises(RegistryError, match="the delivery pipeline needs delivery: in the registry"):
+        platform_app.build(cdk.App(context={"registry": str(write_registry(tmp_path, document)), "delivery": "pipeline"}))

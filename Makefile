@@ -125,7 +125,7 @@ clean:
 registry-docs: setup
 	$(BIN)/python scripts/registry_docs.py
 
-## bench: synthesize generated registries of 1, 10 and 50 teams (every team runs pods), then 50 in shards and one
-## team of 50 selectively; write docs/performance.md (200 teams: see issue 29's note, the Glue endpoint policy)
+## bench: synthesize generated registries of 1, 10, 50 and 200 teams (every team runs pods), then 200 in shards
+## and one team of 200 selectively; write docs/performance.md (about half an hour on 2 cores)
 bench: setup
-	$(BIN)/python scripts/bench.py --sizes 1 10 50 --scale 50 --eks-teams 50
+	$(BIN)/python scripts/bench.py --sizes 1 10 50 200 --scale 200 --eks-teams 200

@@ -25,6 +25,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20,22
 import aws_cdk as cdk  # noqa: E402
 
 from mwaa_platform import MwaaPlatformError, attach_nag_packs, attach_preflight_checks  # noqa: E402
+from stacks.delivery import plan_waves  # noqa: E402
 from stacks.delivery_stack import DeliveryStack, build_delivery  # noqa: E402
 from stacks.platform import Platform, Selection, build_platform  # noqa: E402
 from stacks.registry import RegistryError, load_registry  # noqa: E402
@@ -49,6 +50,8 @@ def build(app: cdk.App) -> Platform:
     mode = str(context("delivery") or "platform")
     if mode not in ("platform", "pipeline"):
         raise MwaaPlatformError(f"context delivery must be platform or pipeline, got {mode!r}")
+    if platform.delivery is not None:
+        plan_waves(platform)  # a registry the pipeline could not deliver (CodePipeline's quotas) fails every synth
     if mode == "pipeline":
         if any(context(key) is not None for key in ("teams", "stages", "shard")):
             raise MwaaPlatformError("context delivery=pipeline builds the whole platform: drop teams, stages and shard")

@@ -21,8 +21,11 @@ from stacks.registry import EnvironmentSpec, PlatformSettings, RegistryError
 #: Pipeline stages before the first wave: Source, Build (the synth step), UpdatePipeline (self-mutation)
 #: and Assets (publishing in one project per asset type, ``publish_assets_in_parallel=False``).
 FIXED_PIPELINE_STAGES = ("Source", "Build", "UpdatePipeline", "Assets")
-#: The manual approval of a production stage's first wave, and of a team's unit.
+#: The manual approval of a production stage's first wave (the platform approvers').
 PLATFORM_GATE = "ApproveProduction"
+#: The manual approval in a unit of a team with ``approved_by`` (that team's approvers'). CDK Pipelines names
+#: the action ``<unit>.Approve``, or ``Approve`` in a wave of one unit, which it names after the unit.
+TEAM_GATE = "Approve"
 
 
 @dataclass(frozen=True)
@@ -49,15 +52,12 @@ class Wave:
     units: tuple[Unit, ...]
     #: Whether the platform approvers' gate opens this wave (a production stage's first wave).
     gated: bool = False
+    #: Whether the checks step (tests, DAG checks) opens this wave: the pipeline's first.
+    checked: bool = False
 
     @property
     def actions(self) -> int:
-        return sum(unit.actions for unit in self.units) + self.gated
-
-
-def team_gate(unit: Unit) -> str:
-    """The name of the approval step of a unit a team's approvers open."""
-    return f"Approve-{unit.approved_by}"
+        return sum(unit.actions for unit in self.units) + self.gated + self.checked
 
 
 def plan_waves(platform: PlatformSettings) -> list[Wave]:
@@ -77,7 +77,8 @@ def plan_waves(platform: PlatformSettings) -> list[Wave]:
                                              network.monitoring_stack_name if platform.environments_of(network) else None)
                            if name is not None and name not in placed]
         units = [_team_unit(platform, stage.name, env) for env in platform.environments if env.stage.name == stage.name]
-        units += [Unit(name=spec.stack_name, stage=stage.name, stacks=(spec.stack_name,))
+        units += [Unit(name=spec.stack_name, stage=stage.name, stacks=(spec.stack_name,),
+                       approved_by=platform.approvals.get(spec.team, (None,))[0])
                   for spec in platform.serverless if spec.stage.name == stage.name]
         if not stage.production:
             units = [Unit(name=u.name, stage=u.stage, stacks=u.stacks) for u in units]  # gates are production's
@@ -85,7 +86,9 @@ def plan_waves(platform: PlatformSettings) -> list[Wave]:
         stage_waves: list[Wave] = []
         if platform_stacks:
             placed.update(platform_stacks)
-            stage_waves.append(Wave(name=f"{stage.name}-platform", stage=stage.name, gated=gated, units=(
+            # a network, cluster or dashboard production shares with an earlier stage is production's too
+            stage_waves.append(Wave(name=f"{stage.name}-platform", stage=stage.name,
+                                    gated=stage.production or network.production, units=(
                 Unit(name=f"{platform.name}-{stage.name}-platform", stage=stage.name, stacks=tuple(platform_stacks)),)))
         current: list[Unit] = []
         team_waves = 0
@@ -103,6 +106,9 @@ def plan_waves(platform: PlatformSettings) -> list[Wave]:
         if current:
             stage_waves.append(_wave(stage.name, team_waves + 1, current, gated and not stage_waves))
         waves += stage_waves
+    if waves:  # the first is a stage's platform wave: a few stacks, the checks and at most the gate
+        waves[0] = Wave(name=waves[0].name, stage=waves[0].stage, units=waves[0].units, gated=waves[0].gated,
+                        checked=True)
     stages = len(FIXED_PIPELINE_STAGES) + len(waves)
     if stages > delivery.stages_per_pipeline:
         problems.append(f"the pipeline would have {stages} stages ({len(FIXED_PIPELINE_STAGES)} fixed and {len(waves)} "

@@ -26,8 +26,9 @@ from constructs import Construct
 
 from mwaa_platform.compliance import acknowledge, acknowledge_across_packs, wildcard_resource_finding
 from mwaa_platform.environment import AirflowSourceBucket
+from mwaa_platform.errors import MwaaPlatformError
 
-from stacks.delivery import PLATFORM_GATE, Wave, team_gate
+from stacks.delivery import PLATFORM_GATE, TEAM_GATE, Wave
 from stacks.registry import PlatformSettings
 
 if TYPE_CHECKING:
@@ -37,14 +38,32 @@ if TYPE_CHECKING:
 APPROVER_READ_ACTIONS = ("codepipeline:GetPipeline", "codepipeline:GetPipelineState",
                          "codepipeline:GetPipelineExecution", "codepipeline:ListPipelineExecutions",
                          "codepipeline:ListActionExecutions")
-#: What makes an author in CodeCommit: an approver role may do none of it (four eyes).
+#: What makes an author in CodeCommit, or changes what is reviewed: an approver role may do none of it.
 AUTHOR_ACTIONS = ("codecommit:GitPush", "codecommit:CreateCommit", "codecommit:PutFile", "codecommit:DeleteFile",
-                  "codecommit:MergeBranchesByFastForward", "codecommit:MergeBranchesBySquash",
-                  "codecommit:MergeBranchesByThreeWay", "codecommit:MergePullRequestByFastForward",
-                  "codecommit:MergePullRequestBySquash", "codecommit:MergePullRequestByThreeWay")
-#: The commands of the synth step: the README's test command, every team's DAGs imported on its Airflow
-#: version with ruff's AIR rules, then the pipeline's cloud assembly. A failure stops every deployment.
-SYNTH_COMMANDS = ("make test", "make dags-check", "make synth-pipeline")
+                  "codecommit:CreateUnreferencedMergeCommit", "codecommit:CreateBranch", "codecommit:DeleteBranch",
+                  "codecommit:UpdateDefaultBranch", "codecommit:MergeBranchesByFastForward",
+                  "codecommit:MergeBranchesBySquash", "codecommit:MergeBranchesByThreeWay",
+                  "codecommit:MergePullRequestByFastForward", "codecommit:MergePullRequestBySquash",
+                  "codecommit:MergePullRequestByThreeWay", "codecommit:OverridePullRequestApprovalRules",
+                  "codecommit:CreatePullRequestApprovalRule", "codecommit:UpdatePullRequestApprovalRuleContent",
+                  "codecommit:DeletePullRequestApprovalRule", "codecommit:AssociateApprovalRuleTemplateWithRepository",
+                  "codecommit:DisassociateApprovalRuleTemplateFromRepository", "codecommit:PutRepositoryTriggers",
+                  "codecommit:UpdateRepositoryName", "codecommit:DeleteRepository")
+#: What the approval guard keeps to CloudFormation on the approver roles and policies.
+GUARDED_IAM_ACTIONS = ("iam:CreateRole", "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy",
+                       "iam:AttachRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
+                       "iam:PutRolePermissionsBoundary", "iam:DeleteRolePermissionsBoundary", "iam:TagRole",
+                       "iam:UntagRole", "iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion",
+                       "iam:DeletePolicyVersion", "iam:DeletePolicy")
+#: The CDK bootstrap roles another account's `cdk bootstrap --trust` opens to the tooling account.
+BOOTSTRAP_ROLES = ("deploy", "file-publishing", "image-publishing", "lookup")
+#: The synth step: the pipeline's cloud assembly, every pack and the preflight checks on every template.
+SYNTH_COMMANDS = ("make synth-pipeline",)
+#: The checks step, before the first wave: the README's test command, then every team's DAGs imported on
+#: its Airflow version with ruff's AIR rules. A failure stops every deployment.
+CHECK_COMMANDS = ("make test", "make dags-check")
+#: CodePipeline's longest action name (API reference: ActionDeclaration).
+ACTION_NAME_MAX = 100
 PIPELINE_OUT = "cdk.out.pipeline"
 
 
@@ -69,8 +88,12 @@ class DeliveryStack(cdk.Stack):
         else:
             source = pipelines.CodePipelineSource.connection(
                 delivery.source.repository, delivery.source.branch, connection_arn=delivery.source.connection_arn)
+        # synthesis reads the teams' folders but runs none of their code: what the pipeline deploys to itself
+        # (UpdatePipeline, before any gate) comes from code the platform team owns. The tests and the DAG
+        # checks, which import the teams' DAGs, run in their own step, which has no output to deploy.
         synth = pipelines.ShellStep("Synth", input=source, commands=list(SYNTH_COMMANDS),
                                     primary_output_directory=PIPELINE_OUT)
+        checks = pipelines.CodeBuildStep("Checks", input=source, commands=list(CHECK_COMMANDS))
         # the artifacts (the cloud assembly every stage deploys) in a versioned, KMS-encrypted bucket with
         # server access logs; the stage accounts' deploy roles read it through the key's policy
         self.key = kms.Key(self, "ArtifactsKey", enable_key_rotation=True,
@@ -85,29 +108,47 @@ class DeliveryStack(cdk.Stack):
             code_build_defaults=pipelines.CodeBuildOptions(build_environment=codebuild.BuildEnvironment(
                 build_image=codebuild.LinuxBuildImage.STANDARD_7_0, compute_type=codebuild.ComputeType.MEDIUM)),
         )
-        gates: dict[str, list[str]] = {}  # approving team ("" for the platform) -> (stage/action) it opens
-        for wave in waves:
-            pre = [pipelines.ManualApprovalStep(PLATFORM_GATE, comment=(
-                f"Production: {wave.stage}. Approve only a change you did not write (docs/delivery.md)."))] \
-                if wave.gated else []
-            step = self.pipeline.add_wave(wave.name, pre=pre)
+        #: (pipeline stage, action) of each approval -> the approving team ("" for the platform approvers)
+        approvals_of_unit = {unit.name: unit.approved_by for wave in waves for unit in wave.units}
+        for index, wave in enumerate(waves):
+            pre: list[pipelines.Step] = [checks] if index == 0 else []
             if wave.gated:
-                gates.setdefault("", []).append(f"{wave.name}/{PLATFORM_GATE}")
+                pre.append(pipelines.ManualApprovalStep(PLATFORM_GATE, comment=(
+                    f"Production: {wave.stage}. Approve only a change you did not write (docs/delivery.md).")))
+            step = self.pipeline.add_wave(wave.name, pre=pre)
             for unit in wave.units:
-                team_pre = [pipelines.ManualApprovalStep(team_gate(unit), comment=(
+                team_pre = [pipelines.ManualApprovalStep(TEAM_GATE, comment=(
                     f"Four eyes: team {unit.approved_by} approves {unit.name} in {wave.stage}."))] \
                     if unit.approved_by is not None else []
                 step.add_stage(stages[unit.name], pre=team_pre)
         self.pipeline.build_pipeline()
-        # the approval actions as CodePipeline names them, matched to who opens them
+        # the approval actions as CodePipeline names them ("<unit>.Approve", or "Approve" in a wave of one unit,
+        # which CDK Pipelines names after the unit), matched to who opens them through the plan
         self.gates: dict[str, list[str]] = {}
+        too_long = []
         for stage in self.pipeline.pipeline.stages:
             for action in stage.actions:
                 props = action.action_properties
+                if len(props.action_name) > ACTION_NAME_MAX:
+                    too_long.append(f"{stage.stage_name}/{props.action_name}")
                 if props.category != codepipeline.ActionCategory.APPROVAL:
                     continue
-                approver = "" if props.action_name.endswith(PLATFORM_GATE) else props.action_name.split("Approve-", 1)[-1]
+                if props.action_name.endswith(PLATFORM_GATE):
+                    approver = ""
+                else:
+                    unit_name = props.action_name.rsplit(".", 1)[0] if "." in props.action_name else stage.stage_name
+                    approver = approvals_of_unit[unit_name] or ""
                 self.gates.setdefault(approver, []).append(f"{stage.stage_name}/{props.action_name}")
+        if too_long:
+            raise MwaaPlatformError(
+                f"delivery: CodePipeline refuses action names over {ACTION_NAME_MAX} characters, and the pipeline "
+                f"would have {', '.join(too_long[:3])}{' ...' if len(too_long) > 3 else ''}: shorten the platform "
+                "or team names")
+        for node in self.pipeline.node.find_all():
+            if isinstance(node, iam.CfnRole):
+                # the guard knows the pipeline's roles by their names (a path would break CodeBuild's ServiceRole)
+                relative = node.node.path.removeprefix(self.node.path + "/")
+                node.role_name = f"{self.deployers_prefix}{hashlib.md5(relative.encode()).hexdigest()[:8]}"
         self._acknowledge_generated()
         self._lintable_pipeline()
         self.approver_role_names: dict[str, str] = {}
@@ -123,10 +164,14 @@ class DeliveryStack(cdk.Stack):
         delivery = platform.delivery
         principals = delivery.approvers if not approver else next(
             approvers for team, (by, approvers) in platform.approvals.items() if by == approver)
-        name = f"{self.pipeline_name}-{approver or 'platform'}-approver"[:64]
+        # under the pipeline's own IAM path, which the approval guard reserves for these roles; names are unique
+        # in the account, paths aside
+        name = f"{self.pipeline_name}-approver-{approver or 'platform'}"
+        if len(name) > 64:
+            name = f"{name[:55]}-{hashlib.md5(name.encode()).hexdigest()[:8]}"
         self.approver_role_names[approver] = name
         role = iam.Role(
-            self, f"{approver.title().replace('-', '') or 'Platform'}Approver", role_name=name,
+            self, f"{approver.title().replace('-', '') or 'Platform'}Approver", role_name=name, path=self.iam_path,
             assumed_by=iam.CompositePrincipal(*(iam.ArnPrincipal(arn) for arn in principals)),
             description=(f"Approves the {'production waves' if not approver else 'production units of teams it reviews'}"
                          f" of {self.pipeline_name}: nothing else (docs/delivery.md)")[:1000],
@@ -141,9 +186,20 @@ class DeliveryStack(cdk.Stack):
             statements.append(iam.PolicyStatement(
                 sid="NeverAnAuthor", effect=iam.Effect.DENY, actions=list(AUTHOR_ACTIONS),
                 resources=[self.repository.repository_arn]))
-        iam.ManagedPolicy(self, f"{role.node.id}Policy", roles=[role], statements=statements,
+        iam.ManagedPolicy(self, f"{role.node.id}Policy", roles=[role], statements=statements, path=self.iam_path,
                           description=f"What {name} may do: answer its gates and read the pipeline")
         return role
+
+    @property
+    def iam_path(self) -> str:
+        """The IAM path of the approver roles and their policies: the approval guard reserves it."""
+        return f"/{self.pipeline_name}/approvers/"
+
+    @property
+    def deployers_prefix(self) -> str:
+        """The name prefix of the roles CDK Pipelines generates (pipeline, actions, CodeBuild projects): the
+        approval guard lets only them assume other accounts' bootstrap roles. At most 49 + 3 + 8 characters."""
+        return f"{self.pipeline_name}-d-"
 
     def _acknowledge_generated(self) -> None:
         """The findings on what aws-cdk-lib's CDK Pipelines generates and does not let us configure, each
@@ -172,25 +228,27 @@ class DeliveryStack(cdk.Stack):
         ], "CodeBuild's own log streams and test reports of the pipeline's build projects, as aws-cdk-lib grants "
            "them to each project role (the asset project's role covers the projects CDK Pipelines creates for it).")
         acknowledge(pipeline, [
-            "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-        ], "CDK Pipelines' generated grants that name no resource: the self-mutation step's "
-           "cloudformation:DescribeStacks and s3:ListBucket (to read the pipeline stack and the bootstrap "
-           "bucket), the asset role's codebuild:StartBuild/BatchGetBuilds of its own publishing projects, and the "
-           "pipeline role's KMS use of the cross-Region replication keys, which it reaches by alias.")
-        acknowledge(pipeline, [
             f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:*:iam::{self.account}:role/*]",
         ], "The self-mutation step assumes only the CDK bootstrap roles of the tooling account (its policy's "
            "condition: iam:ResourceTag/aws-cdk:bootstrap-role is deploy, file-publishing or image-publishing).")
-        unconstrained: dict[Any, str] = {
-            self.pipeline.pipeline.role: "the pipeline role's KMS use of the cross-Region replication keys, which "
-                                         "aws-cdk-lib grants on * because it reaches them by alias",
-            **{node: "the asset role's codebuild:StartBuild and BatchGetBuilds, which CDK Pipelines grants on * for "
-                     "the publishing projects it creates" for node in self.pipeline.node.find_all()
-               if isinstance(node, iam.Role) and node.node.path.endswith("/Assets/FileRole")},
+        # the three generated policies with a grant on *, each acknowledged where it is, with what it grants
+        roles = {role.node.path.removeprefix(pipeline.node.path + "/"): role for role in pipeline.node.find_all()
+                 if isinstance(role, iam.Role)}
+        unconstrained = {
+            "Pipeline/Role": ("the pipeline role's KMS use of the cross-Region replication keys, which aws-cdk-lib "
+                              "grants on * because it reaches them by alias", True),
+            "Assets/FileRole": ("the asset role's codebuild:StartBuild and BatchGetBuilds, which CDK Pipelines grants "
+                                "on * for the publishing projects it creates", True),
+            "UpdatePipeline/SelfMutation/Role": ("the self-mutation step's cloudformation:DescribeStacks and "
+                                                 "s3:ListBucket, to read the pipeline stack and the bootstrap bucket",
+                                                 False),
         }
-        for role_, why in unconstrained.items():
-            policy = role_.node.try_find_child("DefaultPolicy")
-            if policy is not None:
+        for path, (why, writes) in unconstrained.items():
+            policy = roles[path].node.try_find_child("DefaultPolicy") if path in roles else None
+            if policy is None:
+                continue
+            acknowledge(policy, "AwsSolutions::AwsSolutions-IAM5[Resource::*]", f"Generated by aws-cdk-lib: {why}.")
+            if writes:
                 acknowledge(policy, "checkov::CKV_AWS_111", f"Generated by aws-cdk-lib: {why}.")
         for rule in ("IAMNoInlinePolicy",):
             acknowledge_across_packs(pipeline, rule, (
@@ -212,7 +270,7 @@ class DeliveryStack(cdk.Stack):
                     node.apply_removal_policy(cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE)
             reason = (f"CodePipeline's artifact replica bucket for the deploy actions in {region}, created by "
                       "aws-cdk-lib's cross-Region support stack with a KMS key: transient copies of the pipeline's "
-                      "artifacts, rebuilt by every run; the construct does not expose its settings.")
+                      "artifacts, rebuilt by every run, private and encrypted.")
             acknowledge(stack, ["AwsSolutions::AwsSolutions-S1"], reason)
             for node in stack.node.find_all():
                 if isinstance(node, s3.CfnBucket):
@@ -240,21 +298,40 @@ class DeliveryStack(cdk.Stack):
         return [node for node in self.pipeline.node.find_all() if isinstance(node, codebuild.Project)]
 
     def approval_guard(self) -> dict[str, Any]:
-        """A service control policy for the tooling account: nobody but the approver roles answers a gate of
-        this pipeline (an administrator's ``codepipeline:*`` included). Attach it in AWS Organizations."""
-        partition, region, account = "aws", self.region, self.account
-        base = f"arn:{partition}:codepipeline:{region}:{account}:{self.pipeline_name}"
-        roles = {approver: f"arn:{partition}:iam::{account}:role/{name}"
-                 for approver, name in self.approver_role_names.items()}
-        statements = []
-        for approver, gate_names in sorted(self.gates.items()):
-            statements.append({
-                "Sid": f"Only{(approver or 'platform').title().replace('-', '')}Approvers",
-                "Effect": "Deny", "Action": "codepipeline:PutApprovalResult",
-                "Resource": [f"{base}/{gate}" for gate in gate_names],
-                "Condition": {"ArnNotEquals": {"aws:PrincipalArn": roles[approver]}},
-            })
-        return {"Version": "2012-10-17", "Statement": statements}
+        """A service control policy for the tooling account (AWS Organizations, attached from the management
+        account). It does not change as teams and gates come and go, and stays far below the SCP's 5,120
+        characters. It denies, whatever their identity policies allow (an administrator's included):
+
+        - answering a gate of this pipeline, to every principal but a role under the pipeline's IAM path;
+        - creating or changing a role or policy under that path or the pipeline's own roles, and changing or
+          deleting the pipeline, to every principal but CloudFormation's execution role (the pipeline deploying
+          itself);
+        - assuming the CDK bootstrap roles of another account (what ``cdk bootstrap --trust`` opens to the
+          whole tooling account), to every principal but the pipeline's own roles.
+        """
+        partition = {"cn-": "aws-cn", "us-gov-": "aws-us-gov"}.get(
+            next((prefix for prefix in ("cn-", "us-gov-") if self.region.startswith(prefix)), ""), "aws")
+        account, path = self.account, self.iam_path
+        deployer = f"arn:{partition}:iam::{account}:role/cdk-*-cfn-exec-role-{account}-*"
+        pipeline_roles = f"arn:{partition}:iam::{account}:role/{self.deployers_prefix}*"
+        return {"Version": "2012-10-17", "Statement": [
+            {"Sid": "OnlyApproverRolesAnswerGates", "Effect": "Deny", "Action": "codepipeline:PutApprovalResult",
+             "Resource": f"arn:{partition}:codepipeline:{self.region}:{account}:{self.pipeline_name}/*",
+             "Condition": {"ArnNotLike": {"aws:PrincipalArn": f"arn:{partition}:iam::{account}:role{path}*"}}},
+            {"Sid": "OnlyTheDeploymentChangesApprovers", "Effect": "Deny", "Action": list(GUARDED_IAM_ACTIONS),
+             "Resource": [f"arn:{partition}:iam::{account}:role{path}*", f"arn:{partition}:iam::{account}:policy{path}*",
+                          pipeline_roles],
+             "Condition": {"ArnNotLike": {"aws:PrincipalArn": deployer}}},
+            {"Sid": "OnlyTheDeploymentChangesThePipeline", "Effect": "Deny",
+             "Action": ["codepipeline:UpdatePipeline", "codepipeline:DeletePipeline"],
+             "Resource": f"arn:{partition}:codepipeline:{self.region}:{account}:{self.pipeline_name}",
+             "Condition": {"ArnNotLike": {"aws:PrincipalArn": deployer}}},
+            {"Sid": "OnlyThePipelineDeploysElsewhere", "Effect": "Deny", "Action": "sts:AssumeRole",
+             "Resource": [f"arn:{partition}:iam::*:role/cdk-*-{kind}-role-*" for kind in BOOTSTRAP_ROLES],
+             "Condition": {
+                 "StringNotEquals": {"aws:ResourceAccount": account},
+                 "ArnNotLike": {"aws:PrincipalArn": pipeline_roles}}},
+        ]}
 
 
 def _unique_id(components: list[str]) -> str:
@@ -271,7 +348,12 @@ def _unique_id(components: list[str]) -> str:
     return "".join(re.sub(r"[^A-Za-z0-9]", "", part) for part in human if part != "Resource")[:240] + digest
 
 
-_RULE_ID = re.compile(r"^(from|to) (\S+):(.+)$")
+#: How aws-cdk-lib names a rule between groups: "from|to <peer unique id>:<port>", or, for a peer in another
+#: stack, "<group unique id>:<port> from|to" on the peer.
+_RULE_ID = re.compile(r"^(from|to) (?P<peer>\S+):(.+)$")
+_REVERSED_RULE_ID = re.compile(r"^(?P<peer>\S+):(.+) (from|to)$")
+#: A node unique id: letters and digits ending in an 8-character upper-case hex hash (not a CIDR or a prefix list).
+_NODE_UNIQUE_ID = re.compile(r"^[A-Za-z0-9]*[0-9A-F]{8}$")
 
 
 #: What aws-cdk-lib tags with its construct path as Name (the console's name column).
@@ -302,12 +384,20 @@ def keep_top_level_identity(stack: cdk.Stack) -> int:
     for rule, path in rules:
         relative = path[2:]  # below the stage and the stack
         for index, part in enumerate(relative):
-            match = _RULE_ID.match(part)
-            if match is not None and match[2] in flat_ids:
-                relative[index] = f"{match[1]} {flat_ids[match[2]]}:{match[3]}"
-                rule.override_logical_id(_unique_id(relative))
-                kept += 1
-                break
+            match = _RULE_ID.match(part) or _REVERSED_RULE_ID.match(part)
+            if match is None or match["peer"] in ("{IndirectPeer}",) or not _NODE_UNIQUE_ID.search(match["peer"]):
+                continue
+            if match["peer"] not in flat_ids:
+                # a peer outside this stack: its unique id cannot be mapped, and a silent new id would replace
+                # the rule in every deployed stack
+                raise MwaaPlatformError(
+                    f"{rule.node.path}: a security group rule names {match['peer']}, a group outside its stack, "
+                    "so its logical id cannot be kept in the delivery pipeline; reference the group by id "
+                    "(an SSM parameter) instead")
+            relative[index] = part.replace(match["peer"], flat_ids[match["peer"]])
+            rule.override_logical_id(_unique_id(relative))
+            kept += 1
+            break
     return kept
 
 
@@ -343,7 +433,9 @@ def build_delivery(app: cdk.App, platform: PlatformSettings) -> tuple["Platform"
     position = {name: index for index, wave in enumerate(waves) for unit in wave.units for name in unit.stacks}
     for name, after, reason in built.orderings:
         # a link CDK cannot make across stages: the wave order must keep it
-        assert position[after] < position[name], f"{name} deploys in a wave before {after}, which it {reason}"
+        if position[after] >= position[name]:
+            raise MwaaPlatformError(f"delivery: {name} would deploy in a wave no later than {after}, which it "
+                                    f"{reason}: the wave plan is wrong (stacks.delivery.plan_waves)")
     delivery = platform.delivery
     stack = DeliveryStack(app, pipeline_name(platform), platform=platform, waves=waves, stages=stages,
                           env=cdk.Environment(account=delivery.account, region=delivery.region))

@@ -951,7 +951,7 @@ class _Resolver:
         self.budget_stages()
         self.cross_account_stages()
         self.serverless_quotas(serverless)
-        approvals = self.approvals(registry)
+        approvals = self.approvals(registry, stages)
         if self.problems:
             raise RegistryError(self.path, self.problems)
         return PlatformSettings(
@@ -1263,9 +1263,10 @@ class _Resolver:
                              workflow.model_copy(update={"definition": definition, "code_package": code})))
         return tuple(resolved)
 
-    def approvals(self, registry: Registry) -> dict[str, tuple[str, tuple[str, ...]]]:
+    def approvals(self, registry: Registry, stages: Mapping[str, StageSettings]) -> dict[str, tuple[str, tuple[str, ...]]]:
         """Team -> (the approving team, its approvers' role ARNs) for teams whose production changes another
-        team approves (``approved_by``): that team exists, is another team, and names approvers."""
+        team approves (``approved_by``): that team exists, is another team, and names approvers; the team
+        deploys its own environment (or serverless workflows) in production, where the gate goes."""
         teams = {team.name: team for team in registry.teams}
         approvals: dict[str, tuple[str, tuple[str, ...]]] = {}
         for index, team in enumerate(registry.teams):
@@ -1285,6 +1286,11 @@ class _Resolver:
             elif not other.approvers:
                 self.fail(where, f"approved_by names team {other.name!r}, which lists no approvers: add its members' "
                                  "role ARNs to its approvers", at)
+            elif shared := [name for name, entry in team.environments.items()
+                            if entry.shared is not None and name in stages and stages[name].production]:
+                self.fail(where, f"approved_by gates a team's own production deployment, but in {', '.join(shared)} "
+                                 "the team is on a shared environment, which deploys for all its teams at once: "
+                                 "drop approved_by, or give the team its own environment there", at)
             else:
                 approvals[team.name] = (other.name, tuple(other.approvers))
         return approvals

@@ -384,6 +384,9 @@ def _conditions_hold(conditions: dict, context: dict) -> bool:
             if operator in ("ArnNotEquals", "StringNotEquals"):
                 if actual is None or actual in _as_list(expected):
                     return False
+            elif operator in ("ArnNotLike", "StringNotLike"):
+                if actual is None or _matches(expected, actual):
+                    return False
             elif operator == "Bool":
                 if actual is None or str(actual).lower() not in [str(v).lower() for v in _as_list(expected)]:
                     return False

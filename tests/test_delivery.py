@@ -15,12 +15,14 @@ import pytest
 from harness import (FIXTURE_REGISTRY, REPO_ROOT, assert_cfn_lint_clean, checkov_failures, iam_decision,
                      resolve_literals, write_registry)
 from stacks.delivery import FIXED_PIPELINE_STAGES, PLATFORM_GATE, plan_waves
-from stacks.delivery_stack import AUTHOR_ACTIONS, SYNTH_COMMANDS
+from stacks.delivery_stack import AUTHOR_ACTIONS, CHECK_COMMANDS, SYNTH_COMMANDS
 from stacks.registry import RegistryError, load_registry
 
 TOOLING = "444444444444"
 PIPELINE = "mwaa-platform-delivery"
 PIPELINE_ARN = f"arn:aws:codepipeline:eu-west-1:{TOOLING}:{PIPELINE}"
+PLATFORM_APPROVER = f"arn:aws:iam::{TOOLING}:role/{PIPELINE}/approvers/{PIPELINE}-approver-platform"
+ANALYTICS_APPROVER = f"arn:aws:iam::{TOOLING}:role/{PIPELINE}/approvers/{PIPELINE}-approver-analytics"
 
 
 def top_templates(pipeline):
@@ -85,22 +87,32 @@ def test_waves_follow_the_stages_in_order_and_only_production_waits_for_the_plat
 def test_a_team_with_approved_by_waits_for_that_teams_approvers_and_nobody_else_waits(stages):
     (wave,) = [s for s in stages if s["Name"] == "prod-teams-1"]
     (gate,) = actions(wave, "Approval")
-    assert gate["Name"] == "mwaa-platform-payments-prod.Approve-analytics"
+    assert gate["Name"] == "mwaa-platform-payments-prod.Approve"
     payments = [a for a in actions(wave, "Deploy") if a["Name"].startswith("mwaa-platform-payments-prod.")]
     others = [a for a in actions(wave, "Deploy") if not a["Name"].startswith("mwaa-platform-payments-prod.")]
     assert payments and all(a["RunOrder"] > gate["RunOrder"] for a in payments)
     assert min(a["RunOrder"] for a in others) == 1  # central-prod does not wait for payments' reviewers
 
 
-def test_the_synth_step_runs_the_readme_test_command_and_the_dag_checks_before_synthesis(template):
+def test_team_code_runs_only_in_the_checks_step_which_outputs_nothing_and_comes_before_any_deployment(template, stages):
+    """The tests and the DAG checks import the teams' DAGs: they run in their own step, with no output, so
+    what the pipeline deploys to itself (UpdatePipeline, before any gate) comes from synthesis alone."""
     readme = (REPO_ROOT / "README.md").read_text()
     test_command = re.search(r"```sh\n.*\n(make test)\b", readme)[1]
-    assert SYNTH_COMMANDS == (test_command, "make dags-check", "make synth-pipeline")
-    (synth,) = [r["Properties"] for r in template["Resources"].values()
-                if r["Type"] == "AWS::CodeBuild::Project" and "make synth-pipeline" in json.dumps(r["Properties"])]
-    spec = json.loads(synth["Source"]["BuildSpec"])
-    assert spec["phases"]["build"]["commands"] == list(SYNTH_COMMANDS)
-    assert spec["artifacts"]["base-directory"] == "cdk.out.pipeline"
+    assert CHECK_COMMANDS == (test_command, "make dags-check") and SYNTH_COMMANDS == ("make synth-pipeline",)
+
+    def buildspec(command):
+        (project,) = [r["Properties"] for r in template["Resources"].values()
+                      if r["Type"] == "AWS::CodeBuild::Project" and command in json.dumps(r["Properties"])]
+        return json.loads(project["Source"]["BuildSpec"])
+    assert buildspec("make synth-pipeline")["phases"]["build"]["commands"] == list(SYNTH_COMMANDS)
+    assert buildspec("make synth-pipeline")["artifacts"]["base-directory"] == "cdk.out.pipeline"
+    checks = buildspec("make dags-check")
+    assert checks["phases"]["build"]["commands"] == list(CHECK_COMMANDS) and "artifacts" not in checks
+    first_wave = stages[len(FIXED_PIPELINE_STAGES)]
+    (check,) = [a for a in actions(first_wave, "Build")]
+    assert check["RunOrder"] == 1 and "OutputArtifacts" not in check
+    assert all(a["RunOrder"] > 1 for a in actions(first_wave, "Deploy"))
 
 
 # --- who may approve ---------------------------------------------------------------------------------
@@ -112,6 +124,7 @@ def approver_roles(template):
     for logical_id, resource in template["Resources"].items():
         if resource["Type"] != "AWS::IAM::Role" or "approver" not in json.dumps(resource["Properties"].get("RoleName")):
             continue
+        assert resource["Properties"]["Path"] == f"/{PIPELINE}/approvers/"
         (policy,) = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::IAM::ManagedPolicy"
                      and {"Ref": logical_id} in r["Properties"].get("Roles", [])]
         trust = resource["Properties"]["AssumeRolePolicyDocument"]["Statement"]
@@ -126,8 +139,8 @@ def test_only_each_gates_approvers_may_answer_it(template, stages):
     roles = approver_roles(template)
     platform_gate, team_gate = (f"{PIPELINE_ARN}/{gate}" for gate in gates(stages))
     assert platform_gate.endswith("/mwaa-platform-prod-platform/ApproveProduction")
-    platform_role, analytics_role = roles[f"{PIPELINE}-platform-approver"], roles[f"{PIPELINE}-analytics-approver"]
-    assert sorted(roles) == [f"{PIPELINE}-analytics-approver", f"{PIPELINE}-platform-approver"]
+    platform_role, analytics_role = roles[f"{PIPELINE}-approver-platform"], roles[f"{PIPELINE}-approver-analytics"]
+    assert sorted(roles) == [f"{PIPELINE}-approver-analytics", f"{PIPELINE}-approver-platform"]
     # who may assume them: the registry's approvers, nobody else
     assert platform_role[0] == [f"arn:aws:iam::{TOOLING}:role/platform-approvers"]
     assert analytics_role[0] == [f"arn:aws:iam::{TOOLING}:role/analytics-leads"]
@@ -142,23 +155,43 @@ def test_only_each_gates_approvers_may_answer_it(template, stages):
                         resource=PIPELINE_ARN) == "implicit-deny"
 
 
-def test_the_approval_guard_denies_every_other_principal_an_answer(template, stages):
+def test_the_approval_guard_denies_every_other_principal_an_answer_and_a_way_around(template, stages):
     """The service control policy `make synth-pipeline` writes beside the templates (and into the template's
-    metadata): an administrator with codepipeline:* still cannot answer a gate that is not theirs."""
+    metadata): an administrator with every permission still cannot answer a gate, make themselves an
+    approver, rewrite the pipeline, or deploy into another account through the bootstrap trust."""
     guard = template["Metadata"]["ApprovalGuardServiceControlPolicy"]
+    assert len(json.dumps(guard, separators=(",", ":"))) < 5120  # AWS Organizations' SCP size limit
     platform_gate, team_gate = (f"{PIPELINE_ARN}/{gate}" for gate in gates(stages))
-
-    def decide(principal, gate):
-        # an administrator's allow everywhere, then the SCP: explicit deny wins
-        admin = [{"Effect": "Allow", "Action": "codepipeline:*", "Resource": "*"}]
-        return iam_decision([*admin, *guard["Statement"]], action="codepipeline:PutApprovalResult", resource=gate,
-                            context={"aws:PrincipalArn": principal})
     admin = f"arn:aws:iam::{TOOLING}:role/Administrator"
-    platform_role = f"arn:aws:iam::{TOOLING}:role/{PIPELINE}-platform-approver"
-    analytics_role = f"arn:aws:iam::{TOOLING}:role/{PIPELINE}-analytics-approver"
-    assert decide(admin, platform_gate) == decide(admin, team_gate) == "deny"
-    assert decide(platform_role, platform_gate) == decide(analytics_role, team_gate) == "allow"
-    assert decide(analytics_role, platform_gate) == decide(platform_role, team_gate) == "deny"
+    deployer = f"arn:aws:iam::{TOOLING}:role/cdk-hnb659fds-cfn-exec-role-{TOOLING}-eu-west-1"
+    pipeline_role = f"arn:aws:iam::{TOOLING}:role/{PIPELINE}-d-0123abcd"
+
+    def decide(principal, action, resource, **context):
+        everything = [{"Effect": "Allow", "Action": "*", "Resource": "*"}]  # the identity's own policies
+        return iam_decision([*everything, *guard["Statement"]], action=action, resource=resource,
+                            context={"aws:PrincipalArn": principal, **context})
+    answer = "codepipeline:PutApprovalResult"
+    assert decide(admin, answer, platform_gate) == decide(admin, answer, team_gate) == "deny"
+    assert decide(PLATFORM_APPROVER, answer, platform_gate) == decide(ANALYTICS_APPROVER, answer, team_gate) == "allow"
+    # who answers which gate is the approver roles' own policies' business (above); the guard is stable
+    for action, resource in [("iam:UpdateAssumeRolePolicy", PLATFORM_APPROVER),
+                             ("iam:CreateRole", f"arn:aws:iam::{TOOLING}:role/{PIPELINE}/approvers/mine"),
+                             ("iam:UpdateAssumeRolePolicy", pipeline_role),
+                             ("codepipeline:UpdatePipeline", PIPELINE_ARN)]:
+        assert (decide(admin, action, resource), decide(deployer, action, resource)) == ("deny", "allow"), action
+    prod_deploy = "arn:aws:iam::222222222222:role/cdk-hnb659fds-deploy-role-222222222222-eu-west-1"
+    assert decide(admin, "sts:AssumeRole", prod_deploy, **{"aws:ResourceAccount": "222222222222"}) == "deny"
+    assert decide(pipeline_role, "sts:AssumeRole", prod_deploy, **{"aws:ResourceAccount": "222222222222"}) == "allow"
+    own = f"arn:aws:iam::{TOOLING}:role/cdk-hnb659fds-deploy-role-{TOOLING}-eu-west-1"
+    assert decide(admin, "sts:AssumeRole", own, **{"aws:ResourceAccount": TOOLING}) == "allow"  # deploys the pipeline
+
+
+def test_every_role_of_the_pipeline_is_an_approver_or_a_deployer_the_guard_knows(template):
+    roles = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Role"]
+    approvers = [r for r in roles if r.get("Path") == f"/{PIPELINE}/approvers/"]
+    deployers = [r for r in roles if re.fullmatch(rf"{PIPELINE}-d-[0-9a-f]{{8}}", r.get("RoleName", ""))]
+    assert len(approvers) == 2 and len(deployers) + len(approvers) == len(roles)
+    assert len({r["RoleName"] for r in roles}) == len(roles) and max(len(r["RoleName"]) for r in roles) <= 64
 
 
 def test_with_codecommit_an_approver_can_never_author_a_change(tmp_path):
@@ -212,13 +245,44 @@ def test_200_teams_split_into_waves_within_codepipelines_quotas(tmp_path):
     assert [w.name for w in waves if w.gated] == ["prod-platform"]
 
 
-def test_a_registry_beyond_the_pipeline_quotas_is_refused_naming_them(tmp_path):
+def test_a_registry_beyond_the_pipeline_quotas_is_refused_naming_them_by_every_synth(tmp_path):
+    """`make synth` refuses it too, before building anything: the registry could not be delivered."""
+    import aws_cdk as cdk
+
+    import app as platform_app
+
     document = bench_registry(200)
     document["delivery"]["actions_per_stage"] = 10
-    platform = load_registry(write_registry(tmp_path, document), environ={})
-    with pytest.raises(RegistryError, match=r"the pipeline would have \d+ stages \(4 fixed and \d+ waves of at most "
-                                            r"10 actions\), over CodePipeline's 50 stages per pipeline"):
-        plan_waves(platform)
+    path = write_registry(tmp_path, document)
+    quota = (r"the pipeline would have \d+ stages \(4 fixed and \d+ waves of at most 10 actions\), over "
+             r"CodePipeline's 50 stages per pipeline")
+    with pytest.raises(RegistryError, match=quota):
+        plan_waves(load_registry(path, environ={}))
+    app = cdk.App(context={"registry": str(path)})
+    with pytest.raises(RegistryError, match=quota):
+        platform_app.build(app)
+    assert app.node.children == []
+
+
+def test_a_network_production_shares_is_gated_in_the_earlier_stage_that_deploys_it(tmp_path):
+    """dev and prod in one account and Region share a network: dev's wave deploys production's network,
+    so the platform approvers open it; prod's first wave (its teams) is gated too."""
+    document = _registry_document()
+    document["stages"]["prod"]["account"] = document["stages"]["dev"]["account"]
+    waves = plan_waves(load_registry(write_registry(tmp_path, document), environ={}))
+    assert [(w.name, w.gated) for w in waves] == [
+        ("dev-platform", True), ("dev-teams-1", False), ("prod-teams-1", True)]
+
+
+def test_a_teams_serverless_workflows_wait_for_its_reviewers_in_production(tmp_path):
+    document = _registry_document()
+    (reporting,) = [team for team in document["teams"] if team["name"] == "reporting"]
+    reporting["environments"]["prod"] = json.loads(json.dumps(reporting["environments"]["dev"]))  # no YAML alias
+    reporting["approved_by"] = "analytics"
+    waves = plan_waves(load_registry(write_registry(tmp_path, document), environ={}))
+    units = {unit.name: unit for wave in waves for unit in wave.units}
+    assert units["mwaa-platform-reporting-prod"].approved_by == "analytics"
+    assert units["mwaa-platform-reporting-dev"].approved_by is None
 
 
 def test_the_plan_counts_the_actions_codepipeline_is_given(stages, tmp_path):
@@ -244,6 +308,9 @@ def _registry_document():
     (lambda d: d["teams"][0].update(approvers=[]), "approved_by names team 'analytics', which lists no approvers"),
     (lambda d: d.pop("delivery"), "approved_by applies to the delivery pipeline's production gates: declare delivery"),
     (lambda d: d["delivery"].update(approvers=[]), "must name at least one role: a production change needs someone"),
+    (lambda d: (d["teams"][0].update(approved_by="payments"), d["teams"][1].update(approvers=[
+        "arn:aws:iam::444444444444:role/payments-leads"])),
+     "approved_by gates a team's own production deployment, but in prod the team is on a shared environment"),
     (lambda d: d["delivery"].update(approvers=["platform-approvers"]),
      "approvers entries are IAM role ARNs (arn:aws:iam::123456789012:role/NAME), got 'platform-approvers'"),
     (lambda d: d["delivery"]["source"].update(codecommit_repository="mwaa-platform"),

@@ -603,6 +603,7 @@ def test_a_shared_environment_syncs_each_teams_dags_under_its_own_prefix(tmp_pat
     def edit(document):
         env(document, 1, "prod").clear()
         env(document, 1, "prod").update(shared="central", dags="payments-dags")
+        team(document, 1).pop("approved_by")  # its own production gate needs its own environment
         team(document, 1).pop("cross_account")  # roles are an own environment's
         one_stage(document, "prod")  # the prod stage is enough
     app = new_app()
@@ -816,6 +817,7 @@ def test_teams_of_different_data_classifications_on_one_environment_are_warned_a
     def place_payments(document):
         env(document, 1, "prod").clear()
         env(document, 1, "prod").update(shared="central", dags="../../../examples/payments/dags")
+        team(document, 1).pop("approved_by")  # its own production gate needs its own environment
         team(document, 1).pop("cross_account")
         team(document, 1)["alerts"]["monthly_budget_usd"].pop("prod")
     platform = load_registry(write(tmp_path, edited(place_payments)))

@@ -299,3 +299,36 @@ def test_every_rule_explains_what_is_wrong_why_and_how_to_fix_it():
         assert rule.rule_id == f"MwaaChecks-{rule.suffix}"
         assert len(rule.info) > 40 and len(rule.explanation) > 120, rule.suffix
     assert MwaaChecks().rule_ids == [rule.rule_id for rule in MWAA_RULES.values()]
+
+
+def test_a_clean_assembly_is_decided_in_python_and_anything_else_goes_to_cdk_nag(monkeypatch):
+    """During `cdk synth` the pack first runs its rules over the written templates in Python: when all pass it
+    reports success without cdk-nag's walk (a few jsii callbacks per rule and resource, most of the pack's
+    cost); a failing or raising rule sends the assembly through cdk-nag, which reports it as before."""
+    from mwaa_platform.compliance import mwaa_checks
+
+    public = {"Resources": {"Env": {"Type": "AWS::MWAA::Environment",
+                                    "Properties": {"WebserverAccessMode": "PUBLIC_ONLY"}}}}
+    private = {"Resources": {"Env": {"Type": "AWS::MWAA::Environment", "Properties": {
+        "WebserverAccessMode": "PRIVATE_ONLY"}}}}
+    assert mwaa_checks._all_compliant([({"Resources": {}}, "123456789012")])
+    assert not mwaa_checks._all_compliant([({"Resources": {}}, None), (public, "123456789012")])
+    # the private environment still fails other rules (no logging, no key): only a fully compliant one passes
+    assert not mwaa_checks._all_compliant([(private, "123456789012")])
+
+    def raises(template, logical_id):
+        raise KeyError("a rule that cannot read its resource")
+    broken = mwaa_checks.MwaaRule("Broken", "AWS::S3::Bucket", info="i", explanation="e", check=raises)
+    monkeypatch.setitem(mwaa_checks._RULES_BY_TYPE, "AWS::S3::Bucket", [broken])
+    assert not mwaa_checks._all_compliant([({"Resources": {"B": {"Type": "AWS::S3::Bucket"}}}, None)])
+
+
+def test_synthesis_still_fails_on_a_finding_through_cdk_nag():
+    from aws_cdk import aws_mwaa as mwaa
+
+    app = new_app()
+    cdk.Validations.of(app).add_plugins(MwaaChecks())
+    stack = new_stack(app)
+    mwaa.CfnEnvironment(stack, "Env", name="public", webserver_access_mode="PUBLIC_ONLY")
+    with pytest.raises(RuntimeError, match=r"MwaaChecks-WebServerPrivate"):
+        app.synth()

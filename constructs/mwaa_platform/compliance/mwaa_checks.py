@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Optional, Union, cast
 
@@ -431,9 +431,15 @@ class MwaaChecks(cdk_nag.NagPack):
 
     def validate(self, context: cdk.IPolicyValidationContext) -> cdk.PolicyValidationPluginReport:
         # CDK has written the templates: read them, so property overrides count too
+        stacks = list(context.stack_templates)
         self._written = {os.path.realpath(stack.template_path): json.loads(open(stack.template_path).read())
-                         for stack in context.stack_templates}
+                         for stack in stacks}
         try:
+            if _all_compliant((self._written[os.path.realpath(stack.template_path)], stack.account_id)
+                              for stack in stacks):
+                # nothing to report or acknowledge: cdk-nag's walk would call back into Python a few times for
+                # every rule and resource (most of the pack's cost) only to find the same
+                return cdk.PolicyValidationPluginReport(success=True, violations=[])
             return cdk_nag.NagPack.validate(self, context)
         finally:
             self._written = {}
@@ -468,6 +474,22 @@ class MwaaChecks(cdk_nag.NagPack):
         if key not in self._rendered:
             self._rendered[key] = _Template(_render(stack), account)
         return self._rendered[key]
+
+
+def _all_compliant(templates: Iterable[tuple[Mapping[str, Any], Optional[str]]]) -> bool:
+    """Whether every rule passes on every resource of ``templates`` (each with the account it deploys to, or
+    None), in Python alone. A rule that fails, or raises, says no: cdk-nag then reports it as usual."""
+    for written, account in templates:
+        template = _Template(written.get("Resources") or {}, None if not account or cdk.Token.is_unresolved(account)
+                             else account)
+        for logical_id, resource in template.resources.items():
+            for rule in _RULES_BY_TYPE.get(resource.get("Type", ""), ()):
+                try:
+                    if rule.check(template, logical_id):
+                        return False
+                except Exception:  # noqa: BLE001 - reported by cdk-nag's own walk, as "Rule threw an error"
+                    return False
+    return True
 
 
 def _render(stack: cdk.Stack) -> dict[str, dict[str, Any]]:

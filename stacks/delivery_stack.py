@@ -4,7 +4,7 @@
 ``cdk.Stage`` per unit (``stacks.delivery``), each under its usual CloudFormation stack name, and this
 stack, whose pipeline tests, synthesizes and deploys them wave by wave. Only the approver roles built
 here may answer the production gates; ``approval_guard`` is the service control policy that makes
-them the only ones in the tooling account's organization.
+them the only ones in the tooling account.
 """
 
 from __future__ import annotations
@@ -62,6 +62,10 @@ SYNTH_COMMANDS = ("make synth-pipeline",)
 #: The checks step, before the first wave: the README's test command, then every team's DAGs imported on
 #: its Airflow version with ruff's AIR rules. A failure stops every deployment.
 CHECK_COMMANDS = ("make test", "make dags-check")
+#: Every way to write or remove an artifact object: denied to the checks step, which runs the teams' code.
+ARTIFACT_WRITE_ACTIONS = ("s3:PutObject", "s3:PutObjectAcl", "s3:PutObjectVersionAcl", "s3:PutObjectTagging",
+                          "s3:PutObjectVersionTagging", "s3:PutObjectRetention", "s3:PutObjectLegalHold",
+                          "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:AbortMultipartUpload", "s3:RestoreObject")
 #: CodePipeline's longest action name (API reference: ActionDeclaration).
 ACTION_NAME_MAX = 100
 PIPELINE_OUT = "cdk.out.pipeline"
@@ -93,13 +97,17 @@ class DeliveryStack(cdk.Stack):
         # checks, which import the teams' DAGs, run in their own step, which has no output to deploy.
         synth = pipelines.ShellStep("Synth", input=source, commands=list(SYNTH_COMMANDS),
                                     primary_output_directory=PIPELINE_OUT)
-        checks = pipelines.CodeBuildStep("Checks", input=source, commands=list(CHECK_COMMANDS))
         # the artifacts (the cloud assembly every stage deploys) in a versioned, KMS-encrypted bucket with
         # server access logs; the stage accounts' deploy roles read it through the key's policy
         self.key = kms.Key(self, "ArtifactsKey", enable_key_rotation=True,
                            description=f"Encrypts the artifacts of {self.pipeline_name}")
         self.artifacts = AirflowSourceBucket(self, "Artifacts", key=self.key, access_logs_prefix="artifacts/",
                                              noncurrent_version_expiration=cdk.Duration.days(30))
+        # the team code the checks run must not rewrite what the waves after them deploy: CDK Pipelines gives
+        # every CodeBuild step read and write on the artifacts; this step is denied every write
+        checks = pipelines.CodeBuildStep("Checks", input=source, commands=list(CHECK_COMMANDS), role_policy_statements=[
+            iam.PolicyStatement(sid="NeverRewriteTheArtifacts", effect=iam.Effect.DENY,
+                                actions=list(ARTIFACT_WRITE_ACTIONS), resources=[self.artifacts.bucket.arn_for_objects("*")])])
         self.pipeline = pipelines.CodePipeline(
             self, "Pipeline", pipeline_name=self.pipeline_name, pipeline_type=codepipeline.PipelineType.V2,
             synth=synth, artifact_bucket=self.artifacts.bucket, cross_account_keys=True, enable_key_rotation=True,

@@ -113,6 +113,17 @@ def test_team_code_runs_only_in_the_checks_step_which_outputs_nothing_and_comes_
     (check,) = [a for a in actions(first_wave, "Build")]
     assert check["RunOrder"] == 1 and "OutputArtifacts" not in check
     assert all(a["RunOrder"] > 1 for a in actions(first_wave, "Deploy"))
+    # and it cannot rewrite what the later actions deploy: every artifact write is denied to its role
+    (project,) = [r["Properties"] for r in template["Resources"].values()
+                  if r["Type"] == "AWS::CodeBuild::Project" and "make dags-check" in json.dumps(r["Properties"])]
+    role_id = project["ServiceRole"]["Fn::GetAtt"][0]
+    statements = [st for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Policy"
+                  and {"Ref": role_id} in r["Properties"]["Roles"] for st in r["Properties"]["PolicyDocument"]["Statement"]]
+    statements = resolve_literals(statements, template, account=TOOLING)
+    bucket = next(r for r in statements if r.get("Sid") == "NeverRewriteTheArtifacts")["Resource"].removesuffix("/*")
+    for action in ("s3:PutObject", "s3:DeleteObject", "s3:PutObjectAcl"):
+        assert iam_decision(statements, action=action, resource=f"{bucket}/mwaa-platform-deli/Synth_Outp/x") == "deny"
+    assert iam_decision(statements, action="s3:GetObject", resource=f"{bucket}/mwaa-platform-deli/x") == "allow"
 
 
 # --- who may approve ---------------------------------------------------------------------------------
@@ -350,3 +361,20 @@ def test_the_pipeline_mode_refuses_a_selection_and_a_registry_without_delivery(t
         team.pop("approved_by", None)
     with pytest.raises(RegistryError, match="the delivery pipeline needs delivery: in the registry"):
         platform_app.build(cdk.App(context={"registry": str(write_registry(tmp_path, document)), "delivery": "pipeline"}))
+
+
+def test_every_action_the_pipeline_grants_or_denies_is_an_operation_of_its_service():
+    """Read from botocore's service models: a misspelt action in a Deny would deny nothing."""
+    import botocore.session
+
+    from stacks.delivery_stack import APPROVER_READ_ACTIONS, GUARDED_IAM_ACTIONS
+
+    session = botocore.session.get_session()
+
+    def operations(service):
+        return set(session.get_service_model(service).operation_names)
+    iam_only = {"codecommit:GitPush"}  # a permission without an API operation (Git over HTTPS or SSH)
+    for action in (*AUTHOR_ACTIONS, *APPROVER_READ_ACTIONS, *GUARDED_IAM_ACTIONS, "codepipeline:PutApprovalResult",
+                   "codepipeline:UpdatePipeline", "codepipeline:DeletePipeline"):
+        service, name = action.split(":")
+        assert action in iam_only or name in operations(service), action

@@ -336,6 +336,12 @@ def test_a_delivery_mistake_is_refused_naming_its_field(tmp_path, edit, message)
         load_registry(write_registry(tmp_path, document), environ={})
 
 
+def test_the_pipeline_template_is_written_without_indentation(pipeline):
+    """A 200-team pipeline (806 deploy actions) measured 947 KB indented: 94% of CloudFormation's 1 MB."""
+    text = top_templates(pipeline)[PIPELINE].read_text()
+    assert "\n " not in text and len(text) == len(json.dumps(json.loads(text), separators=(",", ":")))
+
+
 def test_the_pipeline_templates_pass_cfn_lint_and_checkov(pipeline):
     from harness import checkov_reports
 

@@ -50,12 +50,12 @@ def build(app: cdk.App) -> Platform:
     mode = str(context("delivery") or "platform")
     if mode not in ("platform", "pipeline"):
         raise MwaaPlatformError(f"context delivery must be platform or pipeline, got {mode!r}")
-    if platform.delivery is not None:
-        plan_waves(platform)  # a registry the pipeline could not deliver (CodePipeline's quotas) fails every synth
     if mode == "pipeline":
         if any(context(key) is not None for key in ("teams", "stages", "shard")):
             raise MwaaPlatformError("context delivery=pipeline builds the whole platform: drop teams, stages and shard")
-        return build_delivery(app, platform)[0]
+        return build_delivery(app, platform)[0]  # plans the waves first, within CodePipeline's quotas
+    if platform.delivery is not None:
+        plan_waves(platform)  # a registry the pipeline could not deliver (CodePipeline's quotas) fails every synth
     selection = Selection.from_context(context("teams"), context("stages"), context("shard"), platform)
     return build_platform(app, platform, selection)
 

@@ -14,7 +14,8 @@ building a stack.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 from stacks.registry import EnvironmentSpec, PlatformSettings, RegistryError
 
@@ -76,12 +77,13 @@ def plan_waves(platform: PlatformSettings) -> list[Wave]:
         platform_stacks = [name for name in (network.stack_name, network.eks_stack_name,
                                              network.monitoring_stack_name if platform.environments_of(network) else None)
                            if name is not None and name not in placed]
-        units = [_team_unit(platform, stage.name, env) for env in platform.environments if env.stage.name == stage.name]
+        # a team's own gate is production's only
+        approvals = platform.approvals if stage.production else {}
+        units = [_team_unit(platform, stage.name, env, approvals) for env in platform.environments
+                 if env.stage.name == stage.name]
         units += [Unit(name=spec.stack_name, stage=stage.name, stacks=(spec.stack_name,),
-                       approved_by=platform.approvals.get(spec.team, (None,))[0])
+                       approved_by=approvals.get(spec.team, (None,))[0])
                   for spec in platform.serverless if spec.stage.name == stage.name]
-        if not stage.production:
-            units = [Unit(name=u.name, stage=u.stage, stacks=u.stacks) for u in units]  # gates are production's
         gated = stage.production
         stage_waves: list[Wave] = []
         if platform_stacks:
@@ -107,8 +109,7 @@ def plan_waves(platform: PlatformSettings) -> list[Wave]:
             stage_waves.append(_wave(stage.name, team_waves + 1, current, gated and not stage_waves))
         waves += stage_waves
     if waves:  # the first is a stage's platform wave: a few stacks, the checks and at most the gate
-        waves[0] = Wave(name=waves[0].name, stage=waves[0].stage, units=waves[0].units, gated=waves[0].gated,
-                        checked=True)
+        waves[0] = replace(waves[0], checked=True)
     stages = len(FIXED_PIPELINE_STAGES) + len(waves)
     if stages > delivery.stages_per_pipeline:
         problems.append(f"the pipeline would have {stages} stages ({len(FIXED_PIPELINE_STAGES)} fixed and {len(waves)} "
@@ -120,12 +121,13 @@ def plan_waves(platform: PlatformSettings) -> list[Wave]:
     return waves
 
 
-def _team_unit(platform: PlatformSettings, stage: str, env: EnvironmentSpec) -> Unit:
-    """An environment with what deploys after it: its target-account roles and, if shared, its teams' stacks."""
+def _team_unit(platform: PlatformSettings, stage: str, env: EnvironmentSpec,
+               approvals: Mapping[str, tuple[str, tuple[str, ...]]]) -> Unit:
+    """An environment with what deploys after it: its target-account roles and, if shared, its teams' stacks.
+    Only a team's own environment takes its gate (``approvals``); a shared one has none."""
     teams = [access for access in platform.team_access if access.environment.environment_name == env.environment_name]
     targets = list(dict.fromkeys(role.stack_name for role in env.cross_account))
-    owner = env.name if not env.shared_by else None
-    approved = platform.approvals.get(owner) if owner is not None else None
+    approved = approvals.get(env.name) if not env.shared_by else None
     return Unit(name=env.stack_name, stage=stage,
                 stacks=(env.stack_name, *(access.stack_name for access in teams), *targets),
                 approved_by=approved[0] if approved is not None else None)

@@ -125,7 +125,8 @@ clean:
 registry-docs: setup
 	$(BIN)/python scripts/registry_docs.py
 
-## bench: synthesize generated registries of 1, 10, 50 and 200 teams (every team runs pods), then 200 in shards
-## and one team of 200 selectively; write docs/performance.md (about half an hour on 2 cores)
+## bench: synthesize generated registries of 1, 10, 50 and 200 teams (every team runs pods), then 200 in one
+## process, in shards and as two independent halves, in turn, three rounds; then one team of 200 selectively;
+## write docs/performance.md (about 45 minutes on 2 cores; keep the machine otherwise idle)
 bench: setup
 	$(BIN)/python scripts/bench.py --sizes 1 10 50 200 --scale 200 --eks-teams 200

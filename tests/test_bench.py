@@ -41,3 +41,22 @@ def test_one_size_has_no_marginal_row_and_none_no_table(bench):
     table = bench.phase_table({1: runs(1.0, 2.0, 2_000, full=4.0, unvalidated=1.0, bare=0.5)})
     assert "| 1 team (10 stacks) |" in table and "each added team" not in table
     assert bench.phase_table({}).startswith("(not measured")
+
+
+def test_scaling_out_reports_medians_of_rounds_and_their_ratios(bench):
+    def round_(single, sharded, ceiling, peaks=(900, 950)):
+        return {"single": single, "sharded": sharded, "merge": 5.0, "ceiling": ceiling,
+                "shard_peaks": list(peaks), "ceiling_peaks": [800, 810]}
+
+    # the second round's one-process run is slow: a single round would claim 2.4x, the medians say 1.8x
+    scale = bench.scale_summary(200, 2, [round_(300, 180, 160), round_(400, 170, 150, (1000, 940)),
+                                         round_(306, 170, 170)], 1700, 15.3, 830)
+    assert (scale["single"], scale["sharded"], scale["ceiling"]) == (306, 170, 160)
+    assert scale["speedup"] == 1.8 and scale["ceiling_speedup"] == 306 / 160
+    assert scale["shard_peaks"] == [1000, 950] and scale["selective_share"] == 0.05
+    table = bench.scale_table(scale)
+    assert "Medians of 3 rounds" in table
+    assert "| full synthesis, 2 shards merged into one assembly | 2 | 170.0 s (170.0 to 180.0) | 1000, 950 MiB | 1.80x" \
+        in table
+    assert "| 2 | 400.0 s | 170.0 s | 5.0 s | 150.0 s | 2.35x | 2.67x |" in table
+    assert "The shards reach 94% of it" in table

@@ -119,7 +119,7 @@ package-check: setup
 	scripts/check_package.sh
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .venv-airflow-* node_modules cdk.out .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .venv-airflow-* node_modules cdk.out .cdk.out-shards-* .pytest_cache
 
 ## registry-docs: regenerate docs/registry.schema.json, the reference part of docs/registry.md and the alarm table of docs/alerting.md
 registry-docs: setup

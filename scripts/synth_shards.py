@@ -10,7 +10,7 @@ depend on, and every N-th unit of teams' stacks (``stacks.platform.Selection``).
 
 - takes every artifact of every shard's ``manifest.json``; an artifact two shards built (a
   platform-wide stack) must be the same in both, template byte for byte, or the merge fails;
-- copies templates, asset manifests, metadata and asset folders (templates and asset manifests of a
+- moves templates, asset manifests, metadata and asset folders into the merged assembly (templates and asset manifests of a
   stack two shards built must be byte for byte the same; its metadata differs only in the construct
   traces' temporary folders, and the first shard's is kept); unions ``tree.json``;
 - joins the validation reports plugin by plugin;
@@ -54,10 +54,19 @@ def run_shard(index: int, count: int, outdir: Path, context: dict[str, str]) -> 
 
 def merge(shards: list[Path], out: Path) -> None:
     """Merge the shards' cloud assemblies into ``out`` (module docstring), moving their files: the shards
-    are left incomplete."""
+    are left incomplete. A merge that fails removes ``out``: no half-merged or unchecked assembly is left
+    for ``cdk deploy --app`` to find."""
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
+    try:
+        _merge(shards, out)
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _merge(shards: list[Path], out: Path) -> None:
     manifests = [json.loads((shard / "manifest.json").read_text()) for shard in shards]
     artifacts: dict[str, Any] = {}
     for shard, manifest in zip(shards, manifests):
@@ -150,6 +159,7 @@ def _check_merged(out: Path, artifacts: dict[str, Any]) -> None:
 
 def synthesize(jobs: int, out: Path, context: dict[str, str]) -> list[float]:
     """Run ``jobs`` shards side by side and merge them into ``out``; the shards' wall times."""
+    out = out.resolve()  # the shards run in the repository: a relative path would be theirs, not the caller's
     out.parent.mkdir(parents=True, exist_ok=True)
     # beside ``out``, on its file system, so the merge renames the shards' files rather than copying them
     with tempfile.TemporaryDirectory(prefix=f".{out.name}-shards-", dir=out.parent) as work:

@@ -45,15 +45,15 @@ def test_one_size_has_no_marginal_row_and_none_no_table(bench):
 
 def test_scaling_out_reports_medians_of_rounds_and_their_ratios(bench):
     def round_(single, sharded, ceiling, peaks=(900, 950)):
-        return {"single": single, "sharded": sharded, "merge": 5.0, "ceiling": ceiling,
+        return {"single": single, "single_peak": 1600 + single // 4, "sharded": sharded, "merge": 5.0, "ceiling": ceiling,
                 "shard_peaks": list(peaks), "ceiling_peaks": [800, 810]}
 
     # the second round's one-process run is slow: a single round would claim 2.4x, the medians say 1.8x
     scale = bench.scale_summary(200, 2, [round_(300, 180, 160), round_(400, 170, 150, (1000, 940)),
-                                         round_(306, 170, 170)], 1700, 15.3, 830)
+                                         round_(306, 170, 170)], 15.3, 830)
     assert (scale["single"], scale["sharded"], scale["ceiling"]) == (306, 170, 160)
     assert scale["speedup"] == 1.8 and scale["ceiling_speedup"] == 306 / 160
-    assert scale["shard_peaks"] == [1000, 950] and scale["selective_share"] == 0.05
+    assert scale["shard_peaks"] == [1000, 950] and scale["single_peak"] == 1700 and scale["selective_share"] == 0.05
     table = bench.scale_table(scale)
     assert "Medians of 3 rounds" in table
     assert "| full synthesis, 2 shards merged into one assembly | 2 | 170.0 s (170.0 to 180.0) | 1000, 950 MiB | 1.80x" \

@@ -97,3 +97,19 @@ def test_two_shards_merge_into_the_single_process_assembly(platform, tmp_path):
     assert set(listed.stdout.split()) == {a["displayName"] if "displayName" in a else n for n, a in one.items()
                                           if a["type"] == "aws:cloudformation:stack"}
     mark_passed("shards", key)
+
+
+def test_a_failed_merge_leaves_no_assembly_to_deploy(tmp_path):
+    shards = []
+    for index, template in enumerate(("a", "b")):
+        shard = tmp_path / f"shard-{index}"
+        shard.mkdir()
+        (shard / "manifest.json").write_text(json.dumps({"version": "1", "artifacts": {"net": {
+            "type": "aws:cloudformation:stack", "properties": {"templateFile": f"net-{template}.template.json"}}}}))
+        shards.append(shard)
+    out = tmp_path / "cdk.out"
+    out.mkdir()
+    (out / "manifest.json").write_text("{}")  # a previous assembly is replaced, not kept
+    with pytest.raises(SystemExit, match="artifact net differs between shards"):
+        synth_shards.merge(shards, out)
+    assert not out.exists()

@@ -27,6 +27,7 @@ from constructs import Construct
 from mwaa_platform.compliance import acknowledge, acknowledge_across_packs, wildcard_resource_finding
 from mwaa_platform.environment import AirflowSourceBucket
 from mwaa_platform.errors import MwaaPlatformError
+from mwaa_platform.validation import partition_of_region
 
 from stacks.delivery import PLATFORM_GATE, TEAM_GATE, Wave
 from stacks.registry import PlatformSettings
@@ -318,8 +319,7 @@ class DeliveryStack(cdk.Stack):
         - assuming the CDK bootstrap roles of another account (what ``cdk bootstrap --trust`` opens to the
           whole tooling account), to every principal but the pipeline's own roles.
         """
-        partition = {"cn-": "aws-cn", "us-gov-": "aws-us-gov"}.get(
-            next((prefix for prefix in ("cn-", "us-gov-") if self.region.startswith(prefix)), ""), "aws")
+        partition = partition_of_region(self.region)  # the registry checked the Region
         account, path = self.account, self.iam_path
         deployer = f"arn:{partition}:iam::{account}:role/cdk-*-cfn-exec-role-{account}-*"
         pipeline_roles = f"arn:{partition}:iam::{account}:role/{self.deployers_prefix}*"
@@ -394,7 +394,7 @@ def keep_top_level_identity(stack: cdk.Stack) -> int:
         relative = path[2:]  # below the stage and the stack
         for index, part in enumerate(relative):
             match = _RULE_ID.match(part) or _REVERSED_RULE_ID.match(part)
-            if match is None or match["peer"] in ("{IndirectPeer}",) or not _NODE_UNIQUE_ID.search(match["peer"]):
+            if match is None or not _NODE_UNIQUE_ID.search(match["peer"]):  # a CIDR, a prefix list, {IndirectPeer}
                 continue
             if match["peer"] not in flat_ids:
                 # a peer outside this stack: its unique id cannot be mapped, and a silent new id would replace

@@ -48,6 +48,7 @@ from mwaa_platform.validation import (
     check_root_volume,
     check_system_nodes,
     check_maintenance_window,
+    check_pipeline_region,
     check_policy_name,
     check_principal_arns,
     check_supported_airflow_version,
@@ -1046,6 +1047,12 @@ class Delivery(_Model):
     @classmethod
     def _account(cls, value: str) -> str:
         check_account_ids("account", [value])
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        check_pipeline_region("region", value)  # the stages' partition: a pipeline deploys in its own
         return value
 
     @field_validator("approvers")

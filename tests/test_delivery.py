@@ -328,6 +328,9 @@ def _registry_document():
      "name either connection_arn with repository, or codecommit_repository"),
     (lambda d: d["delivery"]["source"].update(connection_arn="arn:aws:iam::444444444444:role/x"),
      "connection_arn must be a CodeConnections connection ARN"),
+    (lambda d: d["delivery"].update(region="eu-wset-1"), "region must be a Region where CodePipeline runs (botocore "),
+    # the stages' partition: a pipeline in another could not deploy to them
+    (lambda d: d["delivery"].update(region="cn-north-1"), "got 'cn-north-1'"),
 ])
 def test_a_delivery_mistake_is_refused_naming_its_field(tmp_path, edit, message):
     document = _registry_document()

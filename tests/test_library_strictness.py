@@ -569,3 +569,10 @@ def test_aws_cdk_lib_rules_take_the_compute_as_a_peer():
     assert sources == {stack.get_logical_id(built[name].security_group.node.default_child) for name in ("ecs", "batch")}
     Template.from_stack(stack).has_resource_properties("AWS::EC2::SecurityGroupIngress", {
         "GroupId": "sg-0control", "FromPort": 443, "ToPort": 443})
+
+
+def test_the_partition_of_a_region_is_botocores():
+    from mwaa_platform.validation import partition_of_region
+
+    assert [partition_of_region(region) for region in ("eu-west-1", "cn-north-1", "us-gov-west-1")] == [
+        "aws", "aws-cn", "aws-us-gov"]

@@ -6,7 +6,14 @@ naming the field, the bad value and what is allowed. This module is the stable h
 checks: import them from here, not from the modules that define them.
 """
 
-from mwaa_platform._internal.regions import check_mwaa_region, check_target_region, mwaa_regions, target_regions
+from mwaa_platform._internal.regions import (
+    check_mwaa_region,
+    check_pipeline_region,
+    check_target_region,
+    mwaa_regions,
+    partition_of_region,
+    target_regions,
+)
 from mwaa_platform.compute._node_group import check_instance_types, check_node_counts, check_root_volume
 from mwaa_platform.compute.eks import check_namespace
 from mwaa_platform.compute.eks_cluster import check_kubernetes_version, check_system_nodes
@@ -53,6 +60,7 @@ __all__ = [
     "check_root_volume",
     "check_maintenance_window",
     "check_mwaa_region",
+    "check_pipeline_region",
     "check_policy_name",
     "check_principal_arns",
     "check_security_groups",
@@ -63,6 +71,7 @@ __all__ = [
     "default_airflow_version",
     "lookup_environment_class",
     "mwaa_regions",
+    "partition_of_region",
     "needs_packages",
     "parse_airflow_version",
     "resolve_capacity",

@@ -12,7 +12,8 @@ import botocore.session
 from mwaa_platform._internal.tokens import is_unresolved
 from mwaa_platform.errors import MwaaPlatformError, shorten
 
-__all__ = ["check_mwaa_region", "check_target_region", "mwaa_regions", "partition_of_arn", "target_regions"]
+__all__ = ["check_mwaa_region", "check_pipeline_region", "check_target_region", "mwaa_regions", "partition_of_arn",
+           "partition_of_region", "pipeline_regions", "target_regions"]
 
 #: The partition botocore lists when none is named: the commercial one.
 DEFAULT_PARTITION = "aws"
@@ -36,6 +37,17 @@ def mwaa_regions(partition: Optional[str] = DEFAULT_PARTITION) -> tuple[str, ...
     return _regions("mwaa", partition)
 
 
+def pipeline_regions(partition: Optional[str] = DEFAULT_PARTITION) -> tuple[str, ...]:
+    """The Regions botocore's endpoint data lists for CodePipeline in ``partition`` (None: every partition)."""
+    return _regions("codepipeline", partition)
+
+
+def partition_of_region(region: str) -> str:
+    """``aws-cn`` of ``cn-north-1``, as botocore's endpoint data gives it; a Region it does not know raises
+    (check the Region first)."""
+    return str(botocore.session.get_session().get_partition_for_region(region))
+
+
 def partition_of_arn(arn: str) -> str:
     """``aws-cn`` of ``arn:aws-cn:iam::...``; the commercial partition for anything else."""
     parts = arn.split(":", 2) if isinstance(arn, str) and not is_unresolved(arn) else []
@@ -51,13 +63,8 @@ def check_target_region(field: str, region: str, *, partition: Optional[str] = D
 
     :param partition: the partition the Region must be in, e.g. the one of the role's ARN. Default: ``aws``.
     """
-    if is_unresolved(region):
-        return
-    regions = target_regions(partition)
-    if not isinstance(region, str) or region not in regions:
-        raise MwaaPlatformError(
-            f"{field} must be a Region botocore knows for STS, e.g. {_example(regions, ('eu-west-1',))}, "
-            f"got {shorten(region)}")
+    _refuse_unlisted(field, region, target_regions(partition), "a Region botocore knows for STS, e.g. {example}",
+                     ("eu-west-1",))
 
 
 def check_mwaa_region(field: str, region: str, *, partition: Optional[str] = DEFAULT_PARTITION) -> None:
@@ -65,10 +72,26 @@ def check_mwaa_region(field: str, region: str, *, partition: Optional[str] = DEF
 
     :param partition: the partition the Region must be in (None: any). Default: ``aws``.
     """
+    _refuse_unlisted(field, region, mwaa_regions(partition),
+                     "a Region where MWAA runs (botocore knows {count}, e.g. {example})", ("eu-west-1", "us-east-1"))
+
+
+def check_pipeline_region(field: str, region: str, *, partition: Optional[str] = DEFAULT_PARTITION) -> None:
+    """Raise unless ``region`` is a Region where CodePipeline runs, as botocore knows them (tokens pass).
+
+    :param partition: the partition the Region must be in (None: any). Default: ``aws``.
+    """
+    _refuse_unlisted(field, region, pipeline_regions(partition),
+                     "a Region where CodePipeline runs (botocore knows {count}, e.g. {example})",
+                     ("eu-west-1", "us-east-1"))
+
+
+def _refuse_unlisted(field: str, region: str, regions: tuple[str, ...], allowed: str,
+                     preferred: tuple[str, ...]) -> None:
+    """Raise unless ``region`` is one of ``regions`` (tokens pass), saying what is ``allowed`` (a format with
+    ``count`` and ``example``)."""
     if is_unresolved(region):
         return
-    regions = mwaa_regions(partition)
     if not isinstance(region, str) or region not in regions:
-        raise MwaaPlatformError(
-            f"{field} must be a Region where MWAA runs (botocore knows {len(regions)}, e.g. "
-            f"{_example(regions, ('eu-west-1', 'us-east-1'))}), got {shorten(region)}")
+        what = allowed.format(count=len(regions), example=_example(regions, preferred))
+        raise MwaaPlatformError(f"{field} must be {what}, got {shorten(region)}")

@@ -431,12 +431,11 @@ class MwaaChecks(cdk_nag.NagPack):
 
     def validate(self, context: cdk.IPolicyValidationContext) -> cdk.PolicyValidationPluginReport:
         # CDK has written the templates: read them, so property overrides count too
-        stacks = list(context.stack_templates)
-        self._written = {os.path.realpath(stack.template_path): json.loads(open(stack.template_path).read())
-                         for stack in stacks}
+        written = [(os.path.realpath(stack.template_path), json.loads(open(stack.template_path).read()), stack.account_id)
+                   for stack in context.stack_templates]
+        self._written = {path: template for path, template, _ in written}
         try:
-            if _all_compliant((self._written[os.path.realpath(stack.template_path)], stack.account_id)
-                              for stack in stacks):
+            if _all_compliant((template, account) for _, template, account in written):
                 # nothing to report or acknowledge: cdk-nag's walk would call back into Python a few times for
                 # every rule and resource (most of the pack's cost) only to find the same
                 return cdk.PolicyValidationPluginReport(success=True, violations=[])
